@@ -1,0 +1,39 @@
+#!/bin/sh
+# Install the Debian packages a build needs, when they are missing.
+#   sh .ci/setup-deps.sh core|bench|all
+# Runs apt-get directly as root, through sudo otherwise.  Installs nothing
+# when every package is already there.
+set -eu
+
+core="gcc g++ make binutils pkg-config libatomic-ops-dev libjemalloc-dev libcmocka-dev libbenchmark-dev"
+bench="libgc-dev"
+
+case "${1:-core}" in
+  core) want="$core" ;;
+  bench) want="$core $bench" ;;
+  all) want="$core $bench" ;;
+  *) echo "usage: $0 core|bench|all" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "setup: installing Debian packages:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO="sudo"
+else
+  echo "setup: these packages are missing and I am not root (no sudo):$missing" >&2
+  echo "setup: install them with: apt-get install$missing" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || $SUDO apt-get update
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

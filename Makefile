@@ -1,0 +1,183 @@
+# libgc (librtgc) - the one build entry.
+#
+#   make               library, tests and tools (flavour: BUILD=opt)
+#   make test          build and run the unit tests
+#   make run           build everything and run the main job
+#   make bench         micro-benchmarks
+#   make install PREFIX=/usr/local
+#
+# Flavours: BUILD=opt|check|debug, SAN=address|thread|undefined.  The default
+# flavour builds into build/, every other one into build/<flavour>.
+# Missing Debian packages are installed by .ci/setup-deps.sh on first use.
+
+BUILD ?= opt
+SAN ?=
+PREFIX ?= /usr/local
+CC ?= cc
+CXX ?= c++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+
+ifeq ($(BUILD)$(SAN),opt)
+O := build
+else
+O := build/$(BUILD)$(if $(SAN),-$(SAN))
+endif
+
+VERSION := 0.1.0
+SOMAJOR := 0
+
+ifeq ($(BUILD),opt)
+OPTFLAGS := -O2 -g -DNDEBUG -DRTGC_CHECK=0
+else ifeq ($(BUILD),check)
+OPTFLAGS := -O1 -g -DRTGC_CHECK=2
+else ifeq ($(BUILD),debug)
+OPTFLAGS := -O0 -g3 -DRTGC_CHECK=2
+else
+$(error BUILD must be opt, check or debug (got '$(BUILD)'))
+endif
+
+SANFLAGS :=
+ifneq ($(SAN),)
+ifeq ($(filter $(SAN),address thread undefined),)
+$(error SAN must be address, thread or undefined (got '$(SAN)'))
+endif
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer
+ifeq ($(SAN),undefined)
+SANFLAGS += -fno-sanitize-recover=all
+endif
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wno-format-truncation -Werror
+INC := -Igc/include -Ibarriers/include
+CFLAGS_ALL := -std=gnu11 $(OPTFLAGS) $(SANFLAGS) $(WARN) $(INC) -pthread -fPIC -MMD -MP $(CFLAGS)
+CXXFLAGS_ALL := -std=c++17 $(OPTFLAGS) $(SANFLAGS) -Wall -Wextra -Wno-unused-parameter $(INC) -pthread -MMD -MP $(CXXFLAGS)
+LIBCFLAGS := $(CFLAGS_ALL) -DRTGC_INTERNAL -fvisibility=hidden
+LDLIBS_LIB := -latomic_ops -lpthread
+LDFLAGS_ALL := $(SANFLAGS) -pthread $(LDFLAGS)
+
+LIB_SRC := $(wildcard gc/*.c gc/os/*.c barriers/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/obj/%.o)
+
+TEST_SRC := $(wildcard gc/tests/test_*.c barriers/tests/test_*.c)
+TEST_BIN := $(patsubst %.c,$(O)/tests/%,$(notdir $(TEST_SRC)))
+
+DEPS_STAMP := build/.deps-$(shell echo $(BUILD)$(SAN) | tr -d ' ')
+SETUP := .ci/setup-deps.sh
+
+.PHONY: all lib tests test run bench install deps clean example
+.DEFAULT_GOAL := all
+
+all: lib tests example
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): $(SETUP)
+	@mkdir -p build
+	@sh $(SETUP) core
+	@touch $@
+
+lib: $(O)/librtgc.a $(O)/librtgc.so $(O)/rtgc.pc
+
+$(O)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c $< -o $@
+
+# The static library is one relocatable object whose internal (hidden)
+# symbols are made local, so nothing but rtgc_* can clash with an embedder.
+$(O)/librtgc.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	ld -r -o $(O)/obj/rtgc-all.o $(LIB_OBJ)
+	objcopy --localize-hidden $(O)/obj/rtgc-all.o
+	rm -f $@ && ar rcs $@ $(O)/obj/rtgc-all.o
+
+# Tests may reach internals: they link the objects as they are.
+$(O)/librtgc-internal.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+$(O)/librtgc.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,librtgc.so.$(SOMAJOR) $(LDFLAGS_ALL) -o $(O)/librtgc.so.$(VERSION) $(LIB_OBJ) $(LDLIBS_LIB)
+	ln -sf librtgc.so.$(VERSION) $(O)/librtgc.so.$(SOMAJOR)
+	ln -sf librtgc.so.$(VERSION) $@
+
+$(O)/rtgc.pc: Makefile
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: rtgc' 'Description: libgc, a real-time garbage collector for language VMs' \
+	  'Version: $(VERSION)' 'Requires.private: atomic_ops' \
+	  'Libs: -L$${libdir} -lrtgc' 'Libs.private: -lpthread' 'Cflags: -I$${includedir}' > $@
+
+# ---- tests ----
+tests: $(TEST_BIN)
+
+$(O)/tests/%: gc/tests/%.c $(O)/librtgc-internal.a gc/tests/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DRTGC_INTERNAL -Igc -o $@ $< $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)
+
+$(O)/tests/%: barriers/tests/%.c $(O)/librtgc-internal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)
+
+test: all
+	@sh .ci/run-tests.sh $(TEST_BIN) $(O)/example
+
+# ---- the README's embedding example, built against the installed-style API ----
+example: $(O)/example
+$(O)/example: README.md $(O)/librtgc.a
+	@mkdir -p $(O)/example-src
+	sed -n '/^```c embed-example/,/^```/p' README.md | sed '1d;$$d' > $(O)/example-src/example.c
+	$(CC) -std=c11 -Wall -Werror $(SANFLAGS) $(INC) -o $@ $(O)/example-src/example.c $(O)/librtgc.a $(LDFLAGS_ALL) $(LDLIBS_LIB)
+
+# ---- benchmarks ----
+BENCH_STAMP := build/.deps-bench
+$(BENCH_STAMP): $(SETUP)
+	@mkdir -p build
+	@sh $(SETUP) bench
+	@touch $@
+
+BENCH_C := $(wildcard bench/micro/*.c)
+BENCH_CC := $(wildcard bench/micro/*.cc)
+BENCH_OBJ := $(BENCH_C:%.c=$(O)/obj/%.o) $(BENCH_CC:%.cc=$(O)/obj/%.o)
+
+$(O)/obj/bench/%.o: bench/%.c $(BENCH_STAMP) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Ibench/micro -c $< -o $@
+$(O)/obj/bench/%.o: bench/%.cc $(BENCH_STAMP) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -Ibench/micro -c $< -o $@
+
+$(O)/bench/micro: $(BENCH_OBJ) $(O)/librtgc.a
+	@mkdir -p $(dir $@)
+	$(CXX) -o $@ $(BENCH_OBJ) $(O)/librtgc.a $(LDFLAGS_ALL) -lbenchmark -ljemalloc $(LDLIBS_LIB)
+
+$(O)/bench/stw-pause: bench/macro/stw_pause.c $(O)/librtgc.a $(BENCH_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB)
+
+bench: $(O)/bench/micro $(O)/bench/stw-pause
+	$(O)/bench/micro --benchmark_min_time=0.2
+	$(O)/bench/stw-pause --live=100M
+	$(O)/bench/stw-pause --live=1G
+
+run: all $(O)/bench/stw-pause
+	$(O)/example
+	$(O)/bench/stw-pause --live=100M
+
+# ---- install ----
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/rtgc
+	install -m 644 $(O)/librtgc.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(O)/librtgc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf librtgc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/librtgc.so.$(SOMAJOR)
+	ln -sf librtgc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/librtgc.so
+	install -m 644 gc/include/rtgc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 gc/include/rtgc/*.h barriers/include/rtgc/*.h $(DESTDIR)$(PREFIX)/include/rtgc/
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(O)/rtgc.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/rtgc.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find build -type f -name '*.d' 2>/dev/null)

@@ -1,0 +1,60 @@
+/* rtgc/barrier.h - the mutator's inline fast paths: safepoint poll, load
+ * barrier, store.
+ *
+ * Each is the triple "inline fast test / out-of-line slow path / wrapper".
+ * The fast tests read one word, rtgc_mutator.state, which only the collector
+ * writes (atomically) and the owning thread reads:
+ *
+ *   rtgc_poll:  load state; test POLL; jnz slow          (2 instructions + branch)
+ *   rtgc_load:  load slot; load state; test MARKING; jnz slow
+ *               with no collection running: one thread-local load and a
+ *               never-taken branch beside the load of the slot itself.
+ *   rtgc_store: a plain store (the invariant of the incremental-update
+ *               collector is kept by the load barrier and the handshake
+ *               order, see gc/DESIGN.md); kept as an entry so embedders
+ *               compile against the same API when a store barrier is needed.
+ *
+ * JIT compilers emit the same tests from rtgc/barrier-attrs.h.
+ */
+#ifndef RTGC_BARRIER_H
+#define RTGC_BARRIER_H
+
+#include "rtgc/defs.h"
+#include "rtgc/mutator.h"
+
+RTGC_BEGIN_DECLS
+
+void rtgc_poll_slow(rtgc_thread *t);
+void *rtgc_load_slow(rtgc_thread *t, void *value);
+
+/* The state word as the owning thread sees it.  A relaxed load: the
+ * collector's write becomes visible within a bounded time (x86-TSO and every
+ * cache-coherent machine), and the slow paths synchronise properly. */
+static RTGC_ALWAYS_INLINE uintptr_t rtgc_state(rtgc_thread *t) {
+    return __atomic_load_n(&rtgc_mutator_of(t)->state, __ATOMIC_RELAXED);
+}
+
+/* Safepoint poll: call at loop back-edges and calls. */
+static RTGC_ALWAYS_INLINE void rtgc_poll(rtgc_thread *t) {
+    if (RTGC_UNLIKELY(rtgc_state(t) & RTGC_STATE_POLL))
+        rtgc_poll_slow(t);
+}
+
+/* Load a reference from a heap slot.  While marking, the value is shaded
+ * before the mutator can use it. */
+static RTGC_ALWAYS_INLINE void *rtgc_load(rtgc_thread *t, void *const *slot) {
+    void *v = *slot;
+    if (RTGC_UNLIKELY(rtgc_state(t) & RTGC_STATE_MARKING))
+        v = rtgc_load_slow(t, v);
+    return v;
+}
+
+/* Store a reference (or immediate) into a slot of heap object `obj`. */
+static RTGC_ALWAYS_INLINE void rtgc_store(rtgc_thread *t, void *obj, void **slot, void *value) {
+    (void)t;
+    (void)obj;
+    *slot = value;
+}
+
+RTGC_END_DECLS
+#endif

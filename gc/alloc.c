@@ -1,0 +1,226 @@
+/* gc/alloc.c - the allocation slow path.
+ *
+ * The fast path (rtgc/alloc.h) pops a cell from the thread's free list for
+ * the size class.  When that list is empty, refill() gives the thread a span
+ * to allocate from, trying in order of cost:
+ *   1. a span swept earlier that still has free cells      (heap->partial)
+ *   2. a span not yet swept since the last cycle: sweep it   (heap->unswept)
+ *      here, lazily [sweep.lazy]
+ *   3. fresh blocks, while heap_size stays under the trigger
+ *   4. over the trigger: a collection, then fresh blocks up to the limit
+ *   5. at the limit: sweep every unswept span (emptied spans give their
+ *      blocks back), collect once more, then out of memory.
+ * Large objects (> RTGC_SMALL_MAX) take their own span through the same
+ * trigger/limit steps.
+ *
+ * [alloc.own] A thread owns at most one span per size class; the span's
+ * free cells are then in the thread's free list (fast.free[cls]), and no
+ * one else touches them.  A collection takes every span back from every
+ * thread before it marks (collect.c), so the sweeper never races a thread
+ * for a free list.
+ *
+ * Pause accounting: a slow path that swept is a pause of cause SWEEP; one
+ * that collected records the collection itself (collect.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { GOT_SPAN, NEED_COLLECT_SOFT, NEED_COLLECT_HARD, NO_MEMORY };
+
+/* Give up the thread's span of class cls (lock held).  Its remaining free
+ * cells go back with it: they are free cells the next sweep re-threads. */
+static void disown(rtgc_heap *h, rtgc_thread *t, unsigned cls) {
+    span *s = t->own[cls];
+    if (!s)
+        return;
+    /* The unused cells (in the thread's list, or parked in the span in
+     * stress mode) stay the span's free list. */
+    if (t->fast.free[cls])
+        s->free = t->fast.free[cls];
+    t->fast.free[cls] = NULL;
+    s->owner = NULL;
+    t->own[cls] = NULL;
+    if (s->free)
+        list_push(&h->partial[cls], s, LIST_PARTIAL);
+    else
+        list_push(&h->full[cls], s, LIST_FULL);
+}
+
+void alloc_disown_all(rtgc_heap *h, rtgc_thread *t) {
+    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
+        disown(h, t, c);
+}
+
+static void own(rtgc_thread *t, span *s) {
+    s->owner = t;
+    t->own[s->cls] = s;
+    t->fast.free[s->cls] = s->free;
+    s->free = NULL;
+}
+
+/* Lock held.  Find the thread a span of class cls. */
+static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept) {
+    span *s;
+    disown(h, t, cls);
+    if ((s = list_pop(&h->partial[cls]))) {
+        own(t, s);
+        return GOT_SPAN;
+    }
+    while ((s = list_pop(&h->unswept[cls]))) {
+        *swept += sweep_span(h, s);
+        if (s->nfree && s->nfree < s->ncells) {
+            own(t, s);
+            return GOT_SPAN;
+        }
+        if (!sweep_place(h, s)) {
+            /* Released: the blocks are free again; a fresh span can reuse them. */
+        }
+    }
+    size_t need = (size_t)rtgc_class_size[cls] * 8 > BLOCK_SIZE ? round_up((size_t)rtgc_class_size[cls] * 8, BLOCK_SIZE)
+                                                                 : BLOCK_SIZE;
+    if (h->heap_size + need > h->cfg.heap_limit) {
+        *swept += sweep_all_unswept(h);
+        if (h->heap_size + need > h->cfg.heap_limit)
+            return NEED_COLLECT_HARD;
+    } else if (h->heap_size + need > h->trigger && !over_trigger_ok) {
+        return NEED_COLLECT_SOFT;
+    }
+    s = span_new_small(h, cls);
+    if (!s) {
+        *swept += sweep_all_unswept(h);
+        s = span_new_small(h, cls);
+        if (!s)
+            return NEED_COLLECT_HARD;
+    }
+    own(t, s);
+    return GOT_SPAN;
+}
+
+static void *alloc_large(rtgc_heap *h, size_t size, bool over_trigger_ok, int *status) {
+    size_t bytes = round_up(size, BLOCK_SIZE);
+    *status = GOT_SPAN;
+    if (size > h->cfg.heap_limit) {
+        *status = NO_MEMORY;
+        return NULL;
+    }
+    if (h->heap_size + bytes > h->cfg.heap_limit) {
+        sweep_all_unswept(h);
+        if (h->heap_size + bytes > h->cfg.heap_limit) {
+            *status = NEED_COLLECT_HARD;
+            return NULL;
+        }
+    } else if (h->heap_size + bytes > h->trigger && !over_trigger_ok) {
+        *status = NEED_COLLECT_SOFT;
+        return NULL;
+    }
+    span *s = span_new_large(h, size);
+    if (!s) {
+        sweep_all_unswept(h);
+        s = span_new_large(h, size);
+        if (!s) {
+            *status = NEED_COLLECT_HARD;
+            return NULL;
+        }
+    }
+    list_push(&h->large, s, LIST_LARGE);
+    return s->base;
+}
+
+static void out_of_memory(rtgc_heap *h, size_t size) {
+    pthread_mutex_lock(&h->stats_lock);
+    h->stats.oom_count++;
+    pthread_mutex_unlock(&h->stats_lock);
+    emit_event(h, RTGC_EV_OOM, size);
+    if (h->oom_fn)
+        h->oom_fn(h, size, h->oom_data);
+}
+
+void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size) {
+    if (!thread_ok(t, "rtgc_alloc"))
+        return NULL;
+    rtgc_heap *h = t->heap;
+    if (RTGC_UNLIKELY(layout == 0 || layout >= h->nlayouts)) {
+        rtgc__misuse(h, "rtgc_alloc: layout id %u is not registered", (unsigned)layout);
+        return NULL;
+    }
+    const layout_desc *d = &h->layouts[layout];
+    if (d->kind == RTGC_LAYOUT_RECORD)
+        count = 0;
+    if (RTGC_UNLIKELY(size != object_size(d, count))) {
+        rtgc__misuse(h, "rtgc_alloc: size %zu does not match layout '%s' with count %u (%zu bytes)", size, d->name,
+                     count, object_size(d, count));
+        return NULL;
+    }
+    rtgc_poll(t);
+    if (size < 16)
+        size = 16;
+
+    if (h->cfg.stress_alloc && ++t->stress_count >= h->cfg.stress_alloc) {
+        t->stress_count = 0;
+        collect_stw(t, h->cycle, RTGC_CAUSE_COLLECT);
+    }
+
+    uint64_t seen = h->cycle;
+    bool collected = false;
+    for (;;) {
+        int st;
+        if (size > RTGC_SMALL_MAX) {
+            pthread_mutex_lock(&h->lock);
+            void *obj = alloc_large(h, size, collected, &st);
+            pthread_mutex_unlock(&h->lock);
+            if (obj) {
+                *(uint64_t *)obj = RTGC_HEADER(layout, count);
+                return obj;
+            }
+        } else {
+            unsigned cls = rtgc_size_class(size);
+            span *mine = t->own[cls];
+            void **cell = NULL;
+            if (mine && mine->free) {
+                /* Stress mode parks the free list in the owned span. */
+                cell = mine->free;
+                mine->free = cell[1];
+                st = GOT_SPAN;
+            } else {
+                uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns(), swept = 0;
+                pthread_mutex_lock(&h->lock);
+                st = refill(h, t, cls, collected, &swept);
+                pthread_mutex_unlock(&h->lock);
+                if (swept)
+                    record_pause(h, t, RTGC_CAUSE_SWEEP, t0, os_now_ns(), os_thread_cpu_ns() - cpu0, swept);
+                if (st == GOT_SPAN) {
+                    cell = t->fast.free[cls];
+                    t->fast.free[cls] = cell[1];
+                    if (h->cfg.stress_alloc) {
+                        /* Keep the fast path missing, so that every
+                         * allocation is counted here. */
+                        t->own[cls]->free = t->fast.free[cls];
+                        t->fast.free[cls] = NULL;
+                    }
+                }
+            }
+            if (cell) {
+                memset(cell + 1, 0, size - RTGC_HEADER_BYTES);
+                *(uint64_t *)cell = RTGC_HEADER(layout, count);
+                return cell;
+            }
+        }
+        if (st == NEED_COLLECT_SOFT || (st == NEED_COLLECT_HARD && !collected)) {
+            /* A cycle another thread finished since we looked counts too. */
+            collect_stw(t, seen, RTGC_CAUSE_COLLECT);
+            seen = h->cycle;
+            collected = true;
+            continue;
+        }
+        /* Still no room after a full collection and a complete sweep. */
+        out_of_memory(h, size);
+        return NULL;
+    }
+}
+
+void rtgc_set_oom_handler(rtgc_heap *h, rtgc_oom_fn fn, void *data) {
+    h->oom_fn = fn;
+    h->oom_data = data;
+}

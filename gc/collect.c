@@ -1,0 +1,123 @@
+/* gc/collect.c - the cycle driver.  Today: the stop-the-world collector,
+ * the correctness reference and throughput baseline.
+ *
+ * A stop-the-world cycle, all of it inside one stop of every mutator:
+ *   1. stop the world           every thread PARKED at a safepoint or
+ *                               BLOCKED and claimed [threads.stop]
+ *   2. finish sweeping          spans left unswept by the previous cycle
+ *                               [sweep.lazy], so every mark byte is 0 or
+ *                               the previous epoch
+ *   3. take spans back          every thread's allocation spans [alloc.own]
+ *   4. flip the epoch           every object is white [sweep.epoch]
+ *   5. mark                     roots, then drain the mark stack
+ *   6. (verify=1) verify        the closure of the marks [verify.closure]
+ *   7. sweep large objects,     small spans go to the unswept lists, to be
+ *      queue the small spans    swept lazily by allocation
+ *   8. set the next trigger     live * (1 + growth), at least min_trigger,
+ *                               at most the limit; give idle blocks back
+ *   9. restart the world
+ * The collecting thread records one pause of cause COLLECT; every stopped
+ * thread records its own pause of cause STW when it resumes.
+ */
+#include "internal.h"
+
+static void set_trigger(rtgc_heap *h) {
+    double want = (double)h->marked_bytes * (1.0 + h->cfg.growth_factor);
+    size_t trig = want > (double)h->cfg.heap_limit ? h->cfg.heap_limit : (size_t)want;
+    if (trig < h->cfg.min_trigger)
+        trig = h->cfg.min_trigger;
+    /* Leave headroom: collect before the heap is full, not at the limit. */
+    if (trig > h->cfg.heap_limit)
+        trig = h->cfg.heap_limit;
+    h->trigger = trig;
+}
+
+static void collect_world_stopped(rtgc_heap *h) {
+    pthread_mutex_lock(&h->lock);
+    sweep_all_unswept(h);
+    for (rtgc_thread *t = h->threads; t; t = t->next)
+        alloc_disown_all(h, t);
+    h->epoch = h->epoch == 1 ? 2 : 1;
+    for (rtgc_thread *t = h->threads; t; t = t->next)
+        t->fast.mark_epoch = h->epoch;
+    pthread_mutex_unlock(&h->lock);
+
+    emit_event(h, RTGC_EV_MARK_START, 0);
+    h->marked_bytes = 0;
+    h->marked_objects = 0;
+    mark_roots(h);
+    mark_drain(h);
+    emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
+
+    if (h->cfg.verify)
+        verify_marked(h);
+
+    pthread_mutex_lock(&h->lock);
+    emit_event(h, RTGC_EV_SWEEP_START, 0);
+    sweep_large(h);
+    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
+        list_append_all(&h->unswept[c], &h->partial[c], LIST_UNSWEPT);
+        list_append_all(&h->unswept[c], &h->full[c], LIST_UNSWEPT);
+    }
+    h->cycle++;
+    set_trigger(h);
+    size_t before = h->committed;
+    heap_decommit_idle(h);
+    size_t shrunk = before - h->committed;
+    pthread_mutex_lock(&h->stats_lock);
+    h->stats.cycles = h->cycle;
+    h->stats.live_bytes = h->marked_bytes;
+    h->stats.live_objects = h->marked_objects;
+    pthread_mutex_unlock(&h->stats_lock);
+    pthread_mutex_unlock(&h->lock);
+    if (shrunk)
+        emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);
+}
+
+void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause) {
+    rtgc_heap *h = t->heap;
+    /* Wait for gc_lock as a blocked thread: a collection in progress may
+     * need to stop us [threads.stop]. */
+    rtgc_enter_blocking(t);
+    pthread_mutex_lock(&h->gc_lock);
+    rtgc_atomic_store_release(&t->status, TS_RUNNING); /* no one can own us: we hold gc_lock */
+    if (h->cycle != seen_cycle) {
+        pthread_mutex_unlock(&h->gc_lock);
+        return;
+    }
+    uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
+    pthread_mutex_lock(&h->threads_lock);
+    emit_event(h, RTGC_EV_CYCLE_START, 0);
+    world_stop(h, t);
+    collect_world_stopped(h);
+    uint64_t work = os_thread_cpu_ns() - cpu0;
+    h->stw_work_ns = work;
+    world_start(h, t);
+    pthread_mutex_unlock(&h->threads_lock);
+    uint64_t t1 = os_now_ns();
+    record_pause(h, t, cause, t0, t1, work, h->marked_bytes);
+    emit_event(h, RTGC_EV_CYCLE_END, h->marked_bytes);
+    pthread_mutex_unlock(&h->gc_lock);
+}
+
+void rtgc_collect(rtgc_thread *t) {
+    if (!thread_ok(t, "rtgc_collect"))
+        return;
+    collect_stw(t, t->heap->cycle, RTGC_CAUSE_COLLECT);
+}
+
+size_t rtgc_verify(rtgc_thread *t) {
+    if (!thread_ok(t, "rtgc_verify"))
+        return 0;
+    rtgc_heap *h = t->heap;
+    rtgc_enter_blocking(t);
+    pthread_mutex_lock(&h->gc_lock);
+    rtgc_atomic_store_release(&t->status, TS_RUNNING);
+    pthread_mutex_lock(&h->threads_lock);
+    world_stop(h, t);
+    size_t problems = verify_heap(h);
+    world_start(h, t);
+    pthread_mutex_unlock(&h->threads_lock);
+    pthread_mutex_unlock(&h->gc_lock);
+    return problems;
+}

@@ -1,0 +1,496 @@
+/* gc/heap.c - the heap: one reservation, blocks, spans, layouts.
+ *
+ * Address space for twice the heap limit is reserved up front (the slack
+ * lets large objects find contiguous runs in a fragmented heap); the limit
+ * itself is enforced on heap_size, the bytes in spans.  Memory is committed
+ * block by block as spans take blocks, and given back to the OS
+ * (heap_decommit_idle) when a block has stayed free for a whole cycle.
+ *
+ * [heap.blocks] A block is USED (it belongs to a span: block_span[i] names
+ * it), FREE_DIRTY (free, committed, contents garbage) or FREE_CLEAN (free,
+ * decommitted or never touched: reads as zero).  Free blocks' mark bytes are
+ * zero.  New spans prefer dirty blocks, so committed memory tracks the
+ * recent peak of heap_size rather than growing through the reservation.
+ *
+ * [heap.spans] A small-object span holds cells of one size class; a new
+ * span's cells are all free: header word 0, linked through word 1.  A large
+ * span holds one object at its base.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const uint32_t rtgc_class_size[RTGC_SIZE_CLASSES] = {
+    16,    32,    48,    64,    80,    96,    112,   128,                /* step 16 */
+    160,   192,   224,   256,   320,   384,   448,   512,   640,   768,
+    896,   1024,  1280,  1536,  1792,  2048,  2560,  3072,  3584,  4096,
+    5120,  6144,  7168,  8192,  10240, 12288, 14336, 16384, 20480, 24576,
+    28672, 32768,
+};
+
+static size_t class_blocks(unsigned cls) {
+    size_t want = (size_t)rtgc_class_size[cls] * 8;    /* at least 8 cells a span */
+    size_t n = (want + BLOCK_SIZE - 1) / BLOCK_SIZE;
+    return n ? n : 1;
+}
+
+size_t span_bytes(const span *s) {
+    return s->nblocks * BLOCK_SIZE;
+}
+
+/* ---- span lists ---- */
+
+void list_push(span_list *l, span *s, uint8_t id) {
+    s->prev = l->tail;
+    s->next = NULL;
+    if (l->tail)
+        l->tail->next = s;
+    else
+        l->head = s;
+    l->tail = s;
+    l->count++;
+    s->list = id;
+}
+
+void list_remove(span_list *l, span *s) {
+    if (s->prev) s->prev->next = s->next;
+    else l->head = s->next;
+    if (s->next) s->next->prev = s->prev;
+    else l->tail = s->prev;
+    s->next = s->prev = NULL;
+    s->list = LIST_NONE;
+    l->count--;
+}
+
+span *list_pop(span_list *l) {
+    span *s = l->head;
+    if (s)
+        list_remove(l, s);
+    return s;
+}
+
+void list_append_all(span_list *into, span_list *from, uint8_t id) {
+    for (span *s = from->head; s; s = s->next)
+        s->list = id;
+    if (!from->head)
+        return;
+    if (into->tail) {
+        into->tail->next = from->head;
+        from->head->prev = into->tail;
+    } else {
+        into->head = from->head;
+    }
+    into->tail = from->tail;
+    into->count += from->count;
+    from->head = from->tail = NULL;
+    from->count = 0;
+}
+
+/* ---- blocks ---- */
+
+static size_t find_state(rtgc_heap *h, size_t from, uint8_t state) {
+    if (from >= h->nblocks)
+        return h->nblocks;
+    const uint8_t *p = memchr(h->block_state + from, state, h->nblocks - from);
+    return p ? (size_t)(p - h->block_state) : h->nblocks;
+}
+
+/* A run of n free blocks, dirty ones first for single blocks; nblocks if none. */
+static size_t find_run(rtgc_heap *h, size_t n) {
+    if (n == 1) {
+        size_t i = find_state(h, h->hint_dirty, BLOCK_FREE_DIRTY);
+        h->hint_dirty = i;
+        if (i < h->nblocks)
+            return i;
+        i = find_state(h, h->hint_clean, BLOCK_FREE_CLEAN);
+        h->hint_clean = i;
+        return i;
+    }
+    size_t start = h->hint_dirty < h->hint_clean ? h->hint_dirty : h->hint_clean;
+    size_t run = 0;
+    for (size_t i = start; i < h->nblocks; i++) {
+        if (h->block_state[i] == BLOCK_USED) {
+            run = 0;
+            continue;
+        }
+        if (++run == n)
+            return i + 1 - n;
+    }
+    return h->nblocks;
+}
+
+static void decommit_run(rtgc_heap *h, size_t i, size_t n) {
+    os_decommit(h->base + i * BLOCK_SIZE, n * BLOCK_SIZE);
+    os_table_discard(h->markmap + ((i * BLOCK_SIZE) >> GRANULE_SHIFT), (n * BLOCK_SIZE) >> GRANULE_SHIFT);
+    for (size_t k = i; k < i + n; k++)
+        h->block_state[k] = BLOCK_FREE_CLEAN;
+    h->committed -= n * BLOCK_SIZE;
+    h->stats.decommitted_bytes += n * BLOCK_SIZE;
+    if (i < h->hint_clean)
+        h->hint_clean = i;
+}
+
+/* Take blocks [i, i+n) for span s.  Returns false if the OS refused to commit. */
+static bool take_blocks(rtgc_heap *h, size_t i, size_t n, span *s, bool *dirty) {
+    size_t grown = 0;
+    *dirty = false;
+    for (size_t k = i; k < i + n; k++) {
+        if (h->block_state[k] == BLOCK_FREE_CLEAN) {
+            if (os_commit(h->base + k * BLOCK_SIZE, BLOCK_SIZE) != 0)
+                return false;
+            grown += BLOCK_SIZE;
+        } else {
+            *dirty = true;
+        }
+    }
+    for (size_t k = i; k < i + n; k++) {
+        h->block_state[k] = BLOCK_USED;
+        h->block_span[k] = s;
+    }
+    h->committed += grown;
+    /* Keep committed memory under the limit: give back dirty free blocks. */
+    while (h->committed > h->cfg.heap_limit) {
+        size_t d = find_state(h, 0, BLOCK_FREE_DIRTY);
+        if (d >= h->nblocks)
+            break;
+        decommit_run(h, d, 1);
+    }
+    return true;
+}
+
+static void give_blocks(rtgc_heap *h, size_t i, size_t n) {
+    uint32_t cyc = (uint32_t)h->cycle;
+    for (size_t k = i; k < i + n; k++) {
+        h->block_state[k] = BLOCK_FREE_DIRTY;
+        h->block_span[k] = NULL;
+        h->block_freed[k] = cyc;
+    }
+    if (i < h->hint_dirty)
+        h->hint_dirty = i;
+    if (i < h->hint_clean)
+        h->hint_clean = i;
+}
+
+void heap_decommit_idle(rtgc_heap *h) {
+    uint32_t cyc = (uint32_t)h->cycle;
+    size_t i = find_state(h, 0, BLOCK_FREE_DIRTY);
+    while (i < h->nblocks) {
+        size_t n = 0;
+        while (i + n < h->nblocks && h->block_state[i + n] == BLOCK_FREE_DIRTY &&
+               cyc - h->block_freed[i + n] >= 2)
+            n++;
+        if (n) {
+            decommit_run(h, i, n);
+            i += n;
+        } else {
+            i++;
+        }
+        i = find_state(h, i, BLOCK_FREE_DIRTY);
+    }
+    h->hint_dirty = find_state(h, 0, BLOCK_FREE_DIRTY);
+}
+
+/* ---- spans ---- */
+
+static span *span_alloc(rtgc_heap *h, size_t nblocks, bool *dirty) {
+    size_t i = find_run(h, nblocks);
+    if (i >= h->nblocks)
+        return NULL;
+    span *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (!take_blocks(h, i, nblocks, s, dirty)) {
+        free(s);
+        return NULL;
+    }
+    s->base = h->base + i * BLOCK_SIZE;
+    s->nblocks = nblocks;
+    s->swept_cycle = h->cycle;
+    h->heap_size += nblocks * BLOCK_SIZE;
+    if (h->heap_size > h->heap_peak)
+        h->heap_peak = h->heap_size;
+    h->stats.allocated_bytes += nblocks * BLOCK_SIZE;
+    return s;
+}
+
+span *span_new_small(rtgc_heap *h, unsigned cls) {
+    bool dirty;
+    span *s = span_alloc(h, class_blocks(cls), &dirty);
+    if (!s)
+        return NULL;
+    s->cls = cls;
+    s->cell_size = rtgc_class_size[cls];
+    s->ncells = (uint32_t)(span_bytes(s) / s->cell_size);
+    /* Thread every cell, last to first, so the list runs in address order. */
+    void *list = NULL;
+    for (size_t i = s->ncells; i-- > 0;) {
+        char *c = s->base + i * s->cell_size;
+        ((uint64_t *)c)[0] = 0;
+        ((void **)c)[1] = list;
+        if (RTGC_CHECK >= 2)
+            memset(c + 16, POISON_BYTE, s->cell_size - 16);
+        list = c;
+    }
+    s->free = list;
+    s->nfree = s->ncells;
+    return s;
+}
+
+span *span_new_large(rtgc_heap *h, size_t bytes) {
+    bool dirty;
+    size_t nblocks = round_up(bytes, BLOCK_SIZE) / BLOCK_SIZE;
+    span *s = span_alloc(h, nblocks, &dirty);
+    if (!s)
+        return NULL;
+    s->cls = SPAN_LARGE;
+    s->cell_size = 0;
+    s->ncells = 1;
+    if (dirty)
+        memset(s->base, 0, bytes);
+    return s;
+}
+
+void span_release(rtgc_heap *h, span *s) {
+    size_t i = block_index(h, s->base);
+    if (s->cls == SPAN_LARGE)
+        *mark_byte(h, s->base) = 0;      /* [heap.blocks] free blocks' mark bytes are zero */
+    h->heap_size -= span_bytes(s);
+    give_blocks(h, i, s->nblocks);
+    free(s);
+}
+
+/* ---- layouts ---- */
+
+rtgc_status rtgc_layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *id, rtgc_error *err) {
+#define BAD(field, ...) do { set_error(err, RTGC_EINVAL, field, __VA_ARGS__); return RTGC_EINVAL; } while (0)
+    if (!h || !l || !id)
+        BAD("layout", "heap, layout and id must not be NULL");
+    const char *name = l->name ? l->name : "(unnamed)";
+    if (l->kind < RTGC_LAYOUT_RECORD || l->kind > RTGC_LAYOUT_CUSTOM)
+        BAD("kind", "layout '%s': kind %d is not a layout kind", name, (int)l->kind);
+    if (l->size < RTGC_HEADER_BYTES || l->size > UINT32_MAX)
+        BAD("size", "layout '%s': size %zu must be at least 8 (the header)", name, l->size);
+    if (l->kind == RTGC_LAYOUT_RECORD && l->size > UINT32_MAX - 16)
+        BAD("size", "layout '%s': size %zu is too large", name, l->size);
+    if (l->ref_count && !l->ref_offsets)
+        BAD("ref_offsets", "layout '%s': ref_count is %zu but ref_offsets is NULL", name, l->ref_count);
+    if (l->ref_count && l->ref_bitmap)
+        BAD("ref_bitmap", "layout '%s': give reference slots as offsets or as a bitmap, not both", name);
+    size_t words = l->size / 8;
+    if (l->ref_bitmap & 1u)
+        BAD("ref_bitmap", "layout '%s': bit 0 is the header word, which is not a reference", name);
+    if (words < 64 && (l->ref_bitmap >> words))
+        BAD("ref_bitmap", "layout '%s': bitmap names words beyond the fixed part (%zu words)", name, words);
+    for (size_t i = 0; i < l->ref_count; i++) {
+        uint32_t o = l->ref_offsets[i];
+        if (o % 8 || o < RTGC_HEADER_BYTES || (size_t)o + 8 > l->size)
+            BAD("ref_offsets", "layout '%s': ref_offsets[%zu] = %u must be 8-aligned, past the header and inside size %zu",
+                name, i, o, l->size);
+    }
+    size_t elem = l->elem_size;
+    switch (l->kind) {
+    case RTGC_LAYOUT_RECORD:
+        if (elem)
+            BAD("elem_size", "layout '%s': a RECORD has no elements (elem_size must be 0)", name);
+        break;
+    case RTGC_LAYOUT_REF_ARRAY:
+        if (elem == 0) elem = 8;
+        if (elem != 8)
+            BAD("elem_size", "layout '%s': REF_ARRAY elements are 8-byte references (elem_size 0 or 8)", name);
+        if (l->size % 8)
+            BAD("size", "layout '%s': a REF_ARRAY's fixed part must be a multiple of 8 bytes", name);
+        break;
+    case RTGC_LAYOUT_BYTES:
+        if (elem == 0) elem = 1;
+        break;
+    case RTGC_LAYOUT_CUSTOM:
+        if (!l->trace)
+            BAD("trace", "layout '%s': a CUSTOM layout needs a trace callback", name);
+        break;
+    }
+    if (elem > UINT32_MAX)
+        BAD("elem_size", "layout '%s': elem_size %zu is too large", name, elem);
+    if (l->kind != RTGC_LAYOUT_CUSTOM && l->trace)
+        BAD("trace", "layout '%s': only CUSTOM layouts take a trace callback", name);
+
+    pthread_mutex_lock(&h->lock);
+    if (h->nlayouts >= RTGC_MAX_LAYOUTS) {
+        pthread_mutex_unlock(&h->lock);
+        set_error(err, RTGC_ENOMEM, "layout", "layout '%s': all %u layout ids are taken", name, RTGC_MAX_LAYOUTS - 1);
+        return RTGC_ENOMEM;
+    }
+    uint32_t n = h->nlayouts;
+    layout_desc *d = &h->layouts[n];
+    memset(d, 0, sizeof *d);
+    d->kind = l->kind;
+    d->fixed_size = (uint32_t)l->size;
+    d->elem_size = (uint32_t)elem;
+    d->trace = l->trace;
+    d->trace_data = l->trace_data;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    if (l->ref_count) {
+        if (words <= 64) {
+            for (size_t i = 0; i < l->ref_count; i++)
+                d->bitmap |= (uint64_t)1 << (l->ref_offsets[i] / 8);
+        } else {
+            d->offsets = malloc(l->ref_count * sizeof *d->offsets);
+            if (!d->offsets) {
+                pthread_mutex_unlock(&h->lock);
+                set_error(err, RTGC_ENOMEM, "ref_offsets", "layout '%s': out of memory", name);
+                return RTGC_ENOMEM;
+            }
+            memcpy(d->offsets, l->ref_offsets, l->ref_count * sizeof *d->offsets);
+            d->noffsets = l->ref_count;
+        }
+    } else {
+        d->bitmap = l->ref_bitmap;
+    }
+    h->layout_info[n].fixed_size = d->fixed_size;
+    h->layout_info[n].elem_size = l->kind == RTGC_LAYOUT_RECORD ? 0 : d->elem_size;
+    h->nlayouts = n + 1;
+    pthread_mutex_unlock(&h->lock);
+    *id = (rtgc_layout_id)n;
+    return RTGC_OK;
+#undef BAD
+}
+
+size_t rtgc_layout_object_size(rtgc_heap *h, rtgc_layout_id id, uint32_t count) {
+    if (id == 0 || id >= h->nlayouts)
+        return 0;
+    return object_size(&h->layouts[id], h->layouts[id].kind == RTGC_LAYOUT_RECORD ? 0 : count);
+}
+
+/* ---- lifecycle ---- */
+
+rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error *err) {
+    if (!out) {
+        set_error(err, RTGC_EINVAL, "heap", "the heap out-pointer is NULL");
+        return RTGC_EINVAL;
+    }
+    *out = NULL;
+    rtgc_config c;
+    if (cfg)
+        c = *cfg;
+    else
+        rtgc_config_init(&c);
+    rtgc_status st = rtgc_config_validate(&c, err);
+    if (st != RTGC_OK)
+        return st;
+    if (c.mode != RTGC_MODE_STW) {
+        set_error(err, RTGC_EUNSUPPORTED, "mode", "mode '%s' is not available in this version; use mode=stw",
+                  rtgc_mode_name(c.mode));
+        return RTGC_EUNSUPPORTED;
+    }
+    rtgc_heap *h = calloc(1, sizeof *h);
+    if (!h) {
+        set_error(err, RTGC_ENOMEM, "heap", "out of memory for the heap descriptor");
+        return RTGC_ENOMEM;
+    }
+    h->cfg = c;
+    size_t reserve = round_up(2 * c.heap_limit, BLOCK_SIZE);
+    if (reserve < ((size_t)4 << 20))
+        reserve = (size_t)4 << 20;
+    h->reserve = reserve;
+    h->nblocks = reserve / BLOCK_SIZE;
+    h->base = os_reserve(reserve + BLOCK_SIZE);
+    if (h->base) {
+        /* Align the base to a block so that block arithmetic is exact. */
+        char *aligned = (char *)round_up((uintptr_t)h->base, BLOCK_SIZE);
+        if (aligned != h->base)
+            os_release(h->base, (size_t)(aligned - h->base));
+        size_t tail = BLOCK_SIZE - (size_t)(aligned - h->base);
+        if (tail)
+            os_release(aligned + reserve, tail);
+        h->base = aligned;
+        h->end = aligned + reserve;
+    }
+    h->markmap = os_map_table(reserve >> GRANULE_SHIFT);
+    h->block_span = calloc(h->nblocks, sizeof *h->block_span);
+    h->block_state = calloc(h->nblocks, 1);
+    h->block_freed = calloc(h->nblocks, sizeof *h->block_freed);
+    h->layout_info = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layout_info);
+    h->layouts = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layouts);
+    if (!h->base || !h->markmap || !h->block_span || !h->block_state || !h->block_freed || !h->layout_info ||
+        !h->layouts) {
+        set_error(err, RTGC_ENOMEM, "heap_limit", "cannot reserve %zu bytes of address space for the heap", reserve);
+        if (h->base) os_release(h->base, reserve);
+        if (h->markmap) os_release(h->markmap, reserve >> GRANULE_SHIFT);
+        free(h->block_span);
+        free(h->block_state);
+        free(h->block_freed);
+        free(h->layout_info);
+        free(h->layouts);
+        free(h);
+        return RTGC_ENOMEM;
+    }
+    h->markmap_bias = h->markmap - ((uintptr_t)h->base >> GRANULE_SHIFT);
+    h->nlayouts = 1;                     /* id 0 marks a free cell */
+    snprintf(h->layouts[0].name, sizeof h->layouts[0].name, "(free)");
+    h->epoch = 1;
+    h->trigger = c.min_trigger;
+    h->next_thread_id = 1;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->threads_lock, NULL);
+    pthread_mutex_init(&h->world_lock, NULL);
+    pthread_mutex_init(&h->gc_lock, NULL);
+    pthread_mutex_init(&h->stats_lock, NULL);
+    pthread_cond_init(&h->stop_cv, NULL);
+    pthread_cond_init(&h->world_cv, NULL);
+    stats_init(h);
+    mark_init(h);
+    if (!h->ring || !h->hist_wall || !h->hist_work) {
+        set_error(err, RTGC_ENOMEM, "pause_log", "out of memory for %u pause records", c.pause_log);
+        h->threads = NULL;
+        rtgc_heap_destroy(h);
+        return RTGC_ENOMEM;
+    }
+    *out = h;
+    return RTGC_OK;
+}
+
+void rtgc_heap_destroy(rtgc_heap *h) {
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->threads_lock);
+    rtgc_thread *live = h->threads;
+    pthread_mutex_unlock(&h->threads_lock);
+    if (live) {
+        rtgc__misuse(h, "rtgc_heap_destroy: thread %u is still attached; detach every thread first", live->id);
+        return;
+    }
+    for (size_t i = 0; i < h->nblocks; i++) {
+        span *s = h->block_span[i];
+        if (s && s->base == h->base + i * BLOCK_SIZE)
+            free(s);
+    }
+    for (rtgc_thread *t = h->dead_threads, *n; t; t = n) {
+        n = t->next;
+        free(t);
+    }
+    for (uint32_t i = 0; i < h->nlayouts; i++)
+        free(h->layouts[i].offsets);
+    roots_fini(h);
+    mark_fini(h);
+    stats_fini(h);
+    os_release(h->base, h->reserve);
+    os_release(h->markmap, h->reserve >> GRANULE_SHIFT);
+    free(h->block_span);
+    free(h->block_state);
+    free(h->block_freed);
+    free(h->layout_info);
+    free(h->layouts);
+    pthread_mutex_destroy(&h->lock);
+    pthread_mutex_destroy(&h->threads_lock);
+    pthread_mutex_destroy(&h->world_lock);
+    pthread_mutex_destroy(&h->gc_lock);
+    pthread_mutex_destroy(&h->stats_lock);
+    pthread_cond_destroy(&h->stop_cv);
+    pthread_cond_destroy(&h->world_cv);
+    free(h);
+}
+
+const rtgc_config *rtgc_heap_config(rtgc_heap *h) {
+    return &h->cfg;
+}

@@ -1,0 +1,98 @@
+/* rtgc/config.h - heap configuration, status codes and errors.
+ *
+ * A configuration is a plain struct: fill it with rtgc_config_init(), change
+ * fields in code, or apply a "key=value,key=value" string
+ * (rtgc_config_parse) or the RTGC_OPTIONS environment variable
+ * (rtgc_config_from_env).  rtgc_heap_create() validates it again; a bad value
+ * is reported as a status code and a message that names the field, never as
+ * a crash.
+ *
+ * Option keys (the same names as the struct fields, shortened):
+ *   heap=SIZE        heap limit, e.g. 64M, 2G (suffixes K M G T, binary)
+ *   budget=TIME      pause budget, e.g. 1ms, 250us, 500000ns
+ *   mode=NAME        concurrent | incremental | step | stw
+ *   threads=N        collector threads (marking helpers)
+ *   mmu=F            minimum mutator utilisation target over 10 ms, 0<F<1 (or 70%)
+ *   growth=F         start a cycle when the heap reaches live*(1+F) (like GOGC/100)
+ *   cpu=F            CPU share a background collector may take, 0<F<=1 (or 25%)
+ *   min_trigger=SIZE never start a cycle below this heap size
+ *   stress=N         collect every N allocations (testing knob; 0 = off)
+ *   verify=0|1       run the heap verifier at the end of every cycle
+ *   pause_log=N      how many pause records the ring keeps (power of two)
+ */
+#ifndef RTGC_CONFIG_H
+#define RTGC_CONFIG_H
+
+#include "rtgc/defs.h"
+#include <stddef.h>
+#include <stdint.h>
+
+RTGC_BEGIN_DECLS
+
+typedef enum rtgc_status {
+    RTGC_OK = 0,
+    RTGC_EINVAL = 1,       /* a bad argument or configuration value */
+    RTGC_ENOMEM = 2,       /* the heap limit or the OS refused memory */
+    RTGC_EMISUSE = 3,      /* API used against its contract (detached thread, ...) */
+    RTGC_ESTATE = 4,       /* not allowed in the current state */
+    RTGC_EUNSUPPORTED = 5  /* valid, but not available in this build */
+} rtgc_status;
+
+/* Filled in by calls that can fail; `field` names the offending option. */
+typedef struct rtgc_error {
+    rtgc_status status;
+    char field[32];
+    char message[256];
+} rtgc_error;
+
+typedef enum rtgc_mode {
+    RTGC_MODE_CONCURRENT = 0,  /* background collector thread(s) */
+    RTGC_MODE_INCREMENTAL = 1, /* no extra thread: time-boxed slices in the mutator */
+    RTGC_MODE_STEP = 2,        /* the embedder calls rtgc_step(thread, budget) */
+    RTGC_MODE_STW = 3          /* stop the world: the correctness reference */
+} rtgc_mode;
+
+typedef struct rtgc_config {
+    size_t heap_limit;          /* hard limit on heap memory in bytes (default 256 MiB) */
+    uint64_t pause_budget_ns;   /* longest collector-caused stop (default 1 ms) */
+    rtgc_mode mode;             /* see rtgc_mode */
+    unsigned collector_threads; /* collector/marker threads (default 1) */
+    double mmu_target;          /* minimum mutator utilisation over 10 ms (default 0.70) */
+    double growth_factor;       /* trigger at live * (1 + growth) (default 1.0) */
+    double cpu_share;           /* CPU share of a background collector (default 0.25) */
+    size_t min_trigger;         /* no cycle below this heap size (default 4 MiB) */
+    uint64_t stress_alloc;      /* collect every N allocations; 0 = off */
+    int verify;                 /* run the heap verifier after every cycle */
+    uint32_t pause_log;         /* pause records kept in the ring (default 65536) */
+} rtgc_config;
+
+/* Limits that validation enforces. */
+#define RTGC_HEAP_LIMIT_MIN ((size_t)1 << 20)          /* 1 MiB */
+#define RTGC_HEAP_LIMIT_MAX ((size_t)1 << 42)          /* 4 TiB */
+#define RTGC_BUDGET_MIN_NS 10000u                      /* 10 us */
+#define RTGC_BUDGET_MAX_NS 1000000000u                 /* 1 s */
+#define RTGC_COLLECTOR_THREADS_MAX 64u
+
+void rtgc_config_init(rtgc_config *cfg);
+
+/* Apply "key=value,..." to cfg.  On error cfg is left unchanged. */
+rtgc_status rtgc_config_parse(rtgc_config *cfg, const char *options, rtgc_error *err);
+
+/* Apply the environment variable `var` (NULL means "RTGC_OPTIONS") if set. */
+rtgc_status rtgc_config_from_env(rtgc_config *cfg, const char *var, rtgc_error *err);
+
+/* Check every field; the first bad one is reported. */
+rtgc_status rtgc_config_validate(const rtgc_config *cfg, rtgc_error *err);
+
+/* Write the settings as a "key=value,..." string (the format parse reads). */
+size_t rtgc_config_format(const rtgc_config *cfg, char *buf, size_t len);
+
+const char *rtgc_mode_name(rtgc_mode mode);
+const char *rtgc_status_name(rtgc_status status);
+
+/* Parse helpers shared with tools: "64M" -> bytes, "250us" -> ns. */
+rtgc_status rtgc_parse_size(const char *text, size_t *out);
+rtgc_status rtgc_parse_duration(const char *text, uint64_t *out_ns);
+
+RTGC_END_DECLS
+#endif

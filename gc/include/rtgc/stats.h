@@ -1,0 +1,130 @@
+/* rtgc/stats.h - what the collector did: counters, pause records, a
+ * log-linear pause histogram, and an event callback.
+ *
+ * A PAUSE is any interval in which a mutator thread cannot run its own code
+ * because of the collector.  A STALL is a pause spent waiting because the
+ * heap limit was reached; it is recorded as such, never folded into the
+ * ordinary pauses.  Every record keeps its wall time and the CPU time the
+ * collector's work took inside it (the thread CPU clock), so a pause
+ * stretched by the platform (a preempted vCPU) shows wall >> work.
+ */
+#ifndef RTGC_STATS_H
+#define RTGC_STATS_H
+
+#include "rtgc/defs.h"
+#include <stddef.h>
+#include <stdint.h>
+#include "rtgc/layout.h"
+
+RTGC_BEGIN_DECLS
+
+typedef enum rtgc_pause_cause {
+    RTGC_CAUSE_STW = 0,          /* stopped while the world was stopped for a collection */
+    RTGC_CAUSE_COLLECT = 1,      /* this thread ran a stop-the-world collection */
+    RTGC_CAUSE_SWEEP = 2,        /* allocation slow path swept a span lazily */
+    RTGC_CAUSE_HANDSHAKE = 3,    /* per-thread handshake work */
+    RTGC_CAUSE_ROOTS = 4,        /* a slice of this thread's root scan */
+    RTGC_CAUSE_ASSIST = 5,       /* mutator assist */
+    RTGC_CAUSE_STEP = 6,         /* rtgc_step / incremental slice */
+    RTGC_CAUSE_BLOCKING = 7,     /* leave_blocking waited for the collector */
+    RTGC_CAUSE_HEAP_LIMIT = 8,   /* stall: waited for memory at the heap limit */
+    RTGC_CAUSE_COUNT = 9
+} rtgc_pause_cause;
+
+typedef struct rtgc_pause_record {
+    uint64_t start_ns;   /* CLOCK_MONOTONIC */
+    uint64_t wall_ns;    /* length */
+    uint64_t work_ns;    /* CPU time of the collector's work inside it */
+    uint64_t work;       /* units of work: bytes marked, cells swept, slots scanned */
+    uint64_t cycle;      /* collection cycle it belongs to */
+    uint32_t thread;     /* rtgc_thread_id of the paused thread */
+    uint16_t cause;      /* rtgc_pause_cause */
+    uint16_t stall;      /* 1 for a stall */
+} rtgc_pause_record;
+
+/* --- log-linear histogram (HdrHistogram's design), values in ns --- */
+#define RTGC_HIST_SUB_BITS 6u                 /* 64 sub-buckets: <= 1.6% error */
+#define RTGC_HIST_MAX_BITS 44u                /* values up to ~4.9 hours */
+#define RTGC_HIST_BUCKETS ((RTGC_HIST_MAX_BITS - RTGC_HIST_SUB_BITS + 2u) << (RTGC_HIST_SUB_BITS - 1u))
+typedef struct rtgc_hist {
+    uint64_t count;
+    uint64_t total;
+    uint64_t min, max;
+    uint64_t buckets[RTGC_HIST_BUCKETS];
+} rtgc_hist;
+void rtgc_hist_init(rtgc_hist *h);
+void rtgc_hist_record(rtgc_hist *h, uint64_t value);
+void rtgc_hist_merge(rtgc_hist *into, const rtgc_hist *from);
+/* Value at percentile p (0..100), with the bucket's upper bound: never
+ * reports less than the true percentile.  0 for an empty histogram. */
+uint64_t rtgc_hist_percentile(const rtgc_hist *h, double p);
+/* Count of values strictly above `value`'s bucket. */
+uint64_t rtgc_hist_count_above(const rtgc_hist *h, uint64_t value);
+
+/* --- counters --- */
+typedef struct rtgc_stats {
+    size_t heap_limit;          /* configured hard limit */
+    size_t heap_size;           /* bytes of spans in use (small + large) */
+    size_t heap_peak;           /* largest heap_size seen */
+    size_t committed;           /* bytes of heap memory committed (not given back) */
+    size_t live_bytes;          /* bytes marked live by the last cycle */
+    size_t live_objects;        /* objects marked live by the last cycle */
+    uint64_t allocated_bytes;   /* bytes handed out in total (span granularity for small objects) */
+    uint64_t cycles;            /* completed collection cycles */
+    uint64_t pauses;            /* pause records (stalls excluded) */
+    uint64_t stalls;            /* stall records */
+    uint64_t pause_total_ns;    /* wall time of all pauses */
+    uint64_t pause_max_ns;
+    uint64_t pause_work_max_ns; /* the longest collector work inside one pause */
+    uint64_t stall_total_ns;
+    uint64_t swept_cells;       /* cells the sweeper visited */
+    uint64_t freed_bytes;       /* bytes the sweeper reclaimed */
+    uint64_t decommitted_bytes; /* bytes given back to the OS, in total */
+    uint64_t oom_count;         /* allocations that returned NULL */
+    uint64_t by_cause[RTGC_CAUSE_COUNT]; /* records per cause */
+} rtgc_stats;
+void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
+
+/* Copy of the pause histogram (wall time; stalls excluded) and of the
+ * histogram of the collector's own work per pause. */
+void rtgc_pause_histogram(rtgc_heap *heap, rtgc_hist *wall, rtgc_hist *work);
+
+/* Pause records are numbered 0, 1, 2, ... in order of their end.  The ring
+ * keeps the last `pause_log` of them; this copies records [first, first+max)
+ * that are still kept, returning how many it copied and setting *next to the
+ * number to ask for next time (records lost to the ring are skipped). */
+size_t rtgc_pause_records(rtgc_heap *heap, uint64_t first, rtgc_pause_record *out,
+                          size_t max, uint64_t *next);
+
+/* --- events --- */
+typedef enum rtgc_event_kind {
+    RTGC_EV_CYCLE_START = 0,
+    RTGC_EV_MARK_START = 1,
+    RTGC_EV_MARK_END = 2,
+    RTGC_EV_SWEEP_START = 3,
+    RTGC_EV_CYCLE_END = 4,      /* marking done, sweeping may go on lazily */
+    RTGC_EV_PAUSE = 5,          /* a pause or stall record (event.pause) */
+    RTGC_EV_OOM = 6,            /* an allocation failed (event.bytes = request) */
+    RTGC_EV_HEAP_GROW = 7,      /* committed more memory (event.bytes) */
+    RTGC_EV_HEAP_SHRINK = 8     /* gave memory back to the OS (event.bytes) */
+} rtgc_event_kind;
+
+typedef struct rtgc_event {
+    rtgc_event_kind kind;
+    uint64_t time_ns;
+    uint64_t cycle;
+    size_t bytes;
+    const rtgc_pause_record *pause; /* RTGC_EV_PAUSE only */
+} rtgc_event;
+/* Called synchronously on whichever thread the event happens, possibly
+ * inside a pause: keep it short, do not allocate from the heap or block. */
+typedef void (*rtgc_event_fn)(rtgc_heap *heap, const rtgc_event *ev, void *data);
+void rtgc_set_event_handler(rtgc_heap *heap, rtgc_event_fn fn, void *data);
+
+const char *rtgc_cause_name(rtgc_pause_cause cause);
+
+/* CLOCK_MONOTONIC in ns, the clock every record uses. */
+uint64_t rtgc_now_ns(void);
+
+RTGC_END_DECLS
+#endif

@@ -1,0 +1,312 @@
+/* gc/internal.h - the collector's private structures.  Not for embedders.
+ *
+ * Memory map (see gc/DESIGN.md for the full story):
+ *   heap->base .. heap->end   one reservation, cut into 64 KiB BLOCKS.
+ *   A SPAN is a run of blocks: either a small-object span (cells of one size
+ *   class, 1..4 blocks) or one large object (any number of blocks).
+ *   heap->block_span[i]       span owning block i (NULL when free): the
+ *                             object-to-span lookup is address arithmetic.
+ *   heap->markmap             one mark byte per 16-byte granule of the
+ *                             reservation; an object's mark byte is the one of
+ *                             its first granule.  A 64 KiB block's mark bytes
+ *                             are exactly one 4 KiB page.
+ */
+#ifndef RTGC_GC_INTERNAL_H
+#define RTGC_GC_INTERNAL_H
+
+#ifndef RTGC_INTERNAL
+#error "gc/internal.h is internal to librtgc; embedders include <rtgc.h>"
+#endif
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtgc.h"
+#include "rtgc/barrier-attrs.h"
+#include "../barriers/atomics.h"
+#include "os/os.h"
+
+/* Checking levels (compile time): 0 = production, 1 = API misuse checks and
+ * cheap assertions, 2 = also poison free cells and validate every reference
+ * the marker follows. */
+#ifndef RTGC_CHECK
+#define RTGC_CHECK 0
+#endif
+
+#define BLOCK_SHIFT 16u
+#define BLOCK_SIZE ((size_t)1 << BLOCK_SHIFT)
+#define GRANULE_SHIFT RTGC_ATTR_GRANULE_SHIFT
+#define GRANULE ((size_t)1 << GRANULE_SHIFT)
+#define SPAN_LARGE 0xffu
+#define POISON_BYTE 0xdbu
+#define THREAD_MAGIC 0x72746763u      /* "rtgc" */
+#define THREAD_DEAD 0x64656164u       /* "dead" */
+#define HANDLE_CHUNK 256u
+#define ROOT_SLICE_SLOTS 4096u        /* slots per slice of a stack scanner */
+
+#define ASSERT(c) \
+    do { if (RTGC_CHECK && !(c)) rtgc__fatal("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
+
+/* ---- spans ---- */
+enum span_list_id { LIST_NONE = 0, LIST_PARTIAL, LIST_FULL, LIST_UNSWEPT, LIST_LARGE };
+
+typedef struct span {
+    char *base;
+    size_t nblocks;
+    uint32_t cls;          /* size class, or SPAN_LARGE */
+    uint32_t cell_size;
+    uint32_t ncells;
+    uint32_t nfree;        /* free cells after the last sweep */
+    void *free;            /* free cells (linked through word 1) while not owned */
+    struct span *next, *prev;
+    struct rtgc_thread *owner; /* thread allocating from it, or NULL */
+    uint64_t swept_cycle;  /* cycle whose marks this span has been swept for */
+    uint8_t list;          /* enum span_list_id */
+} span;
+
+typedef struct span_list {
+    span *head, *tail;
+    size_t count;
+} span_list;
+
+/* ---- layouts ---- */
+typedef struct layout_desc {
+    rtgc_layout_kind kind;
+    uint32_t fixed_size;
+    uint32_t elem_size;
+    uint64_t bitmap;       /* reference words of the fixed part when it has <= 64 words */
+    uint32_t *offsets;     /* else byte offsets */
+    size_t noffsets;
+    rtgc_trace_fn trace;
+    void *trace_data;
+    char name[40];
+} layout_desc;
+
+/* ---- threads ---- */
+enum thread_status {
+    TS_RUNNING = 0,
+    TS_BLOCKED = 1,   /* in a blocking call: the collector works on its behalf */
+    TS_PARKED = 2,    /* stopped at a safepoint */
+    TS_GC_OWNS = 4    /* bit: the collector is using this blocked thread's roots */
+};
+
+typedef struct handle_chunk {
+    struct handle_chunk *prev;
+    void *slots[HANDLE_CHUNK];
+} handle_chunk;
+
+struct rtgc_thread {
+    struct rtgc_mutator fast;        /* must stay first: the inline paths cast to it */
+    uint32_t magic;
+    uint32_t id;
+    rtgc_heap *heap;
+    pthread_t os_thread;
+    volatile uintptr_t status;       /* enum thread_status */
+    span *own[RTGC_SIZE_CLASSES];    /* span each size class allocates from */
+    handle_chunk *handles;           /* newest chunk first */
+    size_t handle_top;               /* handles in use */
+    size_t handle_cap;               /* slots in all chunks */
+    rtgc_stack_scan_fn scanner;
+    void *scanner_data;
+    uint64_t stress_count;
+    struct rtgc_thread *next;
+};
+
+/* ---- roots ---- */
+typedef struct root_range {
+    void **slots;
+    size_t count;
+} root_range;
+
+typedef struct root_cb {
+    rtgc_root_fn fn;
+    void *data;
+} root_cb;
+
+/* ---- the mark stack ---- */
+#define MARK_CHUNK 1022u
+typedef struct mark_chunk {
+    struct mark_chunk *prev;
+    size_t n;
+    void *objs[MARK_CHUNK];
+} mark_chunk;
+
+typedef struct mark_stack {
+    mark_chunk *top;
+    mark_chunk *spare;
+} mark_stack;
+
+/* ---- the heap ---- */
+struct rtgc_heap {
+    rtgc_config cfg;
+
+    /* reservation and side tables */
+    char *base, *end;
+    size_t reserve;
+    size_t nblocks;
+    uint8_t *markmap;          /* reserve >> GRANULE_SHIFT bytes */
+    uint8_t *markmap_bias;     /* markmap - (base >> GRANULE_SHIFT) */
+    span **block_span;
+    uint8_t *block_state;      /* enum block_state */
+    uint32_t *block_freed;     /* cycle in which a free dirty block was freed */
+    size_t hint_clean, hint_dirty;
+
+    /* heap->lock guards spans, lists, blocks and the counters beside them */
+    pthread_mutex_t lock;
+    span_list partial[RTGC_SIZE_CLASSES];
+    span_list full[RTGC_SIZE_CLASSES];
+    span_list unswept[RTGC_SIZE_CLASSES];
+    span_list large;
+    size_t heap_size;          /* bytes in spans */
+    size_t heap_peak;
+    size_t committed;
+    size_t trigger;            /* heap_size at which the next cycle starts */
+    uint8_t epoch;             /* mark byte value of "marked" this cycle: 1 or 2 */
+
+    /* layouts */
+    rtgc_layout_info *layout_info;
+    layout_desc *layouts;
+    uint32_t nlayouts;         /* ids 1..nlayouts-1 are in use */
+
+    /* threads and the world */
+    pthread_mutex_t threads_lock;   /* held by a collector for its whole stop */
+    rtgc_thread *threads;
+    rtgc_thread *dead_threads;
+    uint32_t next_thread_id;
+    pthread_mutex_t world_lock;
+    pthread_cond_t stop_cv;         /* a thread parked or blocked */
+    pthread_cond_t world_cv;        /* the world restarted */
+    volatile uintptr_t stop_requested;
+    pthread_mutex_t gc_lock;        /* one collection at a time */
+    uint64_t stw_work_ns;           /* collector CPU time of the current stop */
+
+    /* roots (guarded by heap->lock) */
+    root_range *ranges;
+    size_t nranges, cap_ranges;
+    root_cb *root_cbs;
+    size_t nroot_cbs, cap_root_cbs;
+    void ***ghandle_chunks;         /* chunks of HANDLE_CHUNK slots */
+    size_t nghandle_chunks;
+    uintptr_t ghandle_free;         /* free list: (index << 1) | 1, 0 = empty */
+
+    /* marking */
+    mark_stack mstack;
+    uint64_t marked_bytes, marked_objects;
+
+    /* records (stats_lock) */
+    pthread_mutex_t stats_lock;
+    rtgc_stats stats;
+    rtgc_hist *hist_wall, *hist_work;
+    rtgc_pause_record *ring;
+    uint64_t ring_next;             /* records ever written */
+    volatile uintptr_t cycle;       /* completed cycles */
+
+    /* callbacks */
+    rtgc_event_fn event_fn;
+    void *event_data;
+    rtgc_oom_fn oom_fn;
+    void *oom_data;
+    rtgc_error_fn error_fn;
+    void *error_data;
+};
+
+enum block_state { BLOCK_FREE_CLEAN = 0, BLOCK_FREE_DIRTY = 1, BLOCK_USED = 2 };
+
+/* ---- address arithmetic ---- */
+static inline bool in_heap(const rtgc_heap *h, const void *p) {
+    return (const char *)p >= h->base && (const char *)p < h->end;
+}
+static inline size_t block_index(const rtgc_heap *h, const void *p) {
+    return (size_t)((const char *)p - h->base) >> BLOCK_SHIFT;
+}
+static inline span *span_of(const rtgc_heap *h, const void *p) {
+    return h->block_span[block_index(h, p)];
+}
+static inline uint8_t *mark_byte(const rtgc_heap *h, const void *p) {
+    return &h->markmap_bias[(uintptr_t)p >> GRANULE_SHIFT];
+}
+static inline const layout_desc *layout_of(const rtgc_heap *h, const void *obj) {
+    return &h->layouts[rtgc_header_layout(rtgc_object_header(obj))];
+}
+static inline size_t object_size(const layout_desc *d, uint32_t count) {
+    return (size_t)d->fixed_size + (size_t)count * d->elem_size;
+}
+static inline size_t round_up(size_t n, size_t a) {
+    return (n + a - 1) & ~(a - 1);
+}
+/* Start of the cell holding p in a small span, or NULL past the last cell. */
+static inline char *cell_start(const span *s, const void *p) {
+    size_t off = (size_t)((const char *)p - s->base);
+    size_t i = off / s->cell_size;
+    return i < s->ncells ? s->base + i * s->cell_size : NULL;
+}
+
+/* ---- span lists (heap.c) ---- */
+void list_push(span_list *l, span *s, uint8_t id);
+span *list_pop(span_list *l);
+void list_remove(span_list *l, span *s);
+void list_append_all(span_list *into, span_list *from, uint8_t id);
+
+/* ---- heap.c: blocks and spans ---- */
+span *span_new_small(rtgc_heap *h, unsigned cls);      /* lock held; NULL if no address space */
+span *span_new_large(rtgc_heap *h, size_t bytes);      /* lock held */
+void span_release(rtgc_heap *h, span *s);              /* lock held; blocks become free */
+void heap_decommit_idle(rtgc_heap *h);                 /* lock held */
+size_t span_bytes(const span *s);
+
+/* ---- alloc.c ---- */
+void alloc_disown_all(rtgc_heap *h, rtgc_thread *t);     /* lock held */
+
+/* ---- sweep.c ---- */
+size_t sweep_span(rtgc_heap *h, span *s);              /* lock held; returns cells visited */
+size_t sweep_all_unswept(rtgc_heap *h);                /* lock held */
+void sweep_large(rtgc_heap *h);                        /* world stopped */
+bool sweep_place(rtgc_heap *h, span *s);               /* after a sweep: file or release */
+
+/* ---- mark.c ---- */
+void mark_init(rtgc_heap *h);
+void mark_fini(rtgc_heap *h);
+void mark_object(rtgc_heap *h, void *obj);
+void mark_drain(rtgc_heap *h);
+void mark_roots(rtgc_heap *h);
+rtgc_visitor *mark_visitor(rtgc_heap *h);
+void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v);
+
+/* ---- roots.c ---- */
+void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v);
+void roots_visit_thread(rtgc_heap *h, rtgc_thread *t, rtgc_visitor *v, uint64_t *slices);
+void roots_fini(rtgc_heap *h);
+void handles_free(rtgc_thread *t);
+
+/* ---- collect.c ---- */
+/* Collect if no cycle completed since `seen_cycle`; `t` is the caller. */
+void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause);
+
+/* ---- threads.c ---- */
+void world_stop(rtgc_heap *h, rtgc_thread *self);
+void world_start(rtgc_heap *h, rtgc_thread *self);
+bool thread_ok(rtgc_thread *t, const char *where);
+
+/* ---- stats.c / events ---- */
+void stats_init(rtgc_heap *h);
+void stats_fini(rtgc_heap *h);
+void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns,
+                  uint64_t end_ns, uint64_t work_ns, uint64_t work);
+void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes);
+
+/* ---- verify.c ---- */
+size_t verify_marked(rtgc_heap *h);        /* after marking: closure and free cells */
+size_t verify_heap(rtgc_heap *h);          /* world stopped: the whole heap */
+
+/* ---- errors.c ---- */
+void rtgc__report(rtgc_heap *h, rtgc_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void rtgc__misuse(rtgc_heap *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void rtgc__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void set_error(rtgc_error *err, rtgc_status st, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,36 @@
+/* gc/os/os.h - the narrow contract between the collector and the OS.
+ *
+ * Memory:
+ *   os_reserve(n)      reserve n bytes of address space (n a multiple of the
+ *                      page size); pages read as zero when first touched.
+ *                      NULL on failure.
+ *   os_commit(p, n)    make [p, p+n) usable; contents unspecified.
+ *   os_decommit(p, n)  give [p, p+n) back to the OS; it reads as zero when
+ *                      committed again.  Check builds make it inaccessible,
+ *                      so a stray access to freed heap memory faults.
+ *   os_release(p, n)   drop a reservation.
+ *   os_map_table(n)    zero-filled read/write memory for side tables, committed
+ *                      by the kernel page by page as it is touched.
+ *   os_table_discard(p, n)  give pages of such a table back; they read as zero.
+ * Clocks:
+ *   os_now_ns()        CLOCK_MONOTONIC
+ *   os_thread_cpu_ns() CPU time of the calling thread
+ */
+#ifndef RTGC_OS_H
+#define RTGC_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *os_reserve(size_t n);
+int os_commit(void *p, size_t n);
+void os_decommit(void *p, size_t n);
+void os_release(void *p, size_t n);
+void *os_map_table(size_t n);
+void os_table_discard(void *p, size_t n);
+size_t os_page_size(void);
+
+uint64_t os_now_ns(void);
+uint64_t os_thread_cpu_ns(void);
+
+#endif

@@ -1,0 +1,202 @@
+/* gc/stats.c - records: the pause ring, log-linear histograms, counters
+ * and events.  gclat, the latency tests and the unit tests all read these
+ * same records (STYLE item 13).
+ *
+ * [stats.hist] Log-linear buckets in the manner of HdrHistogram: values
+ * below 2^SUB are exact; above, each power of two is split into 2^(SUB-1)
+ * buckets, so a bucket is at most 1/32 of its value wide (about 3%; the
+ * percentile query returns the bucket's upper bound, never less than the
+ * true value).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define HALF (1u << (RTGC_HIST_SUB_BITS - 1))
+
+static size_t bucket_of(uint64_t v) {
+    if (v < (1u << RTGC_HIST_SUB_BITS))
+        return (size_t)v;
+    unsigned m = 63u - (unsigned)__builtin_clzll(v);
+    if (m >= RTGC_HIST_MAX_BITS)
+        return RTGC_HIST_BUCKETS - 1;
+    unsigned shift = m - (RTGC_HIST_SUB_BITS - 1);
+    return (size_t)shift * HALF + (size_t)(v >> shift);
+}
+
+/* Largest value that falls in bucket b. */
+static uint64_t bucket_high(size_t b) {
+    if (b < (1u << RTGC_HIST_SUB_BITS))
+        return b;
+    size_t shift = b / HALF - 1;
+    uint64_t sub = b % HALF + HALF;
+    return ((sub + 1) << shift) - 1;
+}
+
+void rtgc_hist_init(rtgc_hist *h) {
+    memset(h, 0, sizeof *h);
+    h->min = UINT64_MAX;
+}
+
+void rtgc_hist_record(rtgc_hist *h, uint64_t v) {
+    h->buckets[bucket_of(v)]++;
+    h->count++;
+    h->total += v;
+    if (v < h->min) h->min = v;
+    if (v > h->max) h->max = v;
+}
+
+void rtgc_hist_merge(rtgc_hist *into, const rtgc_hist *from) {
+    for (size_t i = 0; i < RTGC_HIST_BUCKETS; i++)
+        into->buckets[i] += from->buckets[i];
+    into->count += from->count;
+    into->total += from->total;
+    if (from->min < into->min) into->min = from->min;
+    if (from->max > into->max) into->max = from->max;
+}
+
+uint64_t rtgc_hist_percentile(const rtgc_hist *h, double p) {
+    if (!h->count)
+        return 0;
+    if (p >= 100.0)
+        return h->max;
+    if (p < 0)
+        p = 0;
+    uint64_t rank = (uint64_t)((p / 100.0) * (double)h->count + 0.999999);
+    if (rank == 0)
+        rank = 1;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < RTGC_HIST_BUCKETS; i++) {
+        seen += h->buckets[i];
+        if (seen >= rank) {
+            uint64_t hi = bucket_high(i);
+            return hi < h->max ? hi : h->max;
+        }
+    }
+    return h->max;
+}
+
+uint64_t rtgc_hist_count_above(const rtgc_hist *h, uint64_t v) {
+    uint64_t n = 0;
+    for (size_t i = bucket_of(v) + 1; i < RTGC_HIST_BUCKETS; i++)
+        n += h->buckets[i];
+    return n;
+}
+
+/* ---- the heap's records ---- */
+
+void stats_init(rtgc_heap *h) {
+    h->ring = calloc(h->cfg.pause_log, sizeof *h->ring);
+    h->hist_wall = malloc(sizeof *h->hist_wall);
+    h->hist_work = malloc(sizeof *h->hist_work);
+    if (h->hist_wall) rtgc_hist_init(h->hist_wall);
+    if (h->hist_work) rtgc_hist_init(h->hist_work);
+}
+
+void stats_fini(rtgc_heap *h) {
+    free(h->ring);
+    free(h->hist_wall);
+    free(h->hist_work);
+}
+
+void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes) {
+    rtgc_event_fn fn = h->event_fn;
+    if (!fn)
+        return;
+    rtgc_event ev = {.kind = kind, .time_ns = os_now_ns(), .cycle = h->cycle, .bytes = bytes, .pause = NULL};
+    fn(h, &ev, h->event_data);
+}
+
+void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns, uint64_t end_ns,
+                  uint64_t work_ns, uint64_t work) {
+    rtgc_pause_record r = {
+        .start_ns = start_ns,
+        .wall_ns = end_ns > start_ns ? end_ns - start_ns : 0,
+        .work_ns = work_ns,
+        .work = work,
+        .cycle = h->cycle,
+        .thread = t ? t->id : 0,
+        .cause = (uint16_t)cause,
+        .stall = cause == RTGC_CAUSE_HEAP_LIMIT,
+    };
+    pthread_mutex_lock(&h->stats_lock);
+    h->ring[h->ring_next & (h->cfg.pause_log - 1)] = r;
+    h->ring_next++;
+    rtgc_stats *s = &h->stats;
+    s->by_cause[cause]++;
+    if (r.stall) {
+        s->stalls++;
+        s->stall_total_ns += r.wall_ns;
+    } else {
+        s->pauses++;
+        s->pause_total_ns += r.wall_ns;
+        if (r.wall_ns > s->pause_max_ns) s->pause_max_ns = r.wall_ns;
+        if (r.work_ns > s->pause_work_max_ns) s->pause_work_max_ns = r.work_ns;
+        rtgc_hist_record(h->hist_wall, r.wall_ns);
+        rtgc_hist_record(h->hist_work, r.work_ns);
+    }
+    pthread_mutex_unlock(&h->stats_lock);
+    if (h->event_fn) {
+        rtgc_event ev = {.kind = RTGC_EV_PAUSE, .time_ns = end_ns, .cycle = r.cycle, .bytes = 0, .pause = &r};
+        h->event_fn(h, &ev, h->event_data);
+    }
+}
+
+void rtgc_get_stats(rtgc_heap *h, rtgc_stats *out) {
+    pthread_mutex_lock(&h->lock);
+    size_t heap_size = h->heap_size, peak = h->heap_peak, committed = h->committed;
+    uint64_t swept = h->stats.swept_cells, freed = h->stats.freed_bytes, decommitted = h->stats.decommitted_bytes,
+             allocated = h->stats.allocated_bytes;
+    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_lock(&h->stats_lock);
+    *out = h->stats;
+    pthread_mutex_unlock(&h->stats_lock);
+    out->heap_limit = h->cfg.heap_limit;
+    out->heap_size = heap_size;
+    out->heap_peak = peak;
+    out->committed = committed;
+    out->swept_cells = swept;
+    out->freed_bytes = freed;
+    out->decommitted_bytes = decommitted;
+    out->allocated_bytes = allocated;
+}
+
+void rtgc_pause_histogram(rtgc_heap *h, rtgc_hist *wall, rtgc_hist *work) {
+    pthread_mutex_lock(&h->stats_lock);
+    if (wall) *wall = *h->hist_wall;
+    if (work) *work = *h->hist_work;
+    pthread_mutex_unlock(&h->stats_lock);
+}
+
+size_t rtgc_pause_records(rtgc_heap *h, uint64_t first, rtgc_pause_record *out, size_t max, uint64_t *next) {
+    pthread_mutex_lock(&h->stats_lock);
+    uint64_t end = h->ring_next;
+    uint64_t oldest = end > h->cfg.pause_log ? end - h->cfg.pause_log : 0;
+    if (first < oldest)
+        first = oldest;
+    size_t n = 0;
+    while (first + n < end && n < max) {
+        out[n] = h->ring[(first + n) & (h->cfg.pause_log - 1)];
+        n++;
+    }
+    if (next)
+        *next = first + n;
+    pthread_mutex_unlock(&h->stats_lock);
+    return n;
+}
+
+void rtgc_set_event_handler(rtgc_heap *h, rtgc_event_fn fn, void *data) {
+    h->event_data = data;
+    h->event_fn = fn;
+}
+
+const char *rtgc_cause_name(rtgc_pause_cause c) {
+    static const char *names[RTGC_CAUSE_COUNT] = {"stw", "collect", "sweep", "handshake", "roots",
+                                                  "assist", "step", "blocking", "heap-limit"};
+    return (unsigned)c < RTGC_CAUSE_COUNT ? names[c] : "?";
+}
+
+uint64_t rtgc_now_ns(void) {
+    return os_now_ns();
+}

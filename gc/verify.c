@@ -1,0 +1,173 @@
+/* gc/verify.c - the heap verifier (STYLE item 10).
+ *
+ * Both walks run with the world stopped.
+ *
+ * [verify.closure] verify_marked, right after marking: every root and
+ * every reference field of a marked object points at a marked, allocated
+ * object.  With the roots marked, that closure is exactly "every reachable
+ * object is live": nothing the sweep will free is reachable.
+ *
+ * verify_heap, at any safepoint: every allocated object has a registered
+ * layout whose size fits its cell; every reference in a root or in an
+ * allocated object points at the start of an allocated object; every free
+ * cell has header 0 and (check builds) intact poison, so a write through a
+ * dangling reference is caught.  "Allocated" in a span not yet swept for
+ * the last cycle means marked by it; the rest of such a span is garbage
+ * waiting for the sweeper and is not inspected.
+ *
+ * Each problem is reported through the error handler (at most 20 in full);
+ * the return value counts them.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_REPORTS 20
+
+typedef struct verifier {
+    rtgc_visitor v;
+    rtgc_heap *h;
+    size_t problems;
+    bool want_marked;          /* closure check: targets must be marked */
+    const void *from;          /* object being checked, NULL for roots */
+} verifier;
+
+static void problem(verifier *vf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(verifier *vf, const char *fmt, ...) {
+    if (vf->problems++ >= MAX_REPORTS)
+        return;
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rtgc__report(vf->h, RTGC_ESTATE, "verify: %s", msg);
+}
+
+static bool span_swept(const rtgc_heap *h, const span *s) {
+    return s->cls == SPAN_LARGE || s->swept_cycle == h->cycle || s->owner != NULL;
+}
+
+/* Is obj the start of an allocated object? */
+static bool allocated(rtgc_heap *h, const void *obj, const char **why) {
+    if ((uintptr_t)obj & (RTGC_OBJECT_ALIGN - 1)) { *why = "is not 16-byte aligned"; return false; }
+    span *s = span_of(h, obj);
+    if (!s) { *why = "points into a free block"; return false; }
+    if (s->cls == SPAN_LARGE ? (const char *)obj != s->base : cell_start(s, obj) != (const char *)obj) {
+        *why = "points into the middle of an object";
+        return false;
+    }
+    uint64_t hdr = rtgc_object_header(obj);
+    if (hdr == 0) { *why = "points at a free cell"; return false; }
+    if (!span_swept(h, s) && *mark_byte(h, obj) != h->epoch) {
+        *why = "points at an unmarked (dead) object";
+        return false;
+    }
+    return true;
+}
+
+static void check_ref(rtgc_visitor *v, void **slot) {
+    verifier *vf = (verifier *)v;
+    void *p = *slot;
+    if (!rtgc_is_ref(p) || !in_heap(vf->h, p))
+        return;
+    const char *why = NULL;
+    if (!allocated(vf->h, p, &why)) {
+        if (vf->from)
+            problem(vf, "object %p (%s) slot +%td holds %p, which %s", vf->from, layout_of(vf->h, vf->from)->name,
+                    (char *)slot - (char *)vf->from, p, why);
+        else
+            problem(vf, "root slot %p holds %p, which %s", (void *)slot, p, why);
+        return;
+    }
+    if (vf->want_marked && *mark_byte(vf->h, p) != vf->h->epoch) {
+        if (vf->from)
+            problem(vf, "marked object %p (%s) slot +%td points at unmarked %p (%s): marking missed it", vf->from,
+                    layout_of(vf->h, vf->from)->name, (char *)slot - (char *)vf->from, p, layout_of(vf->h, p)->name);
+        else
+            problem(vf, "root slot %p points at unmarked %p (%s): marking missed it", (void *)slot, p,
+                    layout_of(vf->h, p)->name);
+    }
+}
+
+static void check_object(verifier *vf, const void *obj, size_t room) {
+    uint64_t hdr = rtgc_object_header(obj);
+    rtgc_layout_id id = rtgc_header_layout(hdr);
+    if (id == 0 || id >= vf->h->nlayouts) {
+        problem(vf, "object %p has a corrupt header %#" PRIx64 " (layout id %u)", obj, hdr, (unsigned)id);
+        return;
+    }
+    const layout_desc *d = &vf->h->layouts[id];
+    size_t size = object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : rtgc_header_count(hdr));
+    if (size > room) {
+        problem(vf, "object %p (%s) claims %zu bytes but its cell holds %zu", obj, d->name, size, room);
+        return;
+    }
+    vf->from = obj;
+    trace_object(vf->h, (void *)obj, &vf->v);
+    vf->from = NULL;
+}
+
+static void check_free_cell(verifier *vf, const span *s, const char *c) {
+    if (RTGC_CHECK < 2 || s->owner)
+        return;                  /* an owned span's free list may be mid-use */
+    for (size_t i = 16; i < s->cell_size; i++) {
+        if ((uint8_t)c[i] != POISON_BYTE) {
+            problem(vf, "free cell %p (%u bytes) was written at +%zu after it was freed (use after free)",
+                    (const void *)c, s->cell_size, i);
+            return;
+        }
+    }
+}
+
+static void walk(rtgc_heap *h, verifier *vf) {
+    for (size_t b = 0; b < h->nblocks; b++) {
+        span *s = h->block_span[b];
+        if (!s || s->base != h->base + b * BLOCK_SIZE)
+            continue;
+        if (s->cls == SPAN_LARGE) {
+            if (!vf->want_marked || *mark_byte(h, s->base) == h->epoch)
+                check_object(vf, s->base, span_bytes(s));
+            continue;
+        }
+        bool swept = span_swept(h, s);
+        for (size_t i = 0; i < s->ncells; i++) {
+            const char *c = s->base + i * s->cell_size;
+            bool marked = *mark_byte(h, c) == h->epoch;
+            if (*(const uint64_t *)c == 0) {
+                if (swept)
+                    check_free_cell(vf, s, c);
+                continue;
+            }
+            if (vf->want_marked ? marked : (swept || marked))
+                check_object(vf, c, s->cell_size);
+        }
+    }
+}
+
+size_t verify_marked(rtgc_heap *h) {
+    verifier vf = {.v.visit = check_ref, .h = h, .problems = 0, .want_marked = true, .from = NULL};
+    roots_visit_globals(h, &vf.v);
+    for (rtgc_thread *t = h->threads; t; t = t->next)
+        roots_visit_thread(h, t, &vf.v, NULL);
+    walk(h, &vf);
+    if (vf.problems)
+        rtgc__report(h, RTGC_ESTATE, "verify: %zu problem(s) after marking in cycle %" PRIu64, vf.problems,
+                     (uint64_t)h->cycle + 1);
+    return vf.problems;
+}
+
+size_t verify_heap(rtgc_heap *h) {
+    verifier vf = {.v.visit = check_ref, .h = h, .problems = 0, .want_marked = false, .from = NULL};
+    pthread_mutex_lock(&h->lock);
+    roots_visit_globals(h, &vf.v);
+    for (rtgc_thread *t = h->threads; t; t = t->next)
+        roots_visit_thread(h, t, &vf.v, NULL);
+    walk(h, &vf);
+    pthread_mutex_unlock(&h->lock);
+    if (vf.problems)
+        rtgc__report(h, RTGC_ESTATE, "verify: %zu problem(s) in the heap", vf.problems);
+    return vf.problems;
+}
