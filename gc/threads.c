@@ -29,6 +29,26 @@
 
 static _Thread_local rtgc_thread *tl_current;
 
+/* A thread that exits while attached would hold up every later stop of the
+ * world; its key destructor detaches it and reports the misuse. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void detach_at_exit(void *p) {
+    rtgc_thread *t = p;
+    if (t && t->magic == THREAD_MAGIC) {
+        tl_current = t;
+        rtgc__report(t->heap, RTGC_ESTATE,
+                     "thread %u exited while attached; detaching it (call rtgc_thread_detach before a thread exits)",
+                     t->id);
+        rtgc_thread_detach(t);
+    }
+}
+
+static void make_exit_key(void) {
+    (void)pthread_key_create(&exit_key, detach_at_exit);
+}
+
 bool thread_ok(rtgc_thread *t, const char *where) {
     if (RTGC_UNLIKELY(!t)) {
         rtgc__misuse(NULL, "%s: the thread is NULL (attach it with rtgc_thread_attach)", where);
@@ -83,6 +103,8 @@ rtgc_thread *rtgc_thread_attach(rtgc_heap *h, rtgc_error *err) {
     h->threads = t;
     pthread_mutex_unlock(&h->threads_lock);
     tl_current = t;
+    pthread_once(&exit_key_once, make_exit_key);
+    (void)pthread_setspecific(exit_key, t);
     return t;
 }
 
@@ -108,8 +130,10 @@ rtgc_status rtgc_thread_detach(rtgc_thread *t) {
     t->next = h->dead_threads;   /* kept so that later misuse is recognised */
     h->dead_threads = t;
     pthread_mutex_unlock(&h->threads_lock);
-    if (tl_current == t)
+    if (tl_current == t) {
         tl_current = NULL;
+        (void)pthread_setspecific(exit_key, NULL);
+    }
     return RTGC_OK;
 }
 
