@@ -3,6 +3,7 @@
  *
  *   poll:       test qword [thread + RTGC_ATTR_STATE_OFFSET], RTGC_STATE_POLL ; jnz slow
  *   load:       test qword [thread + RTGC_ATTR_STATE_OFFSET], RTGC_STATE_MARKING ; jnz slow
+ *   store:      mov [slot], value ; test qword [thread + RTGC_ATTR_STATE_OFFSET], RTGC_STATE_STORE ; jnz slow
  *   alloc:      mov  rax, [thread + RTGC_ATTR_FREE_OFFSET + 8*cls]
  *               test rax, rax ; jz slow
  *               mov  rcx, [rax + RTGC_ATTR_FREE_LINK_OFFSET]
@@ -33,12 +34,14 @@ RTGC_BEGIN_DECLS
 #define RTGC_ATTR_GRANULE_SHIFT 4u        /* one mark byte per 16-byte granule */
 #define RTGC_ATTR_POLL_BIT RTGC_STATE_POLL
 #define RTGC_ATTR_MARKING_BIT RTGC_STATE_MARKING
+#define RTGC_ATTR_STORE_BIT RTGC_STATE_STORE
 #define RTGC_ATTR_HEADER_COUNT_SHIFT RTGC_HEADER_COUNT_SHIFT
 
 /* Out-of-line entries JIT code calls (System V ABI). */
 typedef struct rtgc_slow_path_table {
     void (*poll)(rtgc_thread *t);
     void *(*load)(rtgc_thread *t, void *value);
+    void (*store)(rtgc_thread *t, void *value);
     void *(*alloc)(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size);
 } rtgc_slow_path_table;
 const rtgc_slow_path_table *rtgc_slow_paths(void);

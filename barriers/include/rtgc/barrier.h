@@ -9,10 +9,12 @@
  *   rtgc_load:  load slot; load state; test MARKING; jnz slow
  *               with no collection running: one thread-local load and a
  *               never-taken branch beside the load of the slot itself.
- *   rtgc_store: a plain store (the invariant of the incremental-update
- *               collector is kept by the load barrier and the handshake
- *               order, see gc/DESIGN.md); kept as an entry so embedders
- *               compile against the same API when a store barrier is needed.
+ *   rtgc_store: store; load state; test STORE; jnz slow
+ *               The STORE bit is set only between the start of marking and
+ *               the scan of this thread's roots (gc/DESIGN.md,
+ *               [rt.invariant]); every other time the store is plain.
+ *               Every store of a reference into a heap object goes
+ *               through it, the initialising stores into a new object too.
  *
  * JIT compilers emit the same tests from rtgc/barrier-attrs.h.
  */
@@ -26,6 +28,7 @@ RTGC_BEGIN_DECLS
 
 void rtgc_poll_slow(rtgc_thread *t);
 void *rtgc_load_slow(rtgc_thread *t, void *value);
+void rtgc_store_slow(rtgc_thread *t, void *value);
 
 /* The state word as the owning thread sees it.  A relaxed load: the
  * collector's write becomes visible within a bounded time (x86-TSO and every
@@ -51,9 +54,10 @@ static RTGC_ALWAYS_INLINE void *rtgc_load(rtgc_thread *t, void *const *slot) {
 
 /* Store a reference (or immediate) into a slot of heap object `obj`. */
 static RTGC_ALWAYS_INLINE void rtgc_store(rtgc_thread *t, void *obj, void **slot, void *value) {
-    (void)t;
     (void)obj;
     *slot = value;
+    if (RTGC_UNLIKELY(rtgc_state(t) & RTGC_STATE_STORE))
+        rtgc_store_slow(t, value);
 }
 
 RTGC_END_DECLS

@@ -26,6 +26,7 @@ extern const uint32_t rtgc_class_size[RTGC_SIZE_CLASSES];
 /* Bits of rtgc_mutator.state. */
 #define RTGC_STATE_POLL 0x1u     /* the collector wants this thread at a safepoint */
 #define RTGC_STATE_MARKING 0x2u  /* marking is on: loads go through the barrier slow path */
+#define RTGC_STATE_STORE 0x4u    /* this thread's roots are not scanned yet: stores shade */
 
 /* Per-layout facts the allocation fast path needs. */
 typedef struct rtgc_layout_info {
