@@ -22,6 +22,13 @@ ifeq ($(origin CXX),default)
 CXX := g++
 endif
 
+# V=1 shows every command.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 ifeq ($(BUILD)$(SAN),opt)
 O := build
 else
@@ -84,24 +91,27 @@ lib: $(O)/librtgc.a $(O)/librtgc.so $(O)/rtgc.pc
 
 $(O)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBCFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(LIBCFLAGS) -c $< -o $@
 
 # The static library is one relocatable object whose internal (hidden)
 # symbols are made local, so nothing but rtgc_* can clash with an embedder.
 $(O)/librtgc.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	ld -r -o $(O)/obj/rtgc-all.o $(LIB_OBJ)
-	objcopy --localize-hidden $(O)/obj/rtgc-all.o
-	rm -f $@ && ar rcs $@ $(O)/obj/rtgc-all.o
+	@echo "  AR      $@"
+	$(Q)ld -r -o $(O)/obj/rtgc-all.o $(LIB_OBJ)
+	$(Q)objcopy --localize-hidden $(O)/obj/rtgc-all.o
+	$(Q)rm -f $@ && ar rcs $@ $(O)/obj/rtgc-all.o
 
 # Tests may reach internals: they link the objects as they are.
 $(O)/librtgc-internal.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
 $(O)/librtgc.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,librtgc.so.$(SOMAJOR) $(LDFLAGS_ALL) -o $(O)/librtgc.so.$(VERSION) $(LIB_OBJ) $(LDLIBS_LIB)
-	ln -sf librtgc.so.$(VERSION) $(O)/librtgc.so.$(SOMAJOR)
-	ln -sf librtgc.so.$(VERSION) $@
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-soname,librtgc.so.$(SOMAJOR) $(LDFLAGS_ALL) -o $(O)/librtgc.so.$(VERSION) $(LIB_OBJ) $(LDLIBS_LIB)
+	$(Q)ln -sf librtgc.so.$(VERSION) $(O)/librtgc.so.$(SOMAJOR)
+	$(Q)ln -sf librtgc.so.$(VERSION) $@
 
 $(O)/rtgc.pc: Makefile
 	@mkdir -p $(dir $@)
@@ -115,11 +125,13 @@ tests: $(TEST_BIN)
 
 $(O)/tests/%: gc/tests/%.c $(O)/librtgc-internal.a gc/tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -DRTGC_INTERNAL -Igc -o $@ $< $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -DRTGC_INTERNAL -Igc -o $@ $< $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)
 
 $(O)/tests/%: barriers/tests/%.c $(O)/librtgc-internal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)
 
 test: all
 	@sh .ci/run-tests.sh $(TEST_BIN) $(O)/example
@@ -128,8 +140,9 @@ test: all
 example: $(O)/example
 $(O)/example: README.md $(O)/librtgc.a
 	@mkdir -p $(O)/example-src
-	sed -n '/^```c embed-example/,/^```/p' README.md | sed '1d;$$d' > $(O)/example-src/example.c
-	$(CC) -std=c11 -Wall -Werror $(SANFLAGS) $(INC) -o $@ $(O)/example-src/example.c $(O)/librtgc.a $(LDFLAGS_ALL) $(LDLIBS_LIB)
+	$(Q)sed -n '/^```c embed-example/,/^```/p' README.md | sed '1d;$$d' > $(O)/example-src/example.c
+	@echo "  CC      $@ (the README's example)"
+	$(Q)$(CC) -std=c11 -Wall -Werror $(SANFLAGS) $(INC) -o $@ $(O)/example-src/example.c $(O)/librtgc.a $(LDFLAGS_ALL) $(LDLIBS_LIB)
 
 # ---- benchmarks ----
 BENCH_STAMP := build/.deps-bench
@@ -144,18 +157,22 @@ BENCH_OBJ := $(BENCH_C:%.c=$(O)/obj/%.o) $(BENCH_CC:%.cc=$(O)/obj/%.o)
 
 $(O)/obj/bench/%.o: bench/%.c $(BENCH_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Ibench/micro -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -Ibench/micro -c $< -o $@
 $(O)/obj/bench/%.o: bench/%.cc $(BENCH_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_ALL) -Ibench/micro -c $< -o $@
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -Ibench/micro -c $< -o $@
 
 $(O)/bench/micro: $(BENCH_OBJ) $(O)/librtgc.a
 	@mkdir -p $(dir $@)
-	$(CXX) -o $@ $(BENCH_OBJ) $(O)/librtgc.a $(LDFLAGS_ALL) -lbenchmark -ljemalloc $(LDLIBS_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CXX) -o $@ $(BENCH_OBJ) $(O)/librtgc.a $(LDFLAGS_ALL) -lbenchmark -ljemalloc $(LDLIBS_LIB)
 
 $(O)/bench/stw-pause: bench/macro/stw_pause.c $(O)/librtgc.a $(BENCH_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB)
 
 bench: $(O)/bench/micro $(O)/bench/stw-pause
 	$(O)/bench/micro --benchmark_min_time=0.2
