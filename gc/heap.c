@@ -438,6 +438,7 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     pthread_mutex_init(&h->stats_lock, NULL);
     pthread_cond_init(&h->stop_cv, NULL);
     pthread_cond_init(&h->world_cv, NULL);
+    pthread_cond_init(&h->hs_cv, NULL);
     stats_init(h);
     mark_init(h);
     if (!h->ring || !h->hist_wall || !h->hist_work) {
@@ -488,6 +489,7 @@ void rtgc_heap_destroy(rtgc_heap *h) {
     pthread_mutex_destroy(&h->stats_lock);
     pthread_cond_destroy(&h->stop_cv);
     pthread_cond_destroy(&h->world_cv);
+    pthread_cond_destroy(&h->hs_cv);
     free(h);
 }
 

@@ -93,6 +93,10 @@ enum thread_status {
     TS_GC_OWNS = 4    /* bit: the collector is using this blocked thread's roots */
 };
 
+struct rtgc_thread;
+/* Work a thread does for the collector at a safepoint (handshake.c). */
+typedef void (*handshake_fn)(rtgc_heap *h, struct rtgc_thread *t, void *arg);
+
 typedef struct handle_chunk {
     struct handle_chunk *prev;
     void *slots[HANDLE_CHUNK];
@@ -112,6 +116,11 @@ struct rtgc_thread {
     rtgc_stack_scan_fn scanner;
     void *scanner_data;
     uint64_t stress_count;
+    /* handshake request [handshake.seq] */
+    handshake_fn hs_fn;
+    void *hs_arg;
+    volatile uintptr_t hs_req;       /* sequence number of the latest request */
+    volatile uintptr_t hs_done;      /* sequence number of the latest one served */
     struct rtgc_thread *next;
 };
 
@@ -182,6 +191,8 @@ struct rtgc_heap {
     volatile uintptr_t stop_requested;
     pthread_mutex_t gc_lock;        /* one collection at a time */
     uint64_t stw_work_ns;           /* collector CPU time of the current stop */
+    pthread_cond_t hs_cv;           /* a thread served a handshake (world_lock) */
+    uintptr_t hs_seq;               /* handshake rounds posted (threads_lock) */
 
     /* roots (guarded by heap->lock) */
     root_range *ranges;
@@ -289,6 +300,15 @@ void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause);
 void world_stop(rtgc_heap *h, rtgc_thread *self);
 void world_start(rtgc_heap *h, rtgc_thread *self);
 bool thread_ok(rtgc_thread *t, const char *where);
+
+/* ---- handshake.c ---- */
+/* Run fn for every attached thread: each thread runs it at its next
+ * safepoint, a blocked thread is served by the caller on its behalf, and
+ * `self` (the caller, if attached) serves inline.  Returns when all have
+ * run it.  threads_lock held. */
+void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg);
+/* At a safepoint: serve a pending request, if any.  Returns true if it did. */
+bool handshake_serve(rtgc_thread *t);
 
 /* ---- stats.c / events ---- */
 void stats_init(rtgc_heap *h);

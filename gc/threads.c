@@ -156,9 +156,13 @@ void rtgc_enter_blocking(rtgc_thread *t) {
         return;
     rtgc_heap *h = t->heap;
     rtgc_atomic_store_release(&t->status, TS_BLOCKED);
-    if (rtgc_atomic_load_acquire(&h->stop_requested)) {
+    /* A collector waiting for this thread (a stop, or a handshake) checks
+     * the status under world_lock before it sleeps: wake it. */
+    if (rtgc_atomic_load_acquire(&h->stop_requested) ||
+        rtgc_atomic_load_acquire(&t->hs_req) != rtgc_atomic_load(&t->hs_done)) {
         pthread_mutex_lock(&h->world_lock);
         pthread_cond_broadcast(&h->stop_cv);
+        pthread_cond_broadcast(&h->hs_cv);
         pthread_mutex_unlock(&h->world_lock);
     }
 }
@@ -184,6 +188,7 @@ void rtgc_poll_slow(rtgc_thread *t) {
     rtgc_heap *h = t->heap;
     if (!(rtgc_atomic_load(&t->fast.state) & RTGC_STATE_POLL))
         return;
+    handshake_serve(t);
     pthread_mutex_lock(&h->world_lock);
     if (!h->stop_requested) {
         pthread_mutex_unlock(&h->world_lock);
