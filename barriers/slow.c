@@ -2,22 +2,20 @@
  * JIT code calls them through.
  *
  * rtgc_load_slow and rtgc_store_slow run only while RTGC_STATE_MARKING or
- * RTGC_STATE_STORE is set in the thread's state word.  The stop-the-world
- * collector never sets them (no mutator runs while it marks); the
- * concurrent modes, which will, are refused by rtgc_heap_create until they
- * are complete.  Reaching these slow paths today is a bug, and says so.
+ * RTGC_STATE_STORE is set in the thread's state word (the concurrent
+ * modes, during marking); the stop-the-world collector never sets them.
  */
 #include "../gc/internal.h"
 
+/* [rt.invariant] A loaded reference is shaded before the mutator can use it. */
 void *rtgc_load_slow(rtgc_thread *t, void *value) {
-    if (rtgc_is_ref(value) && in_heap(t->heap, value) && (rtgc_atomic_load(&t->fast.state) & RTGC_STATE_MARKING))
-        rtgc__fatal("load barrier slow path reached with marking on, which no mode enables yet");
+    shade(t->heap, t, value);
     return value;
 }
 
+/* [rt.invariant] An unscanned thread's stores shade the stored value. */
 void rtgc_store_slow(rtgc_thread *t, void *value) {
-    if (rtgc_atomic_load(&t->fast.state) & RTGC_STATE_STORE)
-        rtgc__fatal("store barrier slow path reached with the store barrier on, which no mode enables yet");
+    shade(t->heap, t, value);
 }
 
 static const rtgc_slow_path_table table = {

@@ -53,7 +53,9 @@ void alloc_disown_all(rtgc_heap *h, rtgc_thread *t) {
         disown(h, t, c);
 }
 
-static void own(rtgc_thread *t, span *s) {
+static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
+    if (t->alloc_black)
+        premark_span(h, s);           /* allocate black [rt.invariant] */
     s->owner = t;
     t->own[s->cls] = s;
     t->fast.free[s->cls] = s->free;
@@ -64,19 +66,27 @@ static void own(rtgc_thread *t, span *s) {
 static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept) {
     span *s;
     disown(h, t, cls);
-    if ((s = list_pop(&h->partial[cls]))) {
-        own(t, s);
+    for (;;) {
+        s = list_pop(&h->partial[cls]);
+        if (!s)
+            s = list_pop(&h->unswept[cls]);
+        if (!s)
+            break;
+        /* A span not swept since the last cycle ended is swept first
+         * [sweep.lazy]; partial spans can be stale in the concurrent
+         * modes, between the end of marking and the MARK_OFF round. */
+        if (s->swept_cycle != h->cycle) {
+            *swept += sweep_span(h, s);
+            if (s->nfree == 0 || s->nfree == s->ncells) {
+                sweep_place(h, s);
+                continue;
+            }
+        } else if (!s->free) {
+            list_push(&h->full[cls], s, LIST_FULL);  /* swept, nothing free */
+            continue;
+        }
+        own(h, t, s);
         return GOT_SPAN;
-    }
-    while ((s = list_pop(&h->unswept[cls]))) {
-        *swept += sweep_span(h, s);
-        if (s->nfree && s->nfree < s->ncells) {
-            own(t, s);
-            return GOT_SPAN;
-        }
-        if (!sweep_place(h, s)) {
-            /* Released: the blocks are free again; a fresh span can reuse them. */
-        }
     }
     size_t need = (size_t)rtgc_class_size[cls] * 8 > BLOCK_SIZE ? round_up((size_t)rtgc_class_size[cls] * 8, BLOCK_SIZE)
                                                                  : BLOCK_SIZE;
@@ -94,11 +104,11 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
         if (!s)
             return NEED_COLLECT_HARD;
     }
-    own(t, s);
+    own(h, t, s);
     return GOT_SPAN;
 }
 
-static void *alloc_large(rtgc_heap *h, size_t size, bool over_trigger_ok, int *status) {
+static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool over_trigger_ok, int *status) {
     size_t bytes = round_up(size, BLOCK_SIZE);
     *status = GOT_SPAN;
     if (size > h->cfg.heap_limit) {
@@ -125,6 +135,8 @@ static void *alloc_large(rtgc_heap *h, size_t size, bool over_trigger_ok, int *s
         }
     }
     list_push(&h->large, s, LIST_LARGE);
+    if (t->alloc_black)
+        *mark_byte(h, s->base) = h->epoch;
     return s->base;
 }
 
@@ -159,16 +171,16 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
 
     if (h->cfg.stress_alloc && ++t->stress_count >= h->cfg.stress_alloc) {
         t->stress_count = 0;
-        collect_stw(t, h->cycle, RTGC_CAUSE_COLLECT);
+        collect_full(t, RTGC_CAUSE_COLLECT);
     }
 
     uint64_t seen = h->cycle;
-    bool collected = false;
+    bool collected = false, collected_fully = false;
     for (;;) {
         int st;
         if (size > RTGC_SMALL_MAX) {
             pthread_mutex_lock(&h->lock);
-            void *obj = alloc_large(h, size, collected, &st);
+            void *obj = alloc_large(h, t, size, collected, &st);
             pthread_mutex_unlock(&h->lock);
             if (obj) {
                 *(uint64_t *)obj = RTGC_HEADER(layout, count);
@@ -207,11 +219,26 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
                 return cell;
             }
         }
-        if (st == NEED_COLLECT_SOFT || (st == NEED_COLLECT_HARD && !collected)) {
+        if (st == NEED_COLLECT_SOFT && h->cfg.mode != RTGC_MODE_STW) {
+            /* Over the trigger: start a cycle and go on allocating; the
+             * limit is the hard stop. */
+            cycle_request(h);
+            collected = true;
+            continue;
+        }
+        if (st == NEED_COLLECT_SOFT || (st == NEED_COLLECT_HARD && !collected_fully)) {
             /* A cycle another thread finished since we looked counts too. */
-            collect_stw(t, seen, RTGC_CAUSE_COLLECT);
+            if (h->cfg.mode == RTGC_MODE_STW) {
+                collect_stw(t, seen, RTGC_CAUSE_COLLECT);
+            } else {
+                /* At the limit: a stall until a whole cycle has run. */
+                uint64_t t0 = os_now_ns();
+                cycle_wait(t, seen + (h->phase != PHASE_IDLE ? 2 : 1));
+                record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, t0, os_now_ns(), 0, size);
+            }
             seen = h->cycle;
             collected = true;
+            collected_fully = st == NEED_COLLECT_HARD || h->cfg.mode == RTGC_MODE_STW;
             continue;
         }
         /* Still no room after a full collection and a complete sweep. */

@@ -55,11 +55,8 @@ static void collect_world_stopped(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
     emit_event(h, RTGC_EV_SWEEP_START, 0);
     sweep_large(h);
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
-        list_append_all(&h->unswept[c], &h->partial[c], LIST_UNSWEPT);
-        list_append_all(&h->unswept[c], &h->full[c], LIST_UNSWEPT);
-    }
-    h->cycle++;
+    h->cycle++;                      /* every span is now stale [sweep.once] */
+    sweep_queue_stale(h);
     set_trigger(h);
     size_t before = h->committed;
     heap_decommit_idle(h);
@@ -100,10 +97,20 @@ void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause) {
     pthread_mutex_unlock(&h->gc_lock);
 }
 
+void collect_full(rtgc_thread *t, rtgc_pause_cause cause) {
+    rtgc_heap *h = t->heap;
+    if (h->cfg.mode == RTGC_MODE_STW) {
+        collect_stw(t, h->cycle, cause);
+        return;
+    }
+    /* A whole cycle that starts after this call. */
+    cycle_wait(t, h->cycle + (h->phase != PHASE_IDLE ? 2 : 1));
+}
+
 void rtgc_collect(rtgc_thread *t) {
     if (!thread_ok(t, "rtgc_collect"))
         return;
-    collect_stw(t, t->heap->cycle, RTGC_CAUSE_COLLECT);
+    collect_full(t, RTGC_CAUSE_COLLECT);
 }
 
 size_t rtgc_verify(rtgc_thread *t) {

@@ -24,7 +24,7 @@ void rtgc_config_init(rtgc_config *c) {
     c->mmu_target = 0.70;
     c->growth_factor = 1.0;
     c->cpu_share = 0.25;
-    c->min_trigger = (size_t)4 << 20;
+    c->min_trigger = 0;                 /* auto: min(4 MiB, heap_limit / 4) */
     c->stress_alloc = 0;
     c->verify = 0;
     c->pause_log = 65536;

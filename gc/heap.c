@@ -150,6 +150,8 @@ static bool take_blocks(rtgc_heap *h, size_t i, size_t n, span *s, bool *dirty) 
         h->block_span[k] = s;
     }
     h->committed += grown;
+    if (grown)
+        emit_event(h, RTGC_EV_HEAP_GROW, grown);
     /* Keep committed memory under the limit: give back dirty free blocks. */
     while (h->committed > h->cfg.heap_limit) {
         size_t d = find_state(h, 0, BLOCK_FREE_DIRTY);
@@ -378,7 +380,7 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     rtgc_status st = rtgc_config_validate(&c, err);
     if (st != RTGC_OK)
         return st;
-    if (c.mode != RTGC_MODE_STW) {
+    if (c.mode != RTGC_MODE_STW && c.mode != RTGC_MODE_CONCURRENT) {
         set_error(err, RTGC_EUNSUPPORTED, "mode", "mode '%s' is not available in this version; use mode=stw",
                   rtgc_mode_name(c.mode));
         return RTGC_EUNSUPPORTED;
@@ -429,7 +431,11 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     h->nlayouts = 1;                     /* id 0 marks a free cell */
     snprintf(h->layouts[0].name, sizeof h->layouts[0].name, "(free)");
     h->epoch = 1;
-    h->trigger = c.min_trigger;
+    if (h->cfg.min_trigger == 0) {
+        /* auto: 4 MiB, or a quarter of a smaller heap */
+        h->cfg.min_trigger = c.heap_limit / 4 < ((size_t)4 << 20) ? c.heap_limit / 4 : ((size_t)4 << 20);
+    }
+    h->trigger = h->cfg.min_trigger;
     h->next_thread_id = 1;
     pthread_mutex_init(&h->lock, NULL);
     pthread_mutex_init(&h->threads_lock, NULL);
@@ -439,11 +445,19 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     pthread_cond_init(&h->stop_cv, NULL);
     pthread_cond_init(&h->world_cv, NULL);
     pthread_cond_init(&h->hs_cv, NULL);
+    pthread_mutex_init(&h->grey_lock, NULL);
+    pthread_mutex_init(&h->cycle_lock, NULL);
+    pthread_cond_init(&h->cycle_cv, NULL);
     stats_init(h);
     mark_init(h);
     if (!h->ring || !h->hist_wall || !h->hist_work) {
         set_error(err, RTGC_ENOMEM, "pause_log", "out of memory for %u pause records", c.pause_log);
         h->threads = NULL;
+        rtgc_heap_destroy(h);
+        return RTGC_ENOMEM;
+    }
+    if (c.mode == RTGC_MODE_CONCURRENT && cycle_start_collector(h) != RTGC_OK) {
+        set_error(err, RTGC_ENOMEM, "collector_threads", "cannot start the collector thread");
         rtgc_heap_destroy(h);
         return RTGC_ENOMEM;
     }
@@ -461,10 +475,19 @@ void rtgc_heap_destroy(rtgc_heap *h) {
         rtgc__misuse(h, "rtgc_heap_destroy: thread %u is still attached; detach every thread first", live->id);
         return;
     }
-    for (size_t i = 0; i < h->nblocks; i++) {
+    cycle_stop_collector(h);
+    for (mark_chunk *c = h->shared_grey, *n; c; c = n) {
+        n = c->prev;
+        free(c);
+    }
+    for (size_t i = 0; i < h->nblocks;) {
         span *s = h->block_span[i];
-        if (s && s->base == h->base + i * BLOCK_SIZE)
-            free(s);
+        if (!s) {
+            i++;
+            continue;
+        }
+        i += s->nblocks;             /* a span covers several blocks: free it once */
+        free(s);
     }
     for (rtgc_thread *t = h->dead_threads, *n; t; t = n) {
         n = t->next;
@@ -490,6 +513,9 @@ void rtgc_heap_destroy(rtgc_heap *h) {
     pthread_cond_destroy(&h->stop_cv);
     pthread_cond_destroy(&h->world_cv);
     pthread_cond_destroy(&h->hs_cv);
+    pthread_mutex_destroy(&h->grey_lock);
+    pthread_mutex_destroy(&h->cycle_lock);
+    pthread_cond_destroy(&h->cycle_cv);
     free(h);
 }
 

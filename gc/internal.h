@@ -46,6 +46,7 @@
 #define THREAD_DEAD 0x64656164u       /* "dead" */
 #define HANDLE_CHUNK 256u
 #define ROOT_SLICE_SLOTS 4096u        /* slots per slice of a stack scanner */
+#define GREY_CAP 256u                 /* a mutator's grey buffer */
 
 #define ASSERT(c) \
     do { if (RTGC_CHECK && !(c)) rtgc__fatal("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
@@ -121,6 +122,10 @@ struct rtgc_thread {
     void *hs_arg;
     volatile uintptr_t hs_req;       /* sequence number of the latest request */
     volatile uintptr_t hs_done;      /* sequence number of the latest one served */
+    /* concurrent marking [rt.invariant] */
+    bool alloc_black;                /* roots scanned this cycle: allocate marked */
+    uint32_t ngrey;
+    void *grey[GREY_CAP];            /* objects this thread shaded, not yet handed over */
     struct rtgc_thread *next;
 };
 
@@ -204,8 +209,20 @@ struct rtgc_heap {
     uintptr_t ghandle_free;         /* free list: (index << 1) | 1, 0 = empty */
 
     /* marking */
-    mark_stack mstack;
+    mark_stack mstack;               /* the marker's own stack */
     uint64_t marked_bytes, marked_objects;
+    pthread_mutex_t grey_lock;       /* guards shared_grey */
+    mark_chunk *shared_grey;         /* grey objects handed over by mutators */
+    volatile uintptr_t shade_count;  /* objects mutators shaded, ever [rt.termination] */
+
+    /* the concurrent cycle (cycle.c) */
+    volatile uintptr_t phase;        /* enum phase */
+    pthread_t collector;
+    bool collector_started;
+    bool shutdown;
+    pthread_mutex_t cycle_lock;      /* guards the fields below */
+    pthread_cond_t cycle_cv;         /* a cycle was requested or finished */
+    uint64_t cycle_requested;        /* cycles asked for (compare with cycle) */
 
     /* records (stats_lock) */
     pthread_mutex_t stats_lock;
@@ -214,6 +231,7 @@ struct rtgc_heap {
     rtgc_pause_record *ring;
     uint64_t ring_next;             /* records ever written */
     volatile uintptr_t cycle;       /* completed cycles */
+    uint64_t event_cycle;           /* number of the cycle events belong to */
 
     /* callbacks */
     rtgc_event_fn event_fn;
@@ -223,6 +241,8 @@ struct rtgc_heap {
     rtgc_error_fn error_fn;
     void *error_data;
 };
+
+enum phase { PHASE_IDLE = 0, PHASE_MARK_ON, PHASE_ROOTS, PHASE_TRACE, PHASE_MARK_OFF };
 
 enum block_state { BLOCK_FREE_CLEAN = 0, BLOCK_FREE_DIRTY = 1, BLOCK_USED = 2 };
 
@@ -274,6 +294,7 @@ void alloc_disown_all(rtgc_heap *h, rtgc_thread *t);     /* lock held */
 /* ---- sweep.c ---- */
 size_t sweep_span(rtgc_heap *h, span *s);              /* lock held; returns cells visited */
 size_t sweep_all_unswept(rtgc_heap *h);                /* lock held */
+void sweep_queue_stale(rtgc_heap *h);                  /* lock held [sweep.once] */
 void sweep_large(rtgc_heap *h);                        /* world stopped */
 bool sweep_place(rtgc_heap *h, span *s);               /* after a sweep: file or release */
 
@@ -286,6 +307,16 @@ void mark_roots(rtgc_heap *h);
 rtgc_visitor *mark_visitor(rtgc_heap *h);
 void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v);
 
+/* Concurrent marking: shade from a mutator (barriers, root handshakes). */
+void shade(rtgc_heap *h, rtgc_thread *t, void *obj);
+void grey_flush(rtgc_heap *h, rtgc_thread *t);
+/* Marker: drain its own stack and the mutators' hand-overs; false when
+ * both were empty. */
+bool mark_drain_concurrent(rtgc_heap *h);
+void mark_object_atomic(rtgc_heap *h, void *obj);
+rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t);
+void premark_span(rtgc_heap *h, span *s);
+
 /* ---- roots.c ---- */
 void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v);
 void roots_visit_thread(rtgc_heap *h, rtgc_thread *t, rtgc_visitor *v, uint64_t *slices);
@@ -295,6 +326,18 @@ void handles_free(rtgc_thread *t);
 /* ---- collect.c ---- */
 /* Collect if no cycle completed since `seen_cycle`; `t` is the caller. */
 void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause);
+/* A full collection in any mode; returns when it is done. */
+void collect_full(rtgc_thread *t, rtgc_pause_cause cause);
+
+/* ---- cycle.c ---- */
+rtgc_status cycle_start_collector(rtgc_heap *h);
+void cycle_stop_collector(rtgc_heap *h);
+/* Ask for a cycle (concurrent mode); returns at once. */
+void cycle_request(rtgc_heap *h);
+/* Wait until the cycle in progress (or requested) has finished; a stall. */
+void cycle_wait(rtgc_thread *t, uint64_t seen_cycle);
+/* A thread joining mid-cycle takes the current phase's state. */
+void cycle_thread_joined(rtgc_heap *h, rtgc_thread *t);
 
 /* ---- threads.c ---- */
 void world_stop(rtgc_heap *h, rtgc_thread *self);

@@ -12,6 +12,7 @@
  * into the heap: it must be the start of an allocated object.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -22,8 +23,13 @@ typedef struct mark_visitor_s {
 
 static void mark_visit(rtgc_visitor *v, void **slot) {
     void *p = *slot;
-    if (rtgc_is_ref(p))
-        mark_object(((mark_visitor_s *)v)->h, p);
+    if (!rtgc_is_ref(p))
+        return;
+    rtgc_heap *h = ((mark_visitor_s *)v)->h;
+    if (h->phase != PHASE_IDLE)
+        mark_object_atomic(h, p);
+    else
+        mark_object(h, p);
 }
 
 static _Thread_local mark_visitor_s tl_visitor;
@@ -138,8 +144,18 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v) {
     }
 }
 
-/* The marking visitor inlined for the common kinds. */
-static void scan_object(rtgc_heap *h, void *obj) {
+/* Trace obj with the marking visitor inlined for the common kinds.  With
+ * `atomic`, mark bytes are claimed by CAS: mutators shade concurrently. */
+static inline void mark_ref(rtgc_heap *h, void *p, bool atomic) {
+    if (!rtgc_is_ref(p))
+        return;
+    if (atomic)
+        mark_object_atomic(h, p);
+    else
+        mark_object(h, p);
+}
+
+static inline void scan_object(rtgc_heap *h, void *obj, bool atomic) {
     uint64_t hdr = rtgc_object_header(obj);
     const layout_desc *d = &h->layouts[rtgc_header_layout(hdr)];
     uint32_t count = rtgc_header_count(hdr);
@@ -150,30 +166,21 @@ static void scan_object(rtgc_heap *h, void *obj) {
         return;
     }
     void **words = (void **)obj;
-    for (uint64_t bm = d->bitmap; bm; bm &= bm - 1) {
-        void *p = words[__builtin_ctzll(bm)];
-        if (rtgc_is_ref(p))
-            mark_object(h, p);
-    }
-    for (size_t i = 0; i < d->noffsets; i++) {
-        void *p = *(void **)((char *)obj + d->offsets[i]);
-        if (rtgc_is_ref(p))
-            mark_object(h, p);
-    }
+    for (uint64_t bm = d->bitmap; bm; bm &= bm - 1)
+        mark_ref(h, words[__builtin_ctzll(bm)], atomic);
+    for (size_t i = 0; i < d->noffsets; i++)
+        mark_ref(h, *(void **)((char *)obj + d->offsets[i]), atomic);
     if (d->kind == RTGC_LAYOUT_REF_ARRAY) {
         void **elems = (void **)((char *)obj + d->fixed_size);
-        for (uint32_t i = 0; i < count; i++) {
-            void *p = elems[i];
-            if (rtgc_is_ref(p))
-                mark_object(h, p);
-        }
+        for (uint32_t i = 0; i < count; i++)
+            mark_ref(h, elems[i], atomic);
     }
 }
 
 void mark_drain(rtgc_heap *h) {
     void *obj;
     while ((obj = pop(h)))
-        scan_object(h, obj);
+        scan_object(h, obj, false);
 }
 
 void mark_roots(rtgc_heap *h) {
@@ -181,4 +188,111 @@ void mark_roots(rtgc_heap *h) {
     roots_visit_globals(h, v);
     for (rtgc_thread *t = h->threads; t; t = t->next)
         roots_visit_thread(h, t, v, NULL);
+}
+
+/* ---- concurrent marking ----
+ *
+ * [mark.concurrent] While mutators run, a mark byte is claimed by CAS from
+ * the value read (0 or the previous epoch) to the epoch: whoever wins the
+ * CAS owns the object's trip through a grey list, so each object is traced
+ * once.  Mutators shade into their own grey buffer (no lock) and hand full
+ * buffers over under grey_lock; the marker drains its own stack and takes
+ * the hand-overs.  shade_count counts mutator shading for termination
+ * [rt.termination].
+ */
+
+void mark_object_atomic(rtgc_heap *h, void *obj) {
+    if (!in_heap(h, obj))
+        return;
+    if (RTGC_CHECK >= 2 && !valid_object(h, obj))
+        return;
+    uint8_t *mb = mark_byte(h, obj);
+    uint8_t e = h->epoch, o = *mb;
+    if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
+        return;
+    push(h, obj);
+}
+
+void grey_flush(rtgc_heap *h, rtgc_thread *t) {
+    if (!t->ngrey)
+        return;
+    mark_chunk *c = malloc(sizeof *c);
+    if (!c)
+        rtgc__fatal("out of memory for a grey list");
+    memcpy(c->objs, t->grey, t->ngrey * sizeof *c->objs);
+    c->n = t->ngrey;
+    t->ngrey = 0;
+    pthread_mutex_lock(&h->grey_lock);
+    c->prev = h->shared_grey;
+    h->shared_grey = c;
+    pthread_mutex_unlock(&h->grey_lock);
+}
+
+void shade(rtgc_heap *h, rtgc_thread *t, void *obj) {
+    if (!rtgc_is_ref(obj) || !in_heap(h, obj))
+        return;
+    if (RTGC_CHECK >= 2 && !valid_object(h, obj))
+        return;
+    uint8_t *mb = mark_byte(h, obj);
+    uint8_t e = h->epoch, o = *mb;
+    if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
+        return;
+    rtgc_atomic_fetch_add(&h->shade_count, 1);
+    if (t->ngrey == GREY_CAP)
+        grey_flush(h, t);
+    t->grey[t->ngrey++] = obj;
+}
+
+typedef struct shade_visitor_s {
+    rtgc_visitor v;
+    rtgc_heap *h;
+    rtgc_thread *t;
+} shade_visitor_s;
+
+static void shade_visit(rtgc_visitor *v, void **slot) {
+    shade_visitor_s *sv = (shade_visitor_s *)v;
+    shade(sv->h, sv->t, *slot);
+}
+
+static _Thread_local shade_visitor_s tl_shade;
+
+rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t) {
+    tl_shade.v.visit = shade_visit;
+    tl_shade.h = h;
+    tl_shade.t = t;
+    return &tl_shade.v;
+}
+
+bool mark_drain_concurrent(rtgc_heap *h) {
+    bool any = false;
+    for (;;) {
+        void *obj;
+        while ((obj = pop(h))) {
+            scan_object(h, obj, true);
+            any = true;
+        }
+        pthread_mutex_lock(&h->grey_lock);
+        mark_chunk *list = h->shared_grey;
+        h->shared_grey = NULL;
+        pthread_mutex_unlock(&h->grey_lock);
+        if (!list)
+            return any;
+        while (list) {
+            mark_chunk *c = list;
+            list = c->prev;
+            for (size_t i = 0; i < c->n; i++) {
+                scan_object(h, c->objs[i], true);
+                any = true;
+            }
+            free(c);
+        }
+    }
+}
+
+/* A span handed to a thread that allocates black: its free cells are
+ * marked now, so whatever is allocated from them is born marked. */
+void premark_span(rtgc_heap *h, span *s) {
+    uint8_t e = h->epoch;
+    for (void **c = s->free; c; c = c[1])
+        *mark_byte(h, c) = e;
 }

@@ -159,6 +159,8 @@ void roots_fini(rtgc_heap *h) {
 /* ---- per-thread handles ---- */
 
 rtgc_handle_mark rtgc_handles_mark(rtgc_thread *t) {
+    if (!thread_ok(t, "rtgc_handles_mark"))
+        return 0;
     return t->handle_top;
 }
 
@@ -184,6 +186,8 @@ void **rtgc_handle(rtgc_thread *t, void *obj) {
 }
 
 void rtgc_handles_release(rtgc_thread *t, rtgc_handle_mark mark) {
+    if (!thread_ok(t, "rtgc_handles_release"))
+        return;
     if (mark > t->handle_top) {
         rtgc__misuse(t->heap, "rtgc_handles_release: mark %zu is above the %zu handles in use", mark,
                      t->handle_top);

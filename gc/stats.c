@@ -4,7 +4,7 @@
  *
  * [stats.hist] Log-linear buckets in the manner of HdrHistogram: values
  * below 2^SUB are exact; above, each power of two is split into 2^(SUB-1)
- * buckets, so a bucket is at most 1/32 of its value wide (about 3%; the
+ * buckets, so a bucket is at most 1/64 of its value wide (1.6%; the
  * percentile query returns the bucket's upper bound, never less than the
  * true value).
  */
@@ -101,10 +101,15 @@ void stats_fini(rtgc_heap *h) {
 }
 
 void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes) {
+    /* Every event of a cycle carries that cycle's number: completed
+     * cycles + 1 while it runs, the same number at its end. */
+    if (kind == RTGC_EV_CYCLE_START)
+        h->event_cycle = h->cycle + 1;
     rtgc_event_fn fn = h->event_fn;
     if (!fn)
         return;
-    rtgc_event ev = {.kind = kind, .time_ns = os_now_ns(), .cycle = h->cycle, .bytes = bytes, .pause = NULL};
+    uint64_t cyc = kind == RTGC_EV_OOM || kind == RTGC_EV_HEAP_GROW ? h->cycle : h->event_cycle;
+    rtgc_event ev = {.kind = kind, .time_ns = os_now_ns(), .cycle = cyc, .bytes = bytes, .pause = NULL};
     fn(h, &ev, h->event_data);
 }
 

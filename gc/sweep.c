@@ -69,6 +69,28 @@ bool sweep_place(rtgc_heap *h, span *s) {
     return true;
 }
 
+/* [sweep.once] A span whose swept_cycle is the current cycle has been
+ * swept against this cycle's marks already (or was created since); objects
+ * allocated in it afterwards are unmarked but live, so sweeping it again
+ * would free them.  Only stale spans go to the unswept lists.  (The
+ * stop-the-world collector queues spans inside its pause, when every span
+ * is stale; the concurrent cycle queues them after MARK_OFF, while
+ * threads that already served MARK_OFF allocate from fresh spans.) */
+void sweep_queue_stale(rtgc_heap *h) {
+    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
+        span_list *from[2] = {&h->partial[c], &h->full[c]};
+        for (int k = 0; k < 2; k++) {
+            for (span *s = from[k]->head, *n; s; s = n) {
+                n = s->next;
+                if (s->swept_cycle != h->cycle) {
+                    list_remove(from[k], s);
+                    list_push(&h->unswept[c], s, LIST_UNSWEPT);
+                }
+            }
+        }
+    }
+}
+
 size_t sweep_all_unswept(rtgc_heap *h) {
     size_t cells = 0;
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {

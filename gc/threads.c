@@ -99,6 +99,7 @@ rtgc_thread *rtgc_thread_attach(rtgc_heap *h, rtgc_error *err) {
     t->fast.mark_epoch = h->epoch;
     t->id = h->next_thread_id++;
     t->status = TS_RUNNING;
+    cycle_thread_joined(h, t);
     t->next = h->threads;
     h->threads = t;
     pthread_mutex_unlock(&h->threads_lock);
@@ -124,6 +125,7 @@ rtgc_status rtgc_thread_detach(rtgc_thread *t) {
     pthread_mutex_lock(&h->lock);
     alloc_disown_all(h, t);
     pthread_mutex_unlock(&h->lock);
+    grey_flush(h, t);                /* objects it shaded stay grey */
     handles_free(t);
     t->magic = THREAD_DEAD;
     t->fast.frames = NULL;
@@ -152,9 +154,13 @@ uint32_t rtgc_thread_id(rtgc_thread *t) {
 /* ---- blocking ---- */
 
 void rtgc_enter_blocking(rtgc_thread *t) {
-    if (RTGC_CHECK && !thread_ok(t, "rtgc_enter_blocking"))
+    if (!thread_ok(t, "rtgc_enter_blocking"))
         return;
     rtgc_heap *h = t->heap;
+    if (RTGC_UNLIKELY(rtgc_atomic_load(&t->status) != TS_RUNNING)) {
+        rtgc__misuse(h, "rtgc_enter_blocking: thread %u is already in a blocking region", t->id);
+        return;
+    }
     rtgc_atomic_store_release(&t->status, TS_BLOCKED);
     /* A collector waiting for this thread (a stop, or a handshake) checks
      * the status under world_lock before it sleeps: wake it. */
@@ -168,9 +174,13 @@ void rtgc_enter_blocking(rtgc_thread *t) {
 }
 
 void rtgc_leave_blocking(rtgc_thread *t) {
-    if (RTGC_CHECK && !thread_ok(t, "rtgc_leave_blocking"))
+    if (!thread_ok(t, "rtgc_leave_blocking"))
         return;
     rtgc_heap *h = t->heap;
+    if (RTGC_UNLIKELY(rtgc_atomic_load(&t->status) == TS_RUNNING)) {
+        rtgc__misuse(h, "rtgc_leave_blocking: thread %u is not in a blocking region", t->id);
+        return;
+    }
     if (!rtgc_atomic_cas(&t->status, TS_BLOCKED, TS_RUNNING)) {
         uint64_t t0 = os_now_ns();
         pthread_mutex_lock(&h->world_lock);

@@ -8,12 +8,16 @@
  * then runs rtgc_collect N times (default 3).  For each run it prints the
  * pause from the library's own record (cause RTGC_CAUSE_COLLECT: wall time
  * and the collector's CPU work inside it), the same pause timed around the
- * call (wall and process CPU), the counters of rtgc_get_stats, and the
- * marking throughput (live MiB / pause seconds).  On these shared machines
- * the wall time can be stretched by the platform; wall >> work says so.
+ * call (wall and process CPU), the phases of the pause from the library's
+ * events (pre: stopping the world and finishing the previous cycle's lazy
+ * sweep; mark: RTGC_EV_MARK_START to RTGC_EV_MARK_END), the counters of
+ * rtgc_get_stats, and the marking throughput (live MiB per second of pause
+ * and per second of the mark phase).  On these shared machines the wall time
+ * can be stretched by the platform; wall >> work says so.
  *
  * Shapes, all of 32-byte objects, hung from one REF_ARRAY root:
- *   tree   complete binary trees of depth 16 (4 MiB each), built bottom-up
+ *   tree   complete binary trees of depth 16 (4 MiB each; smaller trees for a
+ *          small SIZE), built bottom-up
  *   list   one singly linked list: marking is a serial pointer chase
  *   array  REF_ARRAYs of 1023 references (8 KiB) to leaf records: wide fan-out
  */
@@ -66,11 +70,26 @@ typedef struct world {
 
 static const char *prog = "stw-pause";
 
+/* Times of the last cycle's events (CLOCK_MONOTONIC, as the records). */
+typedef struct phases {
+    uint64_t cycle_start, mark_start, mark_end;
+} phases;
+
+static void on_event(rtgc_heap *heap, const rtgc_event *ev, void *data) {
+    phases *p = data;
+    if (ev->kind == RTGC_EV_CYCLE_START)
+        p->cycle_start = ev->time_ns;
+    else if (ev->kind == RTGC_EV_MARK_START)
+        p->mark_start = ev->time_ns;
+    else if (ev->kind == RTGC_EV_MARK_END)
+        p->mark_end = ev->time_ns;
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: %s --live=SIZE [--heap=SIZE] [--shape=tree|list|array] [--runs=N]\n"
             "  --live=SIZE   bytes of live data to build, e.g. 100M, 1G (suffixes K M G T)\n"
-            "  --heap=SIZE   heap limit (default 3 x live)\n"
+            "  --heap=SIZE   heap limit (default 3 x live, at least 1M)\n"
             "  --shape=NAME  tree (default), list or array\n"
             "  --runs=N      collections to time (default 3, at most 1000)\n",
             prog);
@@ -135,8 +154,10 @@ static void build(world *w, enum shape shape, size_t live, void **r) {
 
     switch (shape) {
     case SHAPE_TREE: {
+        /* Trees of 4 MiB, smaller when that leaves fewer than 8 of them, so
+         * the total is within 1/16 of `live`. */
         unsigned depth = TREE_DEPTH_MAX;
-        while (depth > 0 && (((uint64_t)2 << depth) - 1) * OBJ > live)
+        while (depth > 0 && live / ((((uint64_t)2 << depth) - 1) * OBJ) < 8)
             depth--;
         uint64_t tree_bytes = (((uint64_t)2 << depth) - 1) * OBJ;
         uint64_t k = (live + tree_bytes / 2) / tree_bytes;
@@ -241,8 +262,6 @@ int main(int argc, char **argv) {
     }
     if (live == 0)
         bad("%s", "--live=SIZE is required");
-    if (heap == 0)
-        heap = live > SIZE_MAX / 3 ? SIZE_MAX : live * 3;
 
     /* The heap. */
     world w;
@@ -254,7 +273,16 @@ int main(int argc, char **argv) {
     rtgc_config_init(&cfg);
     if (rtgc_config_parse(&cfg, "mode=stw", &err) != RTGC_OK)
         die(err.message);
+    if (heap == 0) {
+        heap = live > SIZE_MAX / 3 ? SIZE_MAX : live * 3;
+        if (heap < RTGC_HEAP_LIMIT_MIN)
+            heap = RTGC_HEAP_LIMIT_MIN;
+    }
     cfg.heap_limit = heap;
+    /* A limit below the default min_trigger (4M) fails validation unless
+     * min_trigger comes down with it. */
+    if (cfg.min_trigger > heap)
+        cfg.min_trigger = heap;
     if (rtgc_heap_create(&cfg, &w.heap, &err) != RTGC_OK) {
         fprintf(stderr, "%s: heap: %s: %s%s%s\n", prog, rtgc_status_name(err.status), err.message,
                 err.field[0] ? ", field " : "", err.field);
@@ -294,11 +322,17 @@ int main(int argc, char **argv) {
     while (rtgc_pause_records(w.heap, next, rec, 256, &next) > 0)
         ;
 
-    printf("%-4s %10s %10s %10s %10s %10s %12s %10s %10s %10s %12s\n", "run", "pause_ms", "work_ms",
-           "call_ms", "cpu_ms", "live_MiB", "live_objs", "heap_MiB", "commit_MiB", "MiB/s", "MiB/s_work");
+    phases ph;
+    memset(&ph, 0, sizeof ph);
+    rtgc_set_event_handler(w.heap, on_event, &ph);
+
+    printf("%-4s %9s %9s %9s %9s %9s %9s %9s %10s %9s %10s %7s %10s\n", "run", "pause_ms",
+           "work_ms", "call_ms", "cpu_ms", "pre_ms", "mark_ms", "live_MiB", "live_objs", "heap_MiB",
+           "commit_MiB", "MiB/s", "mark_MiB/s");
     double sum_pause = 0, max_pause = 0;
     int status = 0;
     for (long run = 1; run <= runs; run++) {
+        memset(&ph, 0, sizeof ph);
         uint64_t c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), w0 = clock_ns(CLOCK_MONOTONIC);
         rtgc_collect(t);
         uint64_t w1 = clock_ns(CLOCK_MONOTONIC), c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
@@ -323,20 +357,25 @@ int main(int argc, char **argv) {
             status = 1;
         }
         double live_mib = (double)st.live_bytes / MIB;
-        printf("%-4ld %10.2f %10.2f %10.2f %10.2f %10.1f %12zu %10.1f %10.1f %10.0f %12.0f\n", run,
-               (double)wall / 1e6, (double)work / 1e6, (double)(w1 - w0) / 1e6,
-               (double)(c1 - c0) / 1e6, live_mib, st.live_objects, (double)st.heap_size / MIB,
-               (double)st.committed / MIB, wall ? live_mib / ((double)wall / 1e9) : 0.0,
-               work ? live_mib / ((double)work / 1e9) : 0.0);
+        uint64_t pre = ph.mark_start > ph.cycle_start ? ph.mark_start - ph.cycle_start : 0;
+        uint64_t mark = ph.mark_end > ph.mark_start ? ph.mark_end - ph.mark_start : 0;
+        printf("%-4ld %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.1f %10zu %9.1f %10.1f %7.0f %10.0f\n",
+               run, (double)wall / 1e6, (double)work / 1e6, (double)(w1 - w0) / 1e6,
+               (double)(c1 - c0) / 1e6, (double)pre / 1e6, (double)mark / 1e6, live_mib,
+               st.live_objects, (double)st.heap_size / MIB, (double)st.committed / MIB,
+               wall ? live_mib / ((double)wall / 1e9) : 0.0,
+               mark ? live_mib / ((double)mark / 1e9) : 0.0);
         sum_pause += (double)wall / 1e6;
         if ((double)wall / 1e6 > max_pause)
             max_pause = (double)wall / 1e6;
     }
-    printf("mean pause %.2f ms, max %.2f ms over %ld runs (pause_max %.2f ms, work_max %.2f ms in rtgc_get_stats)\n",
+    printf("mean pause %.2f ms, max %.2f ms over %ld runs"
+           " (rtgc_get_stats, build included: pause_max %.2f ms, pause_work_max %.2f ms)\n",
            sum_pause / (double)runs, max_pause, runs, (double)st.pause_max_ns / 1e6,
            (double)st.pause_work_max_ns / 1e6);
     fflush(stdout);
 
+    rtgc_set_event_handler(w.heap, NULL, NULL);
     RTGC_FRAME_POP(t, r);
     rtgc_thread_detach(t);
     rtgc_heap_destroy(w.heap);

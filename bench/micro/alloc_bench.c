@@ -14,6 +14,8 @@
  *                        rtgc_load (no collection running) and with a plain load
  *   load_scan/N          N independent reference loads out of a REF_ARRAY,
  *                        each followed by a read of the object
+ *   store/N              N reference stores into a REF_ARRAY, with rtgc_store
+ *                        (no collection running) and with a plain store
  *   rtgc_collect/N       a stop-the-world collection with N live objects
  *
  * Allocation runs in a heap with "mode=stw,heap=1G" and every object dies at
@@ -134,7 +136,7 @@ static void report_alloc(rtb_state *st, bheap *bh, const rtgc_stats *before, int
     }
     rtb_set_items(st, n);
     rtb_set_bytes(st, n * size);
-    rtb_counter(st, "cycles", (double)(after.cycles - before->cycles));
+    rtb_counter(st, "gc_cycles", (double)(after.cycles - before->cycles));
     rtb_counter(st, "pause_ns/alloc",
                 n ? (double)(after.pause_total_ns - before->pause_total_ns) / (double)n : 0.0);
 }
@@ -251,7 +253,7 @@ static void bm_poll_baseline(rtb_state *st, void *arg) {
     rtb_set_items(st, rtb_iterations(st));
 }
 
-/* ---- load barrier ---- */
+/* ---- load and store barriers ---- */
 
 /* n nodes, each in slot i of a REF_ARRAY rooted in r[0], node i linked to
  * node (i+1) % n: a ring for chasing, an array for scanning. */
@@ -279,7 +281,9 @@ static int build_ring(rtb_state *st, bheap *bh, void **r, size_t n) {
     return 1;
 }
 
-static void load_run(rtb_state *st, int chase, int barrier) {
+enum load_kind { CHASE, SCAN, STORE };
+
+static void load_run(rtb_state *st, enum load_kind kind, int barrier) {
     size_t n = (size_t)rtb_range(st, 0);
     bheap bh;
 
@@ -295,7 +299,7 @@ static void load_run(rtb_state *st, int chase, int barrier) {
     /* No allocation from here on: no collection can run, and the plain C
      * pointers below stay valid. */
     refarray *a = r[0];
-    if (chase) {
+    if (kind == CHASE) {
         node *p = a->slot[0];
         if (barrier) {
             while (rtb_keep_running_batch(st, (int64_t)n))
@@ -307,7 +311,7 @@ static void load_run(rtb_state *st, int chase, int barrier) {
                     p = p->next;
         }
         rtb_do_not_optimize(p);
-    } else {
+    } else if (kind == SCAN) {
         uint64_t sum = 0;
         if (barrier) {
             while (rtb_keep_running_batch(st, (int64_t)n))
@@ -319,16 +323,35 @@ static void load_run(rtb_state *st, int chase, int barrier) {
                     sum += ((node *)a->slot[i])->value;
         }
         rtb_use(sum);
+    } else {
+        /* Each slot gets the node of the next slot: the ring keeps every node
+         * reachable.  rtb_use keeps the plain loop a loop of scalar stores. */
+        if (barrier) {
+            while (rtb_keep_running_batch(st, (int64_t)n))
+                for (size_t i = 0; i < n; i++) {
+                    rtgc_store(t, a, &a->slot[i], ((node *)a->slot[i])->next);
+                    rtb_use(i);
+                }
+        } else {
+            while (rtb_keep_running_batch(st, (int64_t)n))
+                for (size_t i = 0; i < n; i++) {
+                    a->slot[i] = ((node *)a->slot[i])->next;
+                    rtb_use(i);
+                }
+        }
+        rtb_do_not_optimize(a);
     }
     rtb_set_items(st, rtb_iterations(st));
     RTGC_FRAME_POP(t, r);
     bheap_close(&bh);
 }
 
-static void bm_load_chase_barrier(rtb_state *st, void *arg) { load_run(st, 1, 1); }
-static void bm_load_chase_plain(rtb_state *st, void *arg) { load_run(st, 1, 0); }
-static void bm_load_scan_barrier(rtb_state *st, void *arg) { load_run(st, 0, 1); }
-static void bm_load_scan_plain(rtb_state *st, void *arg) { load_run(st, 0, 0); }
+static void bm_load_chase_barrier(rtb_state *st, void *arg) { load_run(st, CHASE, 1); }
+static void bm_load_chase_plain(rtb_state *st, void *arg) { load_run(st, CHASE, 0); }
+static void bm_load_scan_barrier(rtb_state *st, void *arg) { load_run(st, SCAN, 1); }
+static void bm_load_scan_plain(rtb_state *st, void *arg) { load_run(st, SCAN, 0); }
+static void bm_store_barrier(rtb_state *st, void *arg) { load_run(st, STORE, 1); }
+static void bm_store_plain(rtb_state *st, void *arg) { load_run(st, STORE, 0); }
 
 /* ---- rtgc_collect on a small live set ---- */
 
@@ -374,7 +397,7 @@ static void bm_collect(rtb_state *st, void *arg) {
                 work += rec[i].work_ns;
             }
     rtb_set_items(st, rtb_iterations(st));
-    rtb_counter(st, "cycles", (double)(after.cycles - before.cycles));
+    rtb_counter(st, "gc_cycles", (double)(after.cycles - before.cycles));
     rtb_counter(st, "live_objects", (double)after.live_objects);
     rtb_counter(st, "live_KiB", (double)after.live_bytes / 1024.0);
     rtb_counter(st, "rec_wall_us", collects ? (double)wall / (double)collects / 1e3 : 0.0);
@@ -414,6 +437,8 @@ void rtgc_bench_alloc_register(void) {
     rtb_register_args("load_chase/plain", bm_load_chase_plain, NULL, ring_sizes, 2);
     rtb_register_args("load_scan/rtgc_load", bm_load_scan_barrier, NULL, ring_sizes, 2);
     rtb_register_args("load_scan/plain", bm_load_scan_plain, NULL, ring_sizes, 2);
+    rtb_register_args("store/rtgc_store", bm_store_barrier, NULL, ring_sizes, 1);
+    rtb_register_args("store/plain", bm_store_plain, NULL, ring_sizes, 1);
 
     rtb_bench *b = rtb_register_args("rtgc_collect", bm_collect, NULL, live_sizes, 3);
     rtb_bench_arg_name(b, "live_objects");

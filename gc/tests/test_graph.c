@@ -277,6 +277,7 @@ typedef struct model {
     size_t nroots;
     void **root[MAX_ROOTS]; /* the root slots (range, frame or handle) */
     uint64_t root_exp[MAX_ROOTS];
+    bool root_global[MAX_ROOTS]; /* a global slot: read with rtgc_load */
     uint32_t epoch;
     void **stack;           /* walk stack */
     size_t scap;
@@ -352,10 +353,11 @@ typedef struct gctx {
     model m;
     uint64_t seed, rng, step;
     unsigned large_pm;       /* per mille of allocations that are large objects */
+    size_t target;           /* live objects the graph hovers around */
     bool poll_in_walk;
     shared_area *sh;         /* multi-threaded only */
     void **tmp;              /* a spare root slot (multi-threaded) */
-    uint64_t allocs, collects, published, adopted, blocked;
+    uint64_t allocs, collects, published, adopted, blocked, helpers;
     uint64_t shared_seq;
     bool failed;
     char err[1024];
@@ -363,6 +365,13 @@ typedef struct gctx {
 
 static uint64_t rnd(gctx *c, uint64_t n) {
     return n ? test_rand(&c->rng) % n : 0;
+}
+
+/* Read root slot r.  Global slots (ranges, global handles, root callback
+ * arrays) are read through rtgc_load, as gc/DESIGN.md [rt.invariant]
+ * requires; the thread's own slots are read directly. */
+static void *root_read(gctx *c, size_t r) {
+    return c->m.root_global[r] ? rtgc_load(c->t, c->m.root[r]) : *c->m.root[r];
 }
 
 static void ctx_fail(gctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -527,7 +536,7 @@ static bool full_check(gctx *c) {
     m->epoch++;
     m->reach_objs = m->reach_bytes = m->reach_bytes_max = 0;
     for (size_t r = 0; r < m->nroots; r++) {
-        void *v = *m->root[r];
+        void *v = root_read(c, r);
         if (!check_value(c, v, m->root_exp[r], "root", r))
             return false;
         if (EXP_IS_REF(m->root_exp[r]) && !(EXP_ID(m->root_exp[r]) & SHARED_BIT)) {
@@ -565,6 +574,9 @@ static bool full_check(gctx *c) {
             m->live_model--;
         }
     }
+    if (getenv("RTGC_TEST_VERBOSE"))
+        fprintf(stderr, "[ WALK     ] %s owner %d step %llu: %zu objects, %zu bytes\n", c->name,
+                m->owner, (unsigned long long)c->step, m->reach_objs, m->reach_bytes);
     size_t problems = rtgc_verify(c->t);
     CHECK(c, problems == 0, "rtgc_verify found %zu problems (first: %s)", problems, first_error);
     CHECK(c, __atomic_load_n(&heap_errors, __ATOMIC_SEQ_CST) == 0,
@@ -585,13 +597,15 @@ static bool pick(gctx *c, bool private_only, void **out) {
     *out = NULL;
     for (int tries = 0; tries < 8; tries++) {
         size_t r = rnd(c, m->nroots);
-        void *v = *m->root[r];
+        void *v = root_read(c, r);
         if (!check_value(c, v, m->root_exp[r], "root", r))
             return false;
         if (!EXP_IS_REF(m->root_exp[r]))
             continue;
         uint64_t id = EXP_ID(m->root_exp[r]);
-        unsigned depth = (unsigned)rnd(c, 5);
+        unsigned depth = 0; /* geometric, mean 4: deep objects get picked too */
+        while (depth < 48 && rnd(c, 5) != 0)
+            depth++;
         for (unsigned d = 0; d < depth && !(id & SHARED_BIT); d++) {
             mobj *e = model_get(m, id);
             if (e->nfields == 0)
@@ -629,10 +643,13 @@ static uint64_t rnd_imm(gctx *c) {
 /* ----------------------------------------------------------- operations */
 
 static bool op_link(gctx *c, void *a, bool clear);
+static bool growing(gctx *c);
 
 static bool op_alloc(gctx *c) {
     model *m = &c->m;
-    size_t r = rnd(c, m->nroots);
+    /* While growing, mostly park the new object in the last root slot, so
+     * that the trees hanging from the other roots are not cut off. */
+    size_t r = growing(c) && rnd(c, 4) ? m->nroots - 1 : rnd(c, m->nroots);
     uint64_t x = rnd(c, 100);
     int kind = x < 25 ? K_REC2 : x < 50 ? K_REC4 : x < 70 ? K_ARR : x < 85 ? K_BYTES : K_CUST;
     bool large = rnd(c, 1000) < c->large_pm;
@@ -673,6 +690,21 @@ static bool op_alloc(gctx *c) {
     /* Rooted before anything else can allocate or poll. */
     *m->root[r] = o;
     m->root_exp[r] = EXP_REF(id);
+    /* An incoming edge from the graph, mostly while it is small. */
+    if (rnd(c, 100) < (growing(c) ? 80u : 10u)) {
+        void *a;
+        if (!pick(c, true, &a))
+            return false;
+        if (a && a != o) {
+            int ak = kind_of_lid(c->L, rtgc_header_layout(rtgc_object_header(a)));
+            mobj *ae = model_get(m, WORD(a, id_word(ak)));
+            if (ae->nfields) {
+                size_t i = rnd(c, ae->nfields < 32 ? ae->nfields : 32);
+                rtgc_store(c->t, a, field_slot(ak, a, i), o);
+                ae->fields[i] = EXP_REF(id);
+            }
+        }
+    }
     size_t nf = kind_nfields(kind, count);
     if (nf && rnd(c, 2)) {
         unsigned links = 1 + (unsigned)rnd(c, 3);
@@ -681,6 +713,11 @@ static bool op_alloc(gctx *c) {
                 return false;
     }
     return true;
+}
+
+/* Objects possibly live: what the last walk reached plus what came since. */
+static bool growing(gctx *c) {
+    return c->m.live_model < c->target;
 }
 
 /* Store into a random field of `a` (or of a picked private object). */
@@ -697,6 +734,10 @@ static bool op_link(gctx *c, void *a, bool clear) {
     size_t i = rnd(c, e->nfields);
     if (e->kind == K_ARR && e->nfields > 32 && rnd(c, 4))
         i = rnd(c, 32);
+    /* While the graph is below its target, mostly fill empty fields rather
+     * than cut edges, so that it grows deep and wide. */
+    for (int tries = 0; !clear && growing(c) && EXP_IS_REF(e->fields[i]) && tries < 4; tries++)
+        i = rnd(c, e->nfields < 64 ? e->nfields : 64);
     void *v = NULL;
     uint64_t x = rnd(c, 100);
     if (!clear) {
@@ -715,16 +756,28 @@ static bool op_link(gctx *c, void *a, bool clear) {
     return true;
 }
 
-static bool op_root(gctx *c) {
+/* A root slot to overwrite: while growing, one that holds no object (or
+ * the parking slot), so that no tree is cut off. */
+static size_t root_to_overwrite(gctx *c) {
     model *m = &c->m;
     size_t r = rnd(c, m->nroots);
+    for (int tries = 0; growing(c) && EXP_IS_REF(m->root_exp[r]) && tries < 8; tries++)
+        r = tries == 7 ? m->nroots - 1 : rnd(c, m->nroots);
+    return r;
+}
+
+static bool op_root(gctx *c) {
+    model *m = &c->m;
+    size_t r = root_to_overwrite(c);
     uint64_t x = rnd(c, 100);
     void *v = NULL;
+    if (growing(c) && x < 45)
+        x = 45 + rnd(c, 55);
     if (x < 45) {
         v = NULL;
     } else if (x < 75) {
         size_t s = rnd(c, m->nroots);
-        v = *m->root[s];
+        v = root_read(c, s);
         if (!check_value(c, v, m->root_exp[s], "root", s))
             return false;
     } else if (x < 95) {
@@ -809,12 +862,12 @@ static bool op_adopt(gctx *c) {
     bool ok = true;
     shared_lock(c);
     size_t k = rnd(c, SHARED_N);
-    void *s = c->sh->roots[k];
+    void *s = rtgc_load(c->t, &c->sh->roots[k]);
     uint64_t id = c->sh->ids[k];
     if (s) {
         ok = check_obj(c, s, id, "adopt");
         if (ok && rnd(c, 2)) {
-            size_t r = rnd(c, c->m.nroots);
+            size_t r = root_to_overwrite(c);
             *c->m.root[r] = s;
             c->m.root_exp[r] = EXP_REF(id);
         } else if (ok) {
@@ -856,9 +909,9 @@ static bool do_step(gctx *c) {
     if (x < 300)
         return op_alloc(c);
     if (x < 600)
-        return op_link(c, NULL, false);
+        return op_link(c, NULL, !growing(c) && rnd(c, 4) == 0);
     if (x < 660)
-        return op_link(c, NULL, true);
+        return growing(c) && rnd(c, 4) ? op_read(c) : op_link(c, NULL, true);
     if (x < 750)
         return op_root(c);
     if (x < 900)
@@ -866,8 +919,10 @@ static bool do_step(gctx *c) {
     if (x < 930)
         return op_payload(c);
     if (x < 931) {
-        rtgc_collect(c->t);
-        c->collects++;
+        if (rnd(c, 10) == 0) { /* one step in 10000 */
+            rtgc_collect(c->t);
+            c->collects++;
+        }
         return true;
     }
     if (c->sh) {
@@ -896,6 +951,149 @@ static bool run_steps(gctx *c, uint64_t n, uint64_t check_every) {
     return true;
 }
 
+/* ------------------------------------------------------------ root sets */
+
+/* A VM-style stack scanned by a stack scanner in slices. */
+#define VMSTACK_SLOTS 5000u
+typedef struct vmstack {
+    void **slots;
+    size_t n;
+} vmstack;
+
+static long scanner_calls, scanner_resumed;
+
+static int vmstack_scan(rtgc_thread *t, rtgc_root_scan *scan, void *data) {
+    vmstack *vs = data;
+    size_t i = (size_t)scan->cursor;
+    __atomic_add_fetch(&scanner_calls, 1, __ATOMIC_RELAXED);
+    if (i != 0)
+        __atomic_add_fetch(&scanner_resumed, 1, __ATOMIC_RELAXED);
+    for (; i < vs->n; i++) {
+        if (rtgc_scan_should_yield(scan)) {
+            scan->cursor = i;
+            return 1;
+        }
+        rtgc_scan_visit(scan, &vs->slots[i]);
+    }
+    return 0;
+}
+
+/* Global roots visited by a root callback. */
+typedef struct cb_roots {
+    void **slots;
+    size_t n;
+} cb_roots;
+
+static void cb_roots_visit(rtgc_heap *heap, rtgc_visitor *v, void *data) {
+    cb_roots *r = data;
+    for (size_t i = 0; i < r->n; i++)
+        rtgc_visit(v, &r->slots[i]);
+}
+
+/* Every kind of root slot an embedder has, n/8 or n/4 of each: a global
+ * range, a shadow-stack frame, thread handles (straddling two handle
+ * chunks), global handles, a scanned VM stack (longer than one scan slice),
+ * and a root callback's array.  The last slot (the parking slot) is the
+ * callback's. */
+typedef struct root_set {
+    void **range;
+    size_t nrange;
+    void **frame;
+    rtgc_frame fr;
+    rtgc_handle_mark hm;
+    void ***ghandles;
+    size_t nghandles;
+    vmstack vs;
+    cb_roots cb;
+} root_set;
+
+static bool roots_setup(gctx *c, root_set *rs, size_t nr) {
+    model *m = &c->m;
+    memset(rs, 0, sizeof *rs);
+    CHECK(c, nr % 8 == 0 && nr <= MAX_ROOTS, "bad root count %zu", nr);
+    size_t k = 0;
+    rs->nrange = nr / 4;
+    rs->range = calloc(rs->nrange, sizeof *rs->range);
+    CHECK(c, rtgc_root_range_add(c->h, rs->range, rs->nrange) == RTGC_OK, "rtgc_root_range_add");
+    for (size_t i = 0; i < rs->nrange; i++) {
+        m->root_global[k] = true;
+        m->root[k++] = &rs->range[i];
+    }
+
+    size_t nframe = nr / 4;
+    rs->frame = malloc(nframe * sizeof *rs->frame);
+    rtgc_frame_push(c->t, &rs->fr, rs->frame, nframe);
+    for (size_t i = 0; i < nframe; i++) {
+        CHECK(c, rs->frame[i] == NULL, "rtgc_frame_push did not zero the slots");
+        m->root[k++] = &rs->frame[i];
+    }
+
+    rs->hm = rtgc_handles_mark(c->t);
+    size_t nh = nr / 8;
+    for (size_t i = 0; i < 256 - nh / 2; i++) /* so the real ones straddle a chunk boundary */
+        CHECK(c, rtgc_handle(c->t, NULL) != NULL, "rtgc_handle returned NULL");
+    for (size_t i = 0; i < nh; i++) {
+        void **hs = rtgc_handle(c->t, NULL);
+        CHECK(c, hs != NULL && *hs == NULL, "rtgc_handle returned %p", (void *)hs);
+        m->root[k++] = hs;
+    }
+
+    rs->nghandles = nr / 8;
+    rs->ghandles = calloc(rs->nghandles, sizeof *rs->ghandles);
+    for (size_t i = 0; i < rs->nghandles; i++) {
+        rs->ghandles[i] = rtgc_global_handle_new(c->h, NULL);
+        CHECK(c, rs->ghandles[i] != NULL && *rs->ghandles[i] == NULL,
+              "rtgc_global_handle_new returned %p", (void *)rs->ghandles[i]);
+        m->root_global[k] = true;
+        m->root[k++] = rs->ghandles[i];
+    }
+
+    rs->vs.n = VMSTACK_SLOTS;
+    rs->vs.slots = calloc(VMSTACK_SLOTS, sizeof *rs->vs.slots);
+    rtgc_thread_set_stack_scanner(c->t, vmstack_scan, &rs->vs);
+    size_t ns = nr / 8;
+    for (size_t i = 0; i < ns; i++) /* spread over the stack, the last one near its top */
+        m->root[k++] = &rs->vs.slots[(VMSTACK_SLOTS - 1) - i * ((VMSTACK_SLOTS - 1) / ns)];
+
+    rs->cb.n = nr - k;
+    rs->cb.slots = calloc(rs->cb.n, sizeof *rs->cb.slots);
+    CHECK(c, rtgc_root_callback_add(c->h, cb_roots_visit, &rs->cb) == RTGC_OK,
+          "rtgc_root_callback_add");
+    for (size_t i = 0; i < rs->cb.n; i++) {
+        m->root_global[k] = true;
+        m->root[k++] = &rs->cb.slots[i];
+    }
+    m->nroots = k;
+    return true;
+}
+
+/* Drops every root and unregisters what roots_setup registered. */
+static bool roots_teardown(gctx *c, root_set *rs) {
+    bool ok = true;
+    for (size_t i = 0; i < c->m.nroots; i++) {
+        *c->m.root[i] = NULL;
+        c->m.root_exp[i] = 0;
+    }
+    if (rs->cb.slots && rtgc_root_callback_remove(c->h, cb_roots_visit, &rs->cb) != RTGC_OK)
+        ctx_fail(c, __LINE__, "rtgc_root_callback_remove failed"), ok = false;
+    rtgc_thread_set_stack_scanner(c->t, NULL, NULL);
+    for (size_t i = 0; i < rs->nghandles; i++)
+        if (rs->ghandles[i])
+            rtgc_global_handle_free(c->h, rs->ghandles[i]);
+    rtgc_handles_release(c->t, rs->hm);
+    if (rs->frame)
+        rtgc_frame_pop(c->t, &rs->fr);
+    if (rs->range && rtgc_root_range_remove(c->h, rs->range) != RTGC_OK)
+        ctx_fail(c, __LINE__, "rtgc_root_range_remove failed"), ok = false;
+    free(rs->range);
+    free(rs->frame);
+    free(rs->ghandles);
+    free(rs->vs.slots);
+    free(rs->cb.slots);
+    c->m.nroots = 0;
+    return ok;
+}
+
 /* ------------------------------------------------- single-threaded runs */
 
 typedef struct graph_params {
@@ -906,6 +1104,7 @@ typedef struct graph_params {
     uint64_t check_every;
     unsigned large_pm;
     uint64_t stress;        /* the stress=N in opts, for the cycle count check */
+    size_t target;          /* live objects the graph hovers around */
 } graph_params;
 
 static void run_graph(const graph_params *p) {
@@ -933,33 +1132,17 @@ static void run_graph(const graph_params *p) {
     c->seed = test_seed(p->name);
     c->rng = c->seed;
     c->large_pm = p->large_pm;
+    c->target = p->target;
     model_init(&c->m, 1);
 
-    size_t nr = p->nroots;
-    assert_true(nr % 4 == 0 && nr <= MAX_ROOTS);
-    size_t nrange = nr / 4, nframe = nr / 2, nhandles = nr - nrange - nframe;
-    void **range = calloc(nrange, sizeof *range);
-    assert_int_equal(rtgc_root_range_add(h, range, nrange), RTGC_OK);
-    void **frame = malloc(nframe * sizeof *frame);
-    rtgc_frame fr;
-    rtgc_frame_push(t, &fr, frame, nframe);
-    rtgc_handle_mark hm = rtgc_handles_mark(t);
-    size_t k = 0;
-    for (size_t i = 0; i < nrange; i++)
-        c->m.root[k++] = &range[i];
-    for (size_t i = 0; i < nframe; i++)
-        c->m.root[k++] = &frame[i];
-    for (size_t i = 0; i < nhandles; i++) {
-        void **hs = rtgc_handle(t, NULL);
-        assert_non_null(hs);
-        assert_null(*hs);
-        c->m.root[k++] = hs;
-    }
-    c->m.nroots = nr;
+    static root_set rs;
+    __atomic_store_n(&scanner_calls, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&scanner_resumed, 0, __ATOMIC_SEQ_CST);
+    bool ok = roots_setup(c, &rs, p->nroots);
 
     uint64_t steps = scaled(p->steps);
     uint64_t t0 = rtgc_now_ns();
-    bool ok = run_steps(c, steps, p->check_every) && full_check(c);
+    ok = ok && run_steps(c, steps, p->check_every) && full_check(c);
 
     rtgc_stats s;
     if (ok) {
@@ -969,11 +1152,12 @@ static void run_graph(const graph_params *p) {
         rtgc_get_stats(h, &s);
         printf("[ STATS    ] %s: %llu steps, %llu allocations, %llu cycles, %llu pauses, "
                "live %zu objects %zu bytes (walk: %zu objects, %zu..%zu bytes), heap %zu peak %zu, "
-               "%llu custom traces, %.2f s\n",
+               "%llu custom traces, %ld stack scanner calls (%ld resumed), %.2f s\n",
                p->name, (unsigned long long)steps, (unsigned long long)c->allocs,
                (unsigned long long)s.cycles, (unsigned long long)s.pauses, s.live_objects,
                s.live_bytes, c->m.reach_objs, c->m.reach_bytes, c->m.reach_bytes_max, s.heap_size,
-               s.heap_peak, (unsigned long long)cust_trace_calls, (rtgc_now_ns() - t0) / 1e9);
+               s.heap_peak, (unsigned long long)cust_trace_calls, scanner_calls, scanner_resumed,
+               (rtgc_now_ns() - t0) / 1e9);
         fflush(stdout);
         if (s.cycles == 0)
             ctx_fail(c, __LINE__, "no collection cycle ran");
@@ -996,14 +1180,14 @@ static void run_graph(const graph_params *p) {
                      (unsigned long long)s.pauses, (unsigned long long)s.oom_count);
         else if (__atomic_load_n(&cust_trace_calls, __ATOMIC_SEQ_CST) == 0)
             ctx_fail(c, __LINE__, "the CUSTOM trace callback was never called");
+        else if (__atomic_load_n(&scanner_calls, __ATOMIC_SEQ_CST) < (long)s.cycles)
+            ctx_fail(c, __LINE__, "the stack scanner ran %ld times in %llu cycles", scanner_calls,
+                     (unsigned long long)s.cycles);
         ok = !c->failed;
     }
+    /* Drop every root and unregister them: nothing may stay live. */
+    ok = roots_teardown(c, &rs) && ok;
     if (ok) {
-        /* Drop every root: nothing may stay live. */
-        for (size_t i = 0; i < nr; i++) {
-            *c->m.root[i] = NULL;
-            c->m.root_exp[i] = 0;
-        }
         rtgc_collect(t);
         rtgc_get_stats(h, &s);
         if (s.live_objects != 0 || s.live_bytes != 0)
@@ -1014,14 +1198,9 @@ static void run_graph(const graph_params *p) {
         ok = !c->failed;
     }
 
-    rtgc_handles_release(t, hm);
-    rtgc_frame_pop(t, &fr);
-    assert_int_equal(rtgc_root_range_remove(h, range), RTGC_OK);
     assert_int_equal(rtgc_thread_detach(t), RTGC_OK);
     assert_null(rtgc_thread_current());
     rtgc_heap_destroy(h);
-    free(range);
-    free(frame);
     model_fini(&c->m);
     if (!ok)
         fail_msg("%s", c->err);
@@ -1029,41 +1208,53 @@ static void run_graph(const graph_params *p) {
 
 /* stress=97: a collection every 97 allocations, the verifier after each. */
 static void test_graph_stress97(void **state) {
-    static const graph_params p = {"graph_stress97", "mode=stw,stress=97,verify=1,heap=64M", 64,
-                                   30000, 1000, 2, 97};
+    static const graph_params p = {.name = "graph_stress97",
+                                   .opts = "mode=stw,stress=97,verify=1,heap=64M",
+                                   .nroots = 64, .steps = 200000, .check_every = 5000,
+                                   .large_pm = 2, .stress = 97, .target = 4000};
     run_graph(&p);
 }
 
 /* stress=1: every allocation collects; a short run on a small graph. */
 static void test_graph_stress1(void **state) {
-    static const graph_params p = {"graph_stress1", "mode=stw,stress=1,verify=1,heap=32M", 32,
-                                   2500, 250, 1, 1};
+    static const graph_params p = {.name = "graph_stress1",
+                                   .opts = "mode=stw,stress=1,verify=1,heap=32M",
+                                   .nroots = 32, .steps = 8000, .check_every = 500,
+                                   .large_pm = 1, .stress = 1, .target = 500};
     run_graph(&p);
 }
 
 /* No stress: a bigger graph in a bigger heap, cycles come from the trigger. */
 static void test_graph_big(void **state) {
-    static const graph_params p = {"graph_big", "mode=stw,verify=1,heap=256M,min_trigger=2M", 256,
-                                   150000, 50000, 3, 0};
+    static const graph_params p = {.name = "graph_big",
+                                   .opts = "mode=stw,verify=1,heap=256M,min_trigger=2M",
+                                   .nroots = 256, .steps = 1000000, .check_every = 100000,
+                                   .large_pm = 3, .target = 60000};
     run_graph(&p);
 }
 
 /* A small heap without stress: collections come from the heap limit. */
 static void test_graph_small_heap(void **state) {
-    static const graph_params p = {"graph_small_heap", "mode=stw,verify=1,heap=6M,min_trigger=1M",
-                                   64, 60000, 20000, 0, 0};
+    static const graph_params p = {.name = "graph_small_heap",
+                                   .opts = "mode=stw,verify=1,heap=3M,min_trigger=1M",
+                                   .nroots = 64, .steps = 400000, .check_every = 20000,
+                                   .large_pm = 0, .target = 22000};
     run_graph(&p);
 }
 
 /* The other modes, when this build has them (skipped otherwise). */
 static void test_graph_incremental(void **state) {
-    static const graph_params p = {"graph_incremental", "mode=incremental,stress=97,verify=1,heap=64M",
-                                   64, 20000, 1000, 2, 0};
+    static const graph_params p = {.name = "graph_incremental",
+                                   .opts = "mode=incremental,stress=97,verify=1,heap=64M",
+                                   .nroots = 64, .steps = 60000, .check_every = 2000,
+                                   .large_pm = 2, .target = 3000};
     run_graph(&p);
 }
 static void test_graph_concurrent(void **state) {
-    static const graph_params p = {"graph_concurrent", "mode=concurrent,stress=97,verify=1,heap=64M",
-                                   64, 20000, 1000, 2, 0};
+    static const graph_params p = {.name = "graph_concurrent",
+                                   .opts = "mode=concurrent,stress=97,verify=1,heap=64M",
+                                   .nroots = 64, .steps = 60000, .check_every = 2000,
+                                   .large_pm = 2, .target = 3000};
     run_graph(&p);
 }
 
@@ -1071,9 +1262,7 @@ static void test_graph_concurrent(void **state) {
 
 #define WORKERS 4
 #define PHASES 4
-#define W_FRAME 16
-#define W_HANDLES 8
-#define W_RANGE 8
+#define W_ROOTS 32
 
 typedef struct worker {
     gctx c;
@@ -1087,6 +1276,71 @@ static void phase_barrier(gctx *c) {
     rtgc_enter_blocking(c->t);
     pthread_barrier_wait(&c->sh->bar);
     rtgc_leave_blocking(c->t);
+}
+
+/* A short-lived thread: attaches while the others run (and collect),
+ * works on a small graph of its own, publishes and adopts shared trees,
+ * checks, and detaches. */
+typedef struct helper {
+    gctx c;
+    uint64_t steps;
+} helper;
+
+static void *helper_main(void *arg) {
+    helper *hp = arg;
+    gctx *c = &hp->c;
+    rtgc_error err;
+    c->t = rtgc_thread_attach(c->h, &err);
+    if (!c->t) {
+        ctx_fail(c, __LINE__, "rtgc_thread_attach (helper): %s", err.message);
+        return NULL;
+    }
+    root_set rs;
+    if (roots_setup(c, &rs, 8)) {
+        RTGC_FRAME(c->t, tmp, 1);
+        c->tmp = &tmp[0];
+        if (run_steps(c, hp->steps, 100) && !__atomic_load_n(&c->sh->abort, __ATOMIC_SEQ_CST))
+            full_check(c);
+        RTGC_FRAME_POP(c->t, tmp);
+    }
+    roots_teardown(c, &rs);
+    if (rtgc_thread_detach(c->t) != RTGC_OK)
+        ctx_fail(c, __LINE__, "rtgc_thread_detach (helper) failed");
+    return NULL;
+}
+
+static void run_helper(worker *w, int ph) {
+    gctx *c = &w->c;
+    helper *hp = calloc(1, sizeof *hp);
+    hp->steps = 400;
+    hp->c.name = c->name;
+    hp->c.h = c->h;
+    hp->c.L = c->L;
+    hp->c.seed = c->seed;
+    hp->c.rng = mix64(c->rng + (uint64_t)ph);
+    hp->c.large_pm = 0;
+    hp->c.target = 300;
+    hp->c.poll_in_walk = true;
+    hp->c.sh = c->sh;
+    model_init(&hp->c.m, 8 + w->idx * PHASES + ph);
+    pthread_t th;
+    if (pthread_create(&th, NULL, helper_main, hp) != 0) {
+        ctx_fail(c, __LINE__, "pthread_create (helper) failed");
+    } else {
+        rtgc_enter_blocking(c->t);
+        pthread_join(th, NULL);
+        rtgc_leave_blocking(c->t);
+    }
+    if (hp->c.failed && !c->failed) {
+        snprintf(c->err, sizeof c->err, "helper: %s", hp->c.err);
+        c->failed = true;
+    }
+    c->allocs += hp->c.allocs;
+    c->published += hp->c.published;
+    c->adopted += hp->c.adopted;
+    c->helpers++;
+    model_fini(&hp->c.m);
+    free(hp);
 }
 
 static void *worker_main(void *arg) {
@@ -1104,26 +1358,10 @@ static void *worker_main(void *arg) {
     if (rtgc_thread_current() != c->t)
         ctx_fail(c, __LINE__, "rtgc_thread_current() is not the attached thread");
 
-    RTGC_FRAME(c->t, fr, W_FRAME + 1);
-    c->tmp = &fr[W_FRAME];
-    rtgc_handle_mark hm = rtgc_handles_mark(c->t);
-    void **range = calloc(W_RANGE, sizeof *range);
-    if (rtgc_root_range_add(c->h, range, W_RANGE) != RTGC_OK)
-        ctx_fail(c, __LINE__, "rtgc_root_range_add failed");
-    size_t k = 0;
-    for (size_t i = 0; i < W_FRAME; i++)
-        c->m.root[k++] = &fr[i];
-    for (size_t i = 0; i < W_RANGE; i++)
-        c->m.root[k++] = &range[i];
-    for (size_t i = 0; i < W_HANDLES; i++) {
-        void **hs = rtgc_handle(c->t, NULL);
-        if (!hs) {
-            ctx_fail(c, __LINE__, "rtgc_handle returned NULL");
-            break;
-        }
-        c->m.root[k++] = hs;
-    }
-    c->m.nroots = k;
+    root_set rs;
+    roots_setup(c, &rs, W_ROOTS);
+    RTGC_FRAME(c->t, tmp, 1);
+    c->tmp = &tmp[0];
 
     uint64_t per_phase = w->steps / PHASES + 1;
     for (int ph = 0; ph < PHASES; ph++) {
@@ -1138,26 +1376,22 @@ static void *worker_main(void *arg) {
                 rtgc_collect(c->t); /* with the others running */
                 c->collects++;
             }
+            run_helper(w, ph);
         }
     }
     if (!c->failed && !__atomic_load_n(&c->sh->abort, __ATOMIC_SEQ_CST))
         full_check(c);
 
-    for (size_t i = 0; i < c->m.nroots; i++)
-        *c->m.root[i] = NULL;
-    rtgc_handles_release(c->t, hm);
-    RTGC_FRAME_POP(c->t, fr);
-    if (rtgc_root_range_remove(c->h, range) != RTGC_OK)
-        ctx_fail(c, __LINE__, "rtgc_root_range_remove failed");
+    RTGC_FRAME_POP(c->t, tmp);
+    roots_teardown(c, &rs);
     if (rtgc_thread_detach(c->t) != RTGC_OK)
         ctx_fail(c, __LINE__, "rtgc_thread_detach failed");
     if (rtgc_thread_current() != NULL)
         ctx_fail(c, __LINE__, "rtgc_thread_current() after detach is not NULL");
-    free(range);
     return NULL;
 }
 
-static void run_threads(const char *name, const char *opts, uint64_t steps) {
+static void run_threads(const char *name, const char *opts, uint64_t steps, size_t target) {
     graph_layouts L;
     rtgc_heap *h = graph_heap(opts, &L);
     if (!h) {
@@ -1187,6 +1421,7 @@ static void run_threads(const char *name, const char *opts, uint64_t steps) {
         w->c.seed = seed;
         w->c.rng = mix64(seed + 0x1234567ull * (uint64_t)(i + 1));
         w->c.large_pm = 1;
+        w->c.target = target;
         w->c.poll_in_walk = true;
         w->c.sh = sh;
         model_init(&w->c.m, i + 1);
@@ -1197,7 +1432,7 @@ static void run_threads(const char *name, const char *opts, uint64_t steps) {
     double secs = (rtgc_now_ns() - t0) / 1e9;
 
     char msg[1200] = "";
-    uint64_t allocs = 0, published = 0, adopted = 0, blocked = 0, collects = 0;
+    uint64_t allocs = 0, published = 0, adopted = 0, blocked = 0, collects = 0, helpers = 0;
     for (int i = 0; i < WORKERS; i++) {
         if (ws[i].c.failed && !msg[0])
             snprintf(msg, sizeof msg, "worker %d: %s", i, ws[i].c.err);
@@ -1206,6 +1441,7 @@ static void run_threads(const char *name, const char *opts, uint64_t steps) {
         adopted += ws[i].c.adopted;
         blocked += ws[i].c.blocked;
         collects += ws[i].c.collects;
+        helpers += ws[i].c.helpers;
         model_fini(&ws[i].c.m);
     }
 
@@ -1225,7 +1461,7 @@ static void run_threads(const char *name, const char *opts, uint64_t steps) {
         snprintf(c->err, sizeof c->err, "%s", msg), c->failed = true;
     size_t distinct = 0, bytes = 0, bytes_max = 0;
     for (int i = 0; i < SHARED_N && !c->failed; i++) {
-        void *s = sh->roots[i];
+        void *s = rtgc_load(t, &sh->roots[i]);
         if (!s)
             continue;
         if (!check_obj(c, s, sh->ids[i], "shared root"))
@@ -1245,11 +1481,13 @@ static void run_threads(const char *name, const char *opts, uint64_t steps) {
         rtgc_collect(t);
         rtgc_get_stats(h, &s);
         printf("[ STATS    ] %s: %d threads, %llu allocations, %llu published, %llu adopted, "
-               "%llu blocking calls, %llu explicit collections, %llu cycles, %llu pauses "
+               "%llu blocking calls, %llu explicit collections, %llu helper threads, %llu cycles, "
+               "%llu pauses "
                "(max %.3f ms), live %zu objects %zu bytes, heap peak %zu, %.2f s\n",
                name, WORKERS, (unsigned long long)allocs, (unsigned long long)published,
                (unsigned long long)adopted, (unsigned long long)blocked,
-               (unsigned long long)collects, (unsigned long long)s.cycles,
+               (unsigned long long)collects, (unsigned long long)helpers,
+               (unsigned long long)s.cycles,
                (unsigned long long)s.pauses, s.pause_max_ns / 1e6, s.live_objects, s.live_bytes,
                s.heap_peak, secs);
         fflush(stdout);
@@ -1284,13 +1522,14 @@ static void run_threads(const char *name, const char *opts, uint64_t steps) {
 }
 
 static void test_graph_threads(void **state) {
-    run_threads("graph_threads", "mode=stw,stress=97,verify=1,heap=128M", 6000);
+    run_threads("graph_threads", "mode=stw,stress=97,verify=1,heap=128M", 80000, 3000);
 }
 static void test_graph_threads_nostress(void **state) {
-    run_threads("graph_threads_nostress", "mode=stw,verify=1,heap=32M,min_trigger=1M", 15000);
+    run_threads("graph_threads_nostress", "mode=stw,verify=1,heap=32M,min_trigger=1M", 200000, 10000);
 }
 static void test_graph_threads_concurrent(void **state) {
-    run_threads("graph_threads_concurrent", "mode=concurrent,stress=97,verify=1,heap=128M", 6000);
+    run_threads("graph_threads_concurrent", "mode=concurrent,stress=97,verify=1,heap=128M", 20000,
+                1500);
 }
 
 int main(void) {

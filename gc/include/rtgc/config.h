@@ -15,7 +15,8 @@
  *   mmu=F            minimum mutator utilisation target over 10 ms, 0<F<1 (or 70%)
  *   growth=F         start a cycle when the heap reaches live*(1+F) (like GOGC/100)
  *   cpu=F            CPU share a background collector may take, 0<F<=1 (or 25%)
- *   min_trigger=SIZE never start a cycle below this heap size
+ *   min_trigger=SIZE never start a cycle below this heap size (0: 4M, or a
+ *                    quarter of a smaller heap)
  *   stress=N         collect every N allocations (testing knob; 0 = off)
  *   verify=0|1       run the heap verifier at the end of every cycle
  *   pause_log=N      how many pause records the ring keeps (power of two)
@@ -60,7 +61,7 @@ typedef struct rtgc_config {
     double mmu_target;          /* minimum mutator utilisation over 10 ms (default 0.70) */
     double growth_factor;       /* trigger at live * (1 + growth) (default 1.0) */
     double cpu_share;           /* CPU share of a background collector (default 0.25) */
-    size_t min_trigger;         /* no cycle below this heap size (default 4 MiB) */
+    size_t min_trigger;         /* no cycle below this heap size (0, the default: min(4 MiB, limit/4)) */
     uint64_t stress_alloc;      /* collect every N allocations; 0 = off */
     int verify;                 /* run the heap verifier after every cycle */
     uint32_t pause_log;         /* pause records kept in the ring (default 65536) */

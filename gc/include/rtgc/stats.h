@@ -43,7 +43,7 @@ typedef struct rtgc_pause_record {
 } rtgc_pause_record;
 
 /* --- log-linear histogram (HdrHistogram's design), values in ns --- */
-#define RTGC_HIST_SUB_BITS 6u                 /* 64 sub-buckets: <= 1.6% error */
+#define RTGC_HIST_SUB_BITS 7u                 /* 64 buckets per power of two: <= 1.6% error */
 #define RTGC_HIST_MAX_BITS 44u                /* values up to ~4.9 hours */
 #define RTGC_HIST_BUCKETS ((RTGC_HIST_MAX_BITS - RTGC_HIST_SUB_BITS + 2u) << (RTGC_HIST_SUB_BITS - 1u))
 typedef struct rtgc_hist {
