@@ -53,6 +53,20 @@ static inline unsigned char rtgc_atomic_cas_u8(volatile unsigned char *p, unsign
                                                unsigned char nv) {
     return AO_char_fetch_compare_and_swap_full(p, old, nv);
 }
+/* Relaxed single-byte and pointer accesses: the races of concurrent
+ * marking (a mark byte read before its CAS, a field read while a mutator
+ * stores into it) are by design; these say so to the compiler and to
+ * ThreadSanitizer, and cost a plain mov. */
+static inline unsigned char rtgc_load_u8(const volatile unsigned char *p) {
+    return AO_char_load(p);
+}
+static inline void rtgc_store_u8(volatile unsigned char *p, unsigned char v) {
+    AO_char_store(p, v);
+}
+static inline void *rtgc_load_ptr(void *const *p) {
+    return (void *)AO_load((const volatile AO_t *)p);
+}
+
 static inline void rtgc_atomic_fence(void) {
     AO_nop_full();
 }

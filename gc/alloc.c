@@ -233,7 +233,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
             } else {
                 /* At the limit: a stall until a whole cycle has run. */
                 uint64_t t0 = os_now_ns();
-                cycle_wait(t, seen + (h->phase != PHASE_IDLE ? 2 : 1));
+                cycle_wait(t, seen + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
                 record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, t0, os_now_ns(), 0, size);
             }
             seen = h->cycle;

@@ -55,7 +55,7 @@ static void collect_world_stopped(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
     emit_event(h, RTGC_EV_SWEEP_START, 0);
     sweep_large(h);
-    h->cycle++;                      /* every span is now stale [sweep.once] */
+    rtgc_atomic_store_release(&h->cycle, h->cycle + 1); /* every span is now stale [sweep.once] */
     sweep_queue_stale(h);
     set_trigger(h);
     size_t before = h->committed;
@@ -104,7 +104,7 @@ void collect_full(rtgc_thread *t, rtgc_pause_cause cause) {
         return;
     }
     /* A whole cycle that starts after this call. */
-    cycle_wait(t, h->cycle + (h->phase != PHASE_IDLE ? 2 : 1));
+    cycle_wait(t, h->cycle + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
 }
 
 void rtgc_collect(rtgc_thread *t) {

@@ -68,7 +68,7 @@ static void round_all(rtgc_heap *h, handshake_fn fn, void *arg) {
 void cycle_thread_joined(rtgc_heap *h, rtgc_thread *t) {
     /* A new thread holds no references: it is like a thread whose roots
      * were scanned.  threads_lock is held, so the rounds after this see it. */
-    uintptr_t ph = h->phase;
+    uintptr_t ph = rtgc_atomic_load_acquire(&h->phase);
     if (ph == PHASE_MARK_ON || ph == PHASE_ROOTS || ph == PHASE_TRACE) {
         t->fast.state |= RTGC_STATE_MARKING;
         t->alloc_black = true;
@@ -120,12 +120,14 @@ static void run_cycle(rtgc_heap *h) {
     pthread_mutex_unlock(&h->lock);
     emit_event(h, RTGC_EV_MARK_START, 0);
 
-    h->phase = PHASE_MARK_ON;
+    rtgc_atomic_store_release(&h->phase, PHASE_MARK_ON);
     round_all(h, hs_mark_on, NULL);
-    h->phase = PHASE_ROOTS;
+    rtgc_atomic_store_release(&h->phase, PHASE_ROOTS);
     round_all(h, hs_roots, NULL);
+    pthread_mutex_lock(&h->lock);              /* ranges may be added meanwhile */
     roots_visit_globals(h, mark_visitor(h));   /* after every thread [rt.invariant] */
-    h->phase = PHASE_TRACE;
+    pthread_mutex_unlock(&h->lock);
+    rtgc_atomic_store_release(&h->phase, PHASE_TRACE);
     for (;;) {
         mark_drain_concurrent(h);
         uintptr_t shaded = rtgc_atomic_load(&h->shade_count);
@@ -150,7 +152,7 @@ static void run_cycle(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
     emit_event(h, RTGC_EV_SWEEP_START, 0);
     sweep_large(h);
-    h->cycle++;                                /* spans swept before now are stale */
+    rtgc_atomic_store_release(&h->cycle, h->cycle + 1); /* spans swept before now are stale */
     set_trigger_concurrent(h);
     pthread_mutex_lock(&h->stats_lock);
     h->stats.cycles = h->cycle;
@@ -159,7 +161,7 @@ static void run_cycle(rtgc_heap *h) {
     pthread_mutex_unlock(&h->stats_lock);
     pthread_mutex_unlock(&h->lock);
 
-    h->phase = PHASE_MARK_OFF;
+    rtgc_atomic_store_release(&h->phase, PHASE_MARK_OFF);
     round_all(h, hs_mark_off, NULL);
     pthread_mutex_lock(&h->lock);
     sweep_queue_stale(h);
@@ -167,7 +169,7 @@ static void run_cycle(rtgc_heap *h) {
     heap_decommit_idle(h);
     size_t shrunk = before - h->committed;
     pthread_mutex_unlock(&h->lock);
-    h->phase = PHASE_IDLE;
+    rtgc_atomic_store_release(&h->phase, PHASE_IDLE);
     if (shrunk)
         emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);
     (void)t0;

@@ -428,6 +428,10 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
         return RTGC_ENOMEM;
     }
     h->markmap_bias = h->markmap - ((uintptr_t)h->base >> GRANULE_SHIFT);
+    /* Unregistered ids read as too large for the fast path, so the slow
+     * path sees them and reports the misuse. */
+    for (size_t i = 0; i < RTGC_MAX_LAYOUTS; i++)
+        h->layout_info[i].fixed_size = UINT32_MAX;
     h->nlayouts = 1;                     /* id 0 marks a free cell */
     snprintf(h->layouts[0].name, sizeof h->layouts[0].name, "(free)");
     h->epoch = 1;

@@ -22,11 +22,11 @@ typedef struct mark_visitor_s {
 } mark_visitor_s;
 
 static void mark_visit(rtgc_visitor *v, void **slot) {
-    void *p = *slot;
+    void *p = rtgc_load_ptr(slot);
     if (!rtgc_is_ref(p))
         return;
     rtgc_heap *h = ((mark_visitor_s *)v)->h;
-    if (h->phase != PHASE_IDLE)
+    if (rtgc_atomic_load(&h->phase) != PHASE_IDLE)
         mark_object_atomic(h, p);
     else
         mark_object(h, p);
@@ -165,15 +165,17 @@ static inline void scan_object(rtgc_heap *h, void *obj, bool atomic) {
         d->trace(obj, mark_visitor(h), d->trace_data);
         return;
     }
+    /* Fields may be stored into while we read them (concurrent modes):
+     * each is read once, whole, and either value is safe [rt.invariant]. */
     void **words = (void **)obj;
     for (uint64_t bm = d->bitmap; bm; bm &= bm - 1)
-        mark_ref(h, words[__builtin_ctzll(bm)], atomic);
+        mark_ref(h, rtgc_load_ptr(&words[__builtin_ctzll(bm)]), atomic);
     for (size_t i = 0; i < d->noffsets; i++)
-        mark_ref(h, *(void **)((char *)obj + d->offsets[i]), atomic);
+        mark_ref(h, rtgc_load_ptr((void **)((char *)obj + d->offsets[i])), atomic);
     if (d->kind == RTGC_LAYOUT_REF_ARRAY) {
         void **elems = (void **)((char *)obj + d->fixed_size);
         for (uint32_t i = 0; i < count; i++)
-            mark_ref(h, elems[i], atomic);
+            mark_ref(h, rtgc_load_ptr(&elems[i]), atomic);
     }
 }
 
@@ -185,7 +187,9 @@ void mark_drain(rtgc_heap *h) {
 
 void mark_roots(rtgc_heap *h) {
     rtgc_visitor *v = mark_visitor(h);
+    pthread_mutex_lock(&h->lock);    /* an unattached thread may add a range */
     roots_visit_globals(h, v);
+    pthread_mutex_unlock(&h->lock);
     for (rtgc_thread *t = h->threads; t; t = t->next)
         roots_visit_thread(h, t, v, NULL);
 }
@@ -207,7 +211,7 @@ void mark_object_atomic(rtgc_heap *h, void *obj) {
     if (RTGC_CHECK >= 2 && !valid_object(h, obj))
         return;
     uint8_t *mb = mark_byte(h, obj);
-    uint8_t e = h->epoch, o = *mb;
+    uint8_t e = h->epoch, o = rtgc_load_u8(mb);
     if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
         return;
     push(h, obj);
@@ -234,7 +238,7 @@ void shade(rtgc_heap *h, rtgc_thread *t, void *obj) {
     if (RTGC_CHECK >= 2 && !valid_object(h, obj))
         return;
     uint8_t *mb = mark_byte(h, obj);
-    uint8_t e = h->epoch, o = *mb;
+    uint8_t e = h->epoch, o = rtgc_load_u8(mb);
     if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
         return;
     rtgc_atomic_fetch_add(&h->shade_count, 1);
@@ -294,5 +298,5 @@ bool mark_drain_concurrent(rtgc_heap *h) {
 void premark_span(rtgc_heap *h, span *s) {
     uint8_t e = h->epoch;
     for (void **c = s->free; c; c = c[1])
-        *mark_byte(h, c) = e;
+        rtgc_store_u8(mark_byte(h, c), e);
 }

@@ -51,8 +51,7 @@ rtgc_status rtgc_root_range_remove(rtgc_heap *h, void **slots) {
         }
     }
     pthread_mutex_unlock(&h->lock);
-    rtgc__misuse(h, "rtgc_root_range_remove: %p is not a registered root range", (void *)slots);
-    return RTGC_EINVAL;
+    return RTGC_EINVAL;             /* not registered: a status, not a misuse report */
 }
 
 /* ---- global root callbacks ---- */
@@ -89,7 +88,6 @@ rtgc_status rtgc_root_callback_remove(rtgc_heap *h, rtgc_root_fn fn, void *data)
         }
     }
     pthread_mutex_unlock(&h->lock);
-    rtgc__misuse(h, "rtgc_root_callback_remove: callback is not registered");
     return RTGC_EINVAL;
 }
 

@@ -46,7 +46,7 @@ static RTGC_ALWAYS_INLINE void rtgc_poll(rtgc_thread *t) {
 /* Load a reference from a heap slot.  While marking, the value is shaded
  * before the mutator can use it. */
 static RTGC_ALWAYS_INLINE void *rtgc_load(rtgc_thread *t, void *const *slot) {
-    void *v = *slot;
+    void *v = __atomic_load_n((void **)slot, __ATOMIC_RELAXED);
     if (RTGC_UNLIKELY(rtgc_state(t) & RTGC_STATE_MARKING))
         v = rtgc_load_slow(t, v);
     return v;
@@ -55,7 +55,8 @@ static RTGC_ALWAYS_INLINE void *rtgc_load(rtgc_thread *t, void *const *slot) {
 /* Store a reference (or immediate) into a slot of heap object `obj`. */
 static RTGC_ALWAYS_INLINE void rtgc_store(rtgc_thread *t, void *obj, void **slot, void *value) {
     (void)obj;
-    *slot = value;
+    /* Relaxed: a plain mov, and a collector thread may read the slot meanwhile. */
+    __atomic_store_n(slot, value, __ATOMIC_RELAXED);
     if (RTGC_UNLIKELY(rtgc_state(t) & RTGC_STATE_STORE))
         rtgc_store_slow(t, value);
 }

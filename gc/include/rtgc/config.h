@@ -19,7 +19,7 @@
  *                    quarter of a smaller heap)
  *   stress=N         collect every N allocations (testing knob; 0 = off)
  *   verify=0|1       run the heap verifier at the end of every cycle
- *   pause_log=N      how many pause records the ring keeps (power of two)
+ *   pause_log=N      how many pause records the ring keeps (a power of two, 16..16M)
  */
 #ifndef RTGC_CONFIG_H
 #define RTGC_CONFIG_H
@@ -64,7 +64,7 @@ typedef struct rtgc_config {
     size_t min_trigger;         /* no cycle below this heap size (0, the default: min(4 MiB, limit/4)) */
     uint64_t stress_alloc;      /* collect every N allocations; 0 = off */
     int verify;                 /* run the heap verifier after every cycle */
-    uint32_t pause_log;         /* pause records kept in the ring (default 65536) */
+    uint32_t pause_log;         /* pause records kept in the ring: a power of two in [16, 16M] (default 65536) */
 } rtgc_config;
 
 /* Limits that validation enforces. */

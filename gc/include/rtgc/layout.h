@@ -91,12 +91,13 @@ typedef struct rtgc_layout {
     const uint32_t *ref_offsets; /* reference slots of the fixed part, byte offsets ... */
     size_t ref_count;          /* ... and how many */
     uint64_t ref_bitmap;       /* or: bit i set => word i of the fixed part is a reference */
-    size_t elem_size;          /* REF_ARRAY: 8 (0 means 8); BYTES: 1 (0 means 1); CUSTOM: any */
+    size_t elem_size;          /* REF_ARRAY: 8 (0 means 8); BYTES and CUSTOM: bytes per element (0 means 1 for BYTES) */
     rtgc_trace_fn trace;       /* CUSTOM only */
     void *trace_data;          /* passed to trace */
 } rtgc_layout;
 
-/* Register a layout; its id goes to *id.  The descriptor is copied.  Layouts
+/* Register a layout; its id (1 .. RTGC_MAX_LAYOUTS-1) goes to *id.  Passing
+ * an id that was not registered to rtgc_alloc is reported as misuse.  The descriptor is copied.  Layouts
  * are registered before the threads that use them allocate, and live as long
  * as the heap.  Errors: RTGC_EINVAL with the bad field named in err. */
 rtgc_status rtgc_layout_register(rtgc_heap *heap, const rtgc_layout *layout,

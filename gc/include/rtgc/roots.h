@@ -4,7 +4,9 @@
  * immediate with its low bit set):
  *
  * 1. Global ranges: arrays of slots in static or malloc'd memory, registered
- *    once.  The collector reads them while it scans roots.
+ *    once.  The collector reads them while it scans roots; in the
+ *    concurrent modes it does so while mutators run, so read global slots
+ *    with rtgc_load and write them with rtgc_store (obj NULL).
  * 2. Shadow-stack frames, the cheapest roots for C code: an array of slots
  *    on the C stack linked into the thread's frame chain.
  *        void *r[3];
@@ -35,6 +37,7 @@ RTGC_BEGIN_DECLS
 
 /* --- global ranges --- */
 rtgc_status rtgc_root_range_add(rtgc_heap *heap, void **slots, size_t count);
+/* RTGC_EINVAL when `slots` is not a registered range. */
 rtgc_status rtgc_root_range_remove(rtgc_heap *heap, void **slots);
 
 /* --- shadow-stack frames --- */
