@@ -26,10 +26,39 @@ static void set_trigger(rtgc_heap *h) {
     size_t trig = want > (double)h->cfg.heap_limit ? h->cfg.heap_limit : (size_t)want;
     if (trig < h->cfg.min_trigger)
         trig = h->cfg.min_trigger;
-    /* Leave headroom: collect before the heap is full, not at the limit. */
-    if (trig > h->cfg.heap_limit)
-        trig = h->cfg.heap_limit;
     h->trigger = trig;
+}
+
+/* Marking is complete (lock held): free dead large objects, count the
+ * cycle (which makes every span stale [sweep.once]), set the next trigger,
+ * publish the figures. */
+void cycle_end_marking(rtgc_heap *h) {
+    emit_event(h, RTGC_EV_SWEEP_START, 0);
+    sweep_large(h);
+    rtgc_atomic_store_release(&h->cycle, h->cycle + 1);
+    set_trigger(h);
+    pthread_mutex_lock(&h->stats_lock);
+    h->stats.cycles = h->cycle;
+    h->stats.live_bytes = h->marked_bytes;
+    h->stats.live_objects = h->marked_objects;
+    pthread_mutex_unlock(&h->stats_lock);
+}
+
+/* Every thread has given its spans back (lock held): queue the stale spans
+ * for sweeping and give idle blocks back to the OS.  Returns bytes given back. */
+size_t cycle_queue_sweep(rtgc_heap *h) {
+    sweep_queue_stale(h);
+    size_t before = h->committed;
+    heap_decommit_idle(h);
+    return before - h->committed;
+}
+
+/* verify=1: a missed object is fatal unless the embedder takes the report. */
+void cycle_verify_marks(rtgc_heap *h) {
+    size_t bad = verify_marked(h);
+    if (bad && !h->error_fn)
+        rtgc__fatal("marking missed %zu reachable object(s) in cycle %llu; see the report above", bad,
+                    (unsigned long long)h->cycle + 1);
 }
 
 static void collect_world_stopped(rtgc_heap *h) {
@@ -50,22 +79,11 @@ static void collect_world_stopped(rtgc_heap *h) {
     emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
 
     if (h->cfg.verify)
-        verify_marked(h);
+        cycle_verify_marks(h);
 
     pthread_mutex_lock(&h->lock);
-    emit_event(h, RTGC_EV_SWEEP_START, 0);
-    sweep_large(h);
-    rtgc_atomic_store_release(&h->cycle, h->cycle + 1); /* every span is now stale [sweep.once] */
-    sweep_queue_stale(h);
-    set_trigger(h);
-    size_t before = h->committed;
-    heap_decommit_idle(h);
-    size_t shrunk = before - h->committed;
-    pthread_mutex_lock(&h->stats_lock);
-    h->stats.cycles = h->cycle;
-    h->stats.live_bytes = h->marked_bytes;
-    h->stats.live_objects = h->marked_objects;
-    pthread_mutex_unlock(&h->stats_lock);
+    cycle_end_marking(h);
+    size_t shrunk = cycle_queue_sweep(h);
     pthread_mutex_unlock(&h->lock);
     if (shrunk)
         emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);

@@ -100,17 +100,8 @@ static void sweep_some(rtgc_heap *h, bool all) {
     }
 }
 
-static void set_trigger_concurrent(rtgc_heap *h) {
-    double want = (double)h->marked_bytes * (1.0 + h->cfg.growth_factor);
-    size_t trig = want > (double)h->cfg.heap_limit ? h->cfg.heap_limit : (size_t)want;
-    if (trig < h->cfg.min_trigger)
-        trig = h->cfg.min_trigger;
-    h->trigger = trig;
-}
-
 static void run_cycle(rtgc_heap *h) {
     pthread_mutex_lock(&h->gc_lock);
-    uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
     emit_event(h, RTGC_EV_CYCLE_START, 0);
     sweep_some(h, true);                       /* [sweep.epoch] needs every span swept */
 
@@ -142,38 +133,23 @@ static void run_cycle(rtgc_heap *h) {
     if (h->cfg.verify) {
         pthread_mutex_lock(&h->threads_lock);
         world_stop(h, NULL);
-        size_t bad = verify_marked(h);
+        cycle_verify_marks(h);
         world_start(h, NULL);
         pthread_mutex_unlock(&h->threads_lock);
-        if (bad && !h->error_fn)
-            rtgc__fatal("the concurrent mark missed %zu reachable object(s); see the report above", bad);
     }
 
     pthread_mutex_lock(&h->lock);
-    emit_event(h, RTGC_EV_SWEEP_START, 0);
-    sweep_large(h);
-    rtgc_atomic_store_release(&h->cycle, h->cycle + 1); /* spans swept before now are stale */
-    set_trigger_concurrent(h);
-    pthread_mutex_lock(&h->stats_lock);
-    h->stats.cycles = h->cycle;
-    h->stats.live_bytes = h->marked_bytes;
-    h->stats.live_objects = h->marked_objects;
-    pthread_mutex_unlock(&h->stats_lock);
+    cycle_end_marking(h);
     pthread_mutex_unlock(&h->lock);
 
     rtgc_atomic_store_release(&h->phase, PHASE_MARK_OFF);
     round_all(h, hs_mark_off, NULL);
     pthread_mutex_lock(&h->lock);
-    sweep_queue_stale(h);
-    size_t before = h->committed;
-    heap_decommit_idle(h);
-    size_t shrunk = before - h->committed;
+    size_t shrunk = cycle_queue_sweep(h);
     pthread_mutex_unlock(&h->lock);
     rtgc_atomic_store_release(&h->phase, PHASE_IDLE);
     if (shrunk)
         emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);
-    (void)t0;
-    (void)cpu0;
     emit_event(h, RTGC_EV_CYCLE_END, h->marked_bytes);
     pthread_mutex_lock(&h->cycle_lock);
     pthread_cond_broadcast(&h->cycle_cv);

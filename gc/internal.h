@@ -326,6 +326,9 @@ void handles_free(rtgc_thread *t);
 /* ---- collect.c ---- */
 /* Collect if no cycle completed since `seen_cycle`; `t` is the caller. */
 void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause);
+void cycle_end_marking(rtgc_heap *h);        /* lock held */
+size_t cycle_queue_sweep(rtgc_heap *h);      /* lock held */
+void cycle_verify_marks(rtgc_heap *h);       /* world stopped */
 /* A full collection in any mode; returns when it is done. */
 void collect_full(rtgc_thread *t, rtgc_pause_cause cause);
 

@@ -205,16 +205,20 @@ void mark_roots(rtgc_heap *h) {
  * [rt.termination].
  */
 
-void mark_object_atomic(rtgc_heap *h, void *obj) {
+/* Claim obj's mark byte for this cycle; true for the one thread that wins. */
+static bool claim(rtgc_heap *h, void *obj) {
     if (!in_heap(h, obj))
-        return;
+        return false;
     if (RTGC_CHECK >= 2 && !valid_object(h, obj))
-        return;
+        return false;
     uint8_t *mb = mark_byte(h, obj);
     uint8_t e = h->epoch, o = rtgc_load_u8(mb);
-    if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
-        return;
-    push(h, obj);
+    return o != e && rtgc_atomic_cas_u8(mb, o, e) == o;
+}
+
+void mark_object_atomic(rtgc_heap *h, void *obj) {
+    if (claim(h, obj))
+        push(h, obj);
 }
 
 void grey_flush(rtgc_heap *h, rtgc_thread *t) {
@@ -233,13 +237,7 @@ void grey_flush(rtgc_heap *h, rtgc_thread *t) {
 }
 
 void shade(rtgc_heap *h, rtgc_thread *t, void *obj) {
-    if (!rtgc_is_ref(obj) || !in_heap(h, obj))
-        return;
-    if (RTGC_CHECK >= 2 && !valid_object(h, obj))
-        return;
-    uint8_t *mb = mark_byte(h, obj);
-    uint8_t e = h->epoch, o = rtgc_load_u8(mb);
-    if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
+    if (!rtgc_is_ref(obj) || !claim(h, obj))
         return;
     rtgc_atomic_fetch_add(&h->shade_count, 1);
     if (t->ngrey == GREY_CAP)
