@@ -174,7 +174,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
         collect_full(t, RTGC_CAUSE_COLLECT);
     }
 
-    uint64_t seen = h->cycle;
+    uint64_t seen = rtgc_atomic_load(&h->cycle);
     bool collected = false, collected_fully = false;
     for (;;) {
         int st;
@@ -236,7 +236,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
                 cycle_wait(t, seen + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
                 record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, t0, os_now_ns(), 0, size);
             }
-            seen = h->cycle;
+            seen = rtgc_atomic_load(&h->cycle);
             collected = true;
             collected_fully = st == NEED_COLLECT_HARD || h->cfg.mode == RTGC_MODE_STW;
             continue;

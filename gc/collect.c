@@ -118,11 +118,11 @@ void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause) {
 void collect_full(rtgc_thread *t, rtgc_pause_cause cause) {
     rtgc_heap *h = t->heap;
     if (h->cfg.mode == RTGC_MODE_STW) {
-        collect_stw(t, h->cycle, cause);
+        collect_stw(t, rtgc_atomic_load(&h->cycle), cause);
         return;
     }
     /* A whole cycle that starts after this call. */
-    cycle_wait(t, h->cycle + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
+    cycle_wait(t, rtgc_atomic_load_acquire(&h->cycle) + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
 }
 
 void rtgc_collect(rtgc_thread *t) {

@@ -92,7 +92,7 @@ static void sweep_some(rtgc_heap *h, bool all) {
             return;
         if (!all) {
             pthread_mutex_lock(&h->cycle_lock);
-            bool wanted = h->cycle_requested > h->cycle || h->shutdown;
+            bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle) || h->shutdown;
             pthread_mutex_unlock(&h->cycle_lock);
             if (wanted)
                 return;
@@ -106,7 +106,7 @@ static void run_cycle(rtgc_heap *h) {
     sweep_some(h, true);                       /* [sweep.epoch] needs every span swept */
 
     pthread_mutex_lock(&h->lock);
-    h->epoch = h->epoch == 1 ? 2 : 1;
+    rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);   /* mutators read it in the barriers */
     h->marked_bytes = h->marked_objects = 0;
     pthread_mutex_unlock(&h->lock);
     emit_event(h, RTGC_EV_MARK_START, 0);
@@ -162,7 +162,7 @@ static void *collector_main(void *arg) {
     rtgc_heap *h = arg;
     pthread_mutex_lock(&h->cycle_lock);
     while (!h->shutdown) {
-        if (h->cycle_requested > h->cycle) {
+        if (h->cycle_requested > rtgc_atomic_load(&h->cycle)) {
             pthread_mutex_unlock(&h->cycle_lock);
             run_cycle(h);
             pthread_mutex_lock(&h->cycle_lock);
@@ -194,8 +194,9 @@ void cycle_stop_collector(rtgc_heap *h) {
 
 void cycle_request(rtgc_heap *h) {
     pthread_mutex_lock(&h->cycle_lock);
-    if (h->cycle_requested <= h->cycle) {
-        h->cycle_requested = h->cycle + 1;
+    uint64_t done = rtgc_atomic_load(&h->cycle);
+    if (h->cycle_requested <= done) {
+        h->cycle_requested = done + 1;
         pthread_cond_broadcast(&h->cycle_cv);
     }
     pthread_mutex_unlock(&h->cycle_lock);
@@ -211,7 +212,7 @@ void cycle_wait(rtgc_thread *t, uint64_t target) {
         h->cycle_requested = target;
         pthread_cond_broadcast(&h->cycle_cv);
     }
-    while (h->cycle < target && !h->shutdown)
+    while (rtgc_atomic_load_acquire(&h->cycle) < target && !h->shutdown)
         pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
     pthread_mutex_unlock(&h->cycle_lock);
     rtgc_leave_blocking(t);

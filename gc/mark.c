@@ -212,7 +212,7 @@ static bool claim(rtgc_heap *h, void *obj) {
     if (RTGC_CHECK >= 2 && !valid_object(h, obj))
         return false;
     uint8_t *mb = mark_byte(h, obj);
-    uint8_t e = h->epoch, o = rtgc_load_u8(mb);
+    uint8_t e = rtgc_load_u8(&h->epoch), o = rtgc_load_u8(mb);
     return o != e && rtgc_atomic_cas_u8(mb, o, e) == o;
 }
 

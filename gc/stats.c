@@ -149,22 +149,16 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
 }
 
 void rtgc_get_stats(rtgc_heap *h, rtgc_stats *out) {
+    /* Sweeping counters change under heap->lock, records under stats_lock. */
     pthread_mutex_lock(&h->lock);
-    size_t heap_size = h->heap_size, peak = h->heap_peak, committed = h->committed;
-    uint64_t swept = h->stats.swept_cells, freed = h->stats.freed_bytes, decommitted = h->stats.decommitted_bytes,
-             allocated = h->stats.allocated_bytes;
-    pthread_mutex_unlock(&h->lock);
     pthread_mutex_lock(&h->stats_lock);
     *out = h->stats;
-    pthread_mutex_unlock(&h->stats_lock);
     out->heap_limit = h->cfg.heap_limit;
-    out->heap_size = heap_size;
-    out->heap_peak = peak;
-    out->committed = committed;
-    out->swept_cells = swept;
-    out->freed_bytes = freed;
-    out->decommitted_bytes = decommitted;
-    out->allocated_bytes = allocated;
+    out->heap_size = h->heap_size;
+    out->heap_peak = h->heap_peak;
+    out->committed = h->committed;
+    pthread_mutex_unlock(&h->stats_lock);
+    pthread_mutex_unlock(&h->lock);
 }
 
 void rtgc_pause_histogram(rtgc_heap *h, rtgc_hist *wall, rtgc_hist *work) {

@@ -42,7 +42,7 @@ size_t sweep_span(rtgc_heap *h, span *s) {
             if (RTGC_CHECK >= 2)
                 memset(c + 16, POISON_BYTE, cs - 16);
         }
-        *mb = 0;
+        rtgc_store_u8(mb, 0);               /* a marker may read it meanwhile */
         ((void **)c)[1] = list;
         list = c;
         nfree++;

@@ -31,7 +31,12 @@ _Static_assert(RTGC_ATTR_FREE_LINK_OFFSET == sizeof(void *), "free cells link th
 _Static_assert(((size_t)1 << RTGC_ATTR_GRANULE_SHIFT) == RTGC_OBJECT_ALIGN, "granule = alignment");
 _Static_assert(RTGC_ATTR_POLL_BIT == RTGC_STATE_POLL, "poll bit");
 _Static_assert(RTGC_ATTR_MARKING_BIT == RTGC_STATE_MARKING, "marking bit");
-_Static_assert((RTGC_STATE_POLL & RTGC_STATE_MARKING) == 0, "distinct state bits");
+_Static_assert(RTGC_ATTR_STORE_BIT == RTGC_STATE_STORE, "store bit");
+_Static_assert((RTGC_STATE_POLL & RTGC_STATE_MARKING) == 0 && (RTGC_STATE_POLL & RTGC_STATE_STORE) == 0 &&
+                   (RTGC_STATE_MARKING & RTGC_STATE_STORE) == 0,
+               "distinct state bits");
+
+#define BARRIER_BITS (RTGC_STATE_POLL | RTGC_STATE_MARKING | RTGC_STATE_STORE)
 _Static_assert(RTGC_ATTR_HEADER_COUNT_SHIFT == 32, "count in the high half of the header");
 _Static_assert(RTGC_HEADER(0xffff, 0xffffffffu) == 0xffffffff0000ffffull, "header packing");
 
@@ -224,18 +229,24 @@ static void test_slow_path_table(void **state) {
     assert_non_null(sp);
     assert_non_null(sp->poll);
     assert_non_null(sp->load);
+    assert_non_null(sp->store);
     assert_non_null(sp->alloc);
     assert_ptr_equal(rtgc_slow_paths(), sp);
     /* With no collection running the entries are harmless: a JIT may reach
      * them after the state changed back. */
     sp->poll(f->t);
-    assert_int_equal(rtgc_state(f->t) & (RTGC_STATE_POLL | RTGC_STATE_MARKING), 0);
+    assert_int_equal(rtgc_state(f->t) & BARRIER_BITS, 0);
     void *o = sp->alloc(f->t, f->lid[L_PAIR], 0, obj_size(f, L_PAIR, 0));
     check_fresh(f, o, L_PAIR, 0);
     f->roots[0] = o;
     assert_null(sp->load(f->t, NULL));
     assert_ptr_equal(sp->load(f->t, (void *)(uintptr_t)0x2b), (void *)(uintptr_t)0x2b);
     assert_ptr_equal(sp->load(f->t, o), o);
+    sp->store(f->t, NULL);
+    sp->store(f->t, (void *)(uintptr_t)0x2b);
+    sp->store(f->t, o);
+    rtgc_store_slow(f->t, o);
+    assert_int_equal(rtgc_object_header(o), RTGC_HEADER(f->lid[L_PAIR], 0));
     void *big = sp->alloc(f->t, f->lid[L_ARR], 5000, obj_size(f, L_ARR, 5000));
     check_fresh(f, big, L_ARR, 5000);
     f->roots[1] = big;
@@ -247,7 +258,7 @@ static void test_slow_path_table(void **state) {
 static void test_poll_does_nothing(void **state) {
     fixture *f = *state;
     struct rtgc_mutator *m = rtgc_mutator_of(f->t);
-    assert_int_equal(rtgc_state(f->t) & (RTGC_STATE_POLL | RTGC_STATE_MARKING), 0);
+    assert_int_equal(rtgc_state(f->t) & BARRIER_BITS, 0);
     /* Some cells on the free lists first, so there is something to disturb. */
     for (int i = 0; i < 100; i++)
         f->roots[i] = rtgc_alloc(f->t, f->lid[L_PAIR]);
@@ -268,7 +279,7 @@ static void test_poll_does_nothing(void **state) {
 static void test_load_store(void **state) {
     fixture *f = *state;
     rtgc_thread *t = f->t;
-    assert_int_equal(rtgc_state(t) & RTGC_STATE_MARKING, 0);
+    assert_int_equal(rtgc_state(t) & BARRIER_BITS, 0);
     void **a = rtgc_alloc(t, f->lid[L_PAIR]);
     f->roots[0] = a;
     void **b = rtgc_alloc(t, f->lid[L_PAIR]);
