@@ -136,7 +136,7 @@ static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool over_tr
     }
     list_push(&h->large, s, LIST_LARGE);
     if (t->alloc_black)
-        *mark_byte(h, s->base) = h->epoch;
+        rtgc_store_u8(mark_byte(h, s->base), rtgc_load_u8(&h->epoch));
     return s->base;
 }
 

@@ -121,8 +121,11 @@ void collect_full(rtgc_thread *t, rtgc_pause_cause cause) {
         collect_stw(t, rtgc_atomic_load(&h->cycle), cause);
         return;
     }
-    /* A whole cycle that starts after this call. */
+    /* A whole cycle that starts after this call; waiting for it is a pause
+     * of this thread, caused by the collector. */
+    uint64_t t0 = os_now_ns();
     cycle_wait(t, rtgc_atomic_load_acquire(&h->cycle) + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
+    record_pause(h, t, cause, t0, os_now_ns(), 0, 0);
 }
 
 void rtgc_collect(rtgc_thread *t) {

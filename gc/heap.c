@@ -257,7 +257,7 @@ span *span_new_large(rtgc_heap *h, size_t bytes) {
 void span_release(rtgc_heap *h, span *s) {
     size_t i = block_index(h, s->base);
     if (s->cls == SPAN_LARGE)
-        *mark_byte(h, s->base) = 0;      /* [heap.blocks] free blocks' mark bytes are zero */
+        rtgc_store_u8(mark_byte(h, s->base), 0); /* [heap.blocks] free blocks' mark bytes are zero */
     h->heap_size -= span_bytes(s);
     give_blocks(h, i, s->nblocks);
     free(s);

@@ -120,7 +120,7 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
         .wall_ns = end_ns > start_ns ? end_ns - start_ns : 0,
         .work_ns = work_ns,
         .work = work,
-        .cycle = h->cycle,
+        .cycle = rtgc_atomic_load(&h->cycle),
         .thread = t ? t->id : 0,
         .cause = (uint16_t)cause,
         .stall = cause == RTGC_CAUSE_HEAP_LIMIT,

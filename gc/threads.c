@@ -96,7 +96,7 @@ rtgc_thread *rtgc_thread_attach(rtgc_heap *h, rtgc_error *err) {
     /* Joining while the world is stopped waits here: the collector holds
      * threads_lock for the whole stop. */
     pthread_mutex_lock(&h->threads_lock);
-    t->fast.mark_epoch = h->epoch;
+    t->fast.mark_epoch = rtgc_load_u8(&h->epoch);
     t->id = h->next_thread_id++;
     t->status = TS_RUNNING;
     cycle_thread_joined(h, t);

@@ -6,7 +6,8 @@
  * 1. Global ranges: arrays of slots in static or malloc'd memory, registered
  *    once.  The collector reads them while it scans roots; in the
  *    concurrent modes it does so while mutators run, so read global slots
- *    with rtgc_load and write them with rtgc_store (obj NULL).
+ *    with rtgc_load and write them with rtgc_store (obj NULL).  The same
+ *    holds for global handles and for slots a root callback visits.
  * 2. Shadow-stack frames, the cheapest roots for C code: an array of slots
  *    on the C stack linked into the thread's frame chain.
  *        void *r[3];
