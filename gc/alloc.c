@@ -169,6 +169,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
     if (size < 16)
         size = 16;
 
+    cycle_alloc_hook(t);
     if (h->cfg.stress_alloc && ++t->stress_count >= h->cfg.stress_alloc) {
         t->stress_count = 0;
         collect_full(t, RTGC_CAUSE_COLLECT);

@@ -1,23 +1,42 @@
-/* gc/cycle.c - the concurrent cycle and the collector thread.
+/* gc/cycle.c - the real-time cycle: one state machine, bounded steps, three
+ * drivers (STYLE item 9).
  *
- * The phases, and why their order keeps the strong tri-colour invariant,
- * are in gc/DESIGN.md ("The concurrent collector", [rt.invariant]).  In
- * short, with the mutators running throughout:
+ * cycle_step() advances the cycle by at most a time budget and returns;
+ * every phase does bounded work per call.  Who calls it is the mode:
+ *   concurrent   the collector thread, in slices of the pause budget,
+ *                resting between slices so that it takes no more than its
+ *                CPU share (cfg.cpu_share) [cycle.share];
+ *   incremental  mutators, from the allocation slow path, in slices spaced
+ *                so that every 10 ms window leaves the mutator its MMU
+ *                target [cycle.mmu];
+ *   step         the embedder, through rtgc_step(thread, budget).
+ * In every mode a mutator that outruns the cycle assists (a slice of its
+ * own, cause ASSIST), and one that reaches the heap limit stalls until a
+ * cycle has finished (cause HEAP_LIMIT), driving it itself when no
+ * collector thread exists.  Every one of these is a recorded pause.
  *
- *   finish sweeping  -> flip epoch -> MARK_ON round -> ROOTS round ->
- *   global roots -> trace -> termination rounds -> sweep large objects ->
- *   cycle++ -> MARK_OFF round -> queue spans for sweeping -> sweep
+ * The phases (gc/DESIGN.md, "The concurrent collector", [rt.invariant]):
  *
- * No step stops more than one thread at a time: each round is a handshake
- * (handshake.c) that every thread serves at its own safepoint, or the
- * collector serves for it while it is blocked.  With verify=1 a cycle
- * also stops the world once after termination to re-check the marks from
- * the roots ([verify.closure]): the check mode, a long stop by design.
+ *   SWEEP      finish the previous cycle's sweep, a span at a time; then
+ *              flip the epoch                                 [sweep.epoch]
+ *   MARK_ON    round: barriers on (MARKING|STORE), spans back
+ *   ROOTS      round: each thread's roots, in slices; then it allocates
+ *              black and its STORE bit goes off            [roots.slices]
+ *              then the global roots, after every thread
+ *   TRACE      drain grey objects, against the deadline
+ *   TERMINATE  round: flush grey buffers; done when nothing moved
+ *                                                       [rt.termination]
+ *   MARK_OFF   (verify=1: a stop of the world re-checks the marks)
+ *              count the cycle; round: barriers off, spans back; queue
+ *              the stale spans for sweeping                [sweep.once]
  *
- * Still to come (gc/DESIGN.md): budgeted slices for deep stacks, the
- * incremental and step modes, the pacer and assists.
+ * No step stops more than one thread at a time: a round is a handshake each
+ * thread serves at its own safepoint (handshake.c), one pause per thread.
+ * gc_lock is held for the length of one step: it makes the mark stack and
+ * the phase the property of whoever is stepping.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -28,24 +47,43 @@ static void hs_mark_on(rtgc_heap *h, rtgc_thread *t, void *arg) {
     pthread_mutex_lock(&h->lock);
     alloc_disown_all(h, t);          /* stop allocating from spans of the old colour */
     pthread_mutex_unlock(&h->lock);
-    t->fast.mark_epoch = h->epoch;
+    t->fast.mark_epoch = rtgc_load_u8(&h->epoch);
     rtgc_atomic_or(&t->fast.state, RTGC_STATE_MARKING | RTGC_STATE_STORE);
 }
 
+/* Slots one root slice may visit: about 25 ns a slot, within the budget. */
+static uint64_t slice_slots(const rtgc_heap *h) {
+    uint64_t n = h->cfg.pause_budget_ns / 25;
+    return n < 256 ? 256 : n > ((uint64_t)1 << 20) ? ((uint64_t)1 << 20) : n;
+}
+
+/* [roots.slices] The frames and handles are shaded in the first slice; the
+ * stack scanner goes on from its cursor in later ones, each a handshake of
+ * its own.  Until the last slice the thread keeps its STORE bit and
+ * allocates white, so it counts as unscanned [rt.invariant]. */
 static void hs_roots(rtgc_heap *h, rtgc_thread *t, void *arg) {
     (void)arg;
-    roots_visit_thread(h, t, shade_visitor(h, t), NULL);
-    pthread_mutex_lock(&h->lock);
-    alloc_disown_all(h, t);          /* from here on, spans are pre-marked */
-    pthread_mutex_unlock(&h->lock);
-    t->alloc_black = true;
-    rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_STORE);
+    rtgc_visitor *v = shade_visitor(h, t);
+    if (!t->scan_pending) {
+        roots_visit_direct(t, v);
+        t->scan = (rtgc_root_scan){.visitor = v, .cursor = 0, .slots_visited = 0, .slice_limit = 0};
+    }
+    t->scan.visitor = v;
+    t->scan_pending = roots_scan_slice(t, &t->scan, slice_slots(h));
+    if (!t->scan_pending) {
+        pthread_mutex_lock(&h->lock);
+        alloc_disown_all(h, t);      /* from here on, spans are pre-marked */
+        pthread_mutex_unlock(&h->lock);
+        t->alloc_black = true;
+        rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_STORE);
+    }
     grey_flush(h, t);
 }
 
 static void hs_flush(rtgc_heap *h, rtgc_thread *t, void *arg) {
+    (void)arg;
     if (t->ngrey)
-        rtgc_atomic_fetch_add((volatile uintptr_t *)arg, t->ngrey);
+        rtgc_atomic_fetch_add(&h->term_flushed, t->ngrey);
     grey_flush(h, t);
 }
 
@@ -59,116 +97,341 @@ static void hs_mark_off(rtgc_heap *h, rtgc_thread *t, void *arg) {
     grey_flush(h, t);
 }
 
-static void round_all(rtgc_heap *h, handshake_fn fn, void *arg) {
-    pthread_mutex_lock(&h->threads_lock);
-    handshake_all(h, NULL, fn, arg);
-    pthread_mutex_unlock(&h->threads_lock);
-}
-
 void cycle_thread_joined(rtgc_heap *h, rtgc_thread *t) {
     /* A new thread holds no references: it is like a thread whose roots
-     * were scanned.  threads_lock is held, so the rounds after this see it. */
+     * were scanned.  threads_lock is held, so later rounds include it. */
     uintptr_t ph = rtgc_atomic_load_acquire(&h->phase);
-    if (ph == PHASE_MARK_ON || ph == PHASE_ROOTS || ph == PHASE_TRACE) {
+    if (ph >= PHASE_MARK_ON && ph <= PHASE_TERMINATE) {
         t->fast.state |= RTGC_STATE_MARKING;
         t->alloc_black = true;
     }
 }
 
-/* ---- one cycle ---- */
-
-static void sweep_some(rtgc_heap *h, bool all) {
-    for (;;) {
-        pthread_mutex_lock(&h->lock);
-        span *s = NULL;
-        for (unsigned c = 0; c < RTGC_SIZE_CLASSES && !s; c++)
-            s = list_pop(&h->unswept[c]);
-        if (s) {
-            sweep_span(h, s);
-            sweep_place(h, s);
-        }
-        pthread_mutex_unlock(&h->lock);
-        if (!s)
-            return;
-        if (!all) {
-            pthread_mutex_lock(&h->cycle_lock);
-            bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle) || h->shutdown;
-            pthread_mutex_unlock(&h->cycle_lock);
-            if (wanted)
-                return;
-        }
-    }
+bool cycle_active(rtgc_heap *h) {
+    return rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE;
 }
 
-static void run_cycle(rtgc_heap *h) {
-    pthread_mutex_lock(&h->gc_lock);
+static void set_phase(rtgc_heap *h, enum phase p) {
+    rtgc_atomic_store_release(&h->phase, p);
+}
+
+/* ---- the pacer [cycle.pacer] ----
+ * After a cycle: the next one starts at live * (1 + growth), but early
+ * enough that the bytes the mutators allocated during the last cycle, with
+ * half again as margin, still fit under the limit; never below
+ * min_trigger, never above the limit. */
+static void pace(rtgc_heap *h) {
+    size_t limit = h->cfg.heap_limit, live = h->marked_bytes;
+    double want = (double)live * (1.0 + h->cfg.growth_factor);
+    size_t trig = want > (double)limit ? limit : (size_t)want;
+    size_t runway = h->last_cycle_alloc ? (size_t)(h->last_cycle_alloc * 3 / 2) : limit / 8;
+    if (runway > limit / 2)
+        runway = limit / 2;
+    if (trig + runway > limit)
+        trig = limit > runway ? limit - runway : 0;
+    if (trig < live + (limit - (live < limit ? live : limit)) / 4 && trig < want)
+        trig = live + (limit - (live < limit ? live : limit)) / 4;
+    if (trig < h->cfg.min_trigger)
+        trig = h->cfg.min_trigger;
+    if (trig > limit)
+        trig = limit;
+    h->trigger = trig;
+}
+
+/* ---- one step ---- */
+
+static void start_cycle(rtgc_heap *h) {
+    h->cycle_start_ns = os_now_ns();
+    pthread_mutex_lock(&h->lock);
+    h->cycle_alloc_start = h->stats.allocated_bytes;
+    pthread_mutex_unlock(&h->lock);
     emit_event(h, RTGC_EV_CYCLE_START, 0);
-    sweep_some(h, true);                       /* [sweep.epoch] needs every span swept */
+    set_phase(h, PHASE_SWEEP);
+}
 
+/* One unswept span; false when there is none left. */
+static bool sweep_one(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
-    rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);   /* mutators read it in the barriers */
-    h->marked_bytes = h->marked_objects = 0;
-    pthread_mutex_unlock(&h->lock);
-    emit_event(h, RTGC_EV_MARK_START, 0);
-
-    rtgc_atomic_store_release(&h->phase, PHASE_MARK_ON);
-    round_all(h, hs_mark_on, NULL);
-    rtgc_atomic_store_release(&h->phase, PHASE_ROOTS);
-    round_all(h, hs_roots, NULL);
-    pthread_mutex_lock(&h->lock);              /* ranges may be added meanwhile */
-    roots_visit_globals(h, mark_visitor(h));   /* after every thread [rt.invariant] */
-    pthread_mutex_unlock(&h->lock);
-    rtgc_atomic_store_release(&h->phase, PHASE_TRACE);
-    for (;;) {
-        mark_drain_concurrent(h);
-        uintptr_t shaded = rtgc_atomic_load(&h->shade_count);
-        volatile uintptr_t flushed = 0;
-        round_all(h, hs_flush, (void *)&flushed);
-        bool more = mark_drain_concurrent(h);
-        if (!more && flushed == 0 && rtgc_atomic_load(&h->shade_count) == shaded)
-            break;                               /* [rt.termination] */
+    span *s = NULL;
+    for (unsigned c = 0; c < RTGC_SIZE_CLASSES && !s; c++)
+        s = list_pop(&h->unswept[c]);
+    if (s) {
+        sweep_span(h, s);
+        sweep_place(h, s);
     }
-    emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
-
-    if (h->cfg.verify) {
-        pthread_mutex_lock(&h->threads_lock);
-        world_stop(h, NULL);
-        cycle_verify_marks(h);
-        world_start(h, NULL);
-        pthread_mutex_unlock(&h->threads_lock);
-    }
-
-    pthread_mutex_lock(&h->lock);
-    cycle_end_marking(h);
     pthread_mutex_unlock(&h->lock);
+    return s != NULL;
+}
 
-    rtgc_atomic_store_release(&h->phase, PHASE_MARK_OFF);
-    round_all(h, hs_mark_off, NULL);
+static void finish_cycle(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
     size_t shrunk = cycle_queue_sweep(h);
+    h->last_cycle_alloc = h->stats.allocated_bytes - h->cycle_alloc_start;
+    h->last_cycle_ns = os_now_ns() - h->cycle_start_ns;
+    pace(h);
     pthread_mutex_unlock(&h->lock);
-    rtgc_atomic_store_release(&h->phase, PHASE_IDLE);
+    set_phase(h, PHASE_IDLE);
     if (shrunk)
         emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);
     emit_event(h, RTGC_EV_CYCLE_END, h->marked_bytes);
     pthread_mutex_lock(&h->cycle_lock);
     pthread_cond_broadcast(&h->cycle_cv);
     pthread_mutex_unlock(&h->cycle_lock);
-    sweep_some(h, false);
+}
+
+bool cycle_step(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns) {
+    uint64_t deadline = os_now_ns() + budget_ns;
+    bool did = false;
+    for (;;) {
+        switch ((enum phase)rtgc_atomic_load(&h->phase)) {
+        case PHASE_IDLE: {
+            pthread_mutex_lock(&h->cycle_lock);
+            bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle);
+            pthread_mutex_unlock(&h->cycle_lock);
+            if (!wanted)
+                return false;
+            start_cycle(h);
+            break;
+        }
+        case PHASE_SWEEP:
+            if (sweep_one(h)) {
+                if (os_now_ns() >= deadline)
+                    return true;
+                break;
+            }
+            pthread_mutex_lock(&h->lock);
+            rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
+            h->marked_bytes = h->marked_objects = 0;
+            pthread_mutex_unlock(&h->lock);
+            emit_event(h, RTGC_EV_MARK_START, 0);
+            set_phase(h, PHASE_MARK_ON);
+            round_post(h, self, hs_mark_on, NULL);
+            break;
+        case PHASE_MARK_ON:
+            if (!round_progress(h, self))
+                return true;
+            set_phase(h, PHASE_ROOTS);
+            round_post(h, self, hs_roots, NULL);
+            break;
+        case PHASE_ROOTS:
+            if (!round_progress(h, self))
+                return true;
+            pthread_mutex_lock(&h->lock);          /* ranges may be added meanwhile */
+            roots_visit_globals(h, mark_visitor(h)); /* after every thread [rt.invariant] */
+            pthread_mutex_unlock(&h->lock);
+            set_phase(h, PHASE_TRACE);
+            break;
+        case PHASE_TRACE:
+            if (mark_drain_until(h, deadline, &did))
+                return true;
+            h->term_shaded = rtgc_atomic_load(&h->shade_count);
+            rtgc_atomic_store(&h->term_flushed, 0);
+            set_phase(h, PHASE_TERMINATE);
+            round_post(h, self, hs_flush, NULL);
+            break;
+        case PHASE_TERMINATE: {
+            if (!round_progress(h, self))
+                return true;
+            bool worked = false;
+            bool more = mark_drain_until(h, deadline, &worked);
+            if (more || worked || rtgc_atomic_load(&h->term_flushed) != 0 ||
+                rtgc_atomic_load(&h->shade_count) != h->term_shaded) {
+                set_phase(h, PHASE_TRACE);     /* something was still grey: again */
+                if (os_now_ns() >= deadline)
+                    return true;
+                break;
+            }
+            /* [rt.termination] no grey object anywhere: marking is done. */
+            emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
+            if (h->cfg.verify) {
+                pthread_mutex_lock(&h->threads_lock);
+                world_stop(h, self);
+                cycle_verify_marks(h);
+                world_start(h, self);
+                pthread_mutex_unlock(&h->threads_lock);
+            }
+            pthread_mutex_lock(&h->lock);
+            cycle_end_marking(h);
+            pthread_mutex_unlock(&h->lock);
+            set_phase(h, PHASE_MARK_OFF);
+            round_post(h, self, hs_mark_off, NULL);
+            break;
+        }
+        case PHASE_MARK_OFF:
+            if (!round_progress(h, self))
+                return true;
+            finish_cycle(h);
+            return false;
+        }
+        if (os_now_ns() >= deadline && rtgc_atomic_load(&h->phase) != PHASE_IDLE)
+            return true;
+    }
+}
+
+/* ---- drivers ---- */
+
+void cycle_request(rtgc_heap *h) {
+    pthread_mutex_lock(&h->cycle_lock);
+    uint64_t done = rtgc_atomic_load(&h->cycle);
+    if (h->cycle_requested <= done) {
+        h->cycle_requested = done + 1;
+        pthread_cond_broadcast(&h->cycle_cv);
+    }
+    pthread_mutex_unlock(&h->cycle_lock);
+}
+
+static uint64_t slice_budget(const rtgc_heap *h) {
+    return h->cfg.pause_budget_ns;
+}
+
+/* One bounded slice by a mutator, recorded as a pause of `cause`. */
+static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_lock) {
+    rtgc_heap *h = t->heap;
+    if (wait_for_lock) {
+        rtgc_enter_blocking(t);          /* whoever holds gc_lock may need us */
+        pthread_mutex_lock(&h->gc_lock);
+        rtgc_atomic_store_release(&t->status, TS_RUNNING);
+    } else if (pthread_mutex_trylock(&h->gc_lock) != 0) {
+        return true;                     /* someone else is stepping */
+    }
+    uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
+    bool active = cycle_step(h, t, slice_budget(h));
+    uint64_t t1 = os_now_ns();
+    h->step_end_ns = t1;
+    /* [cycle.mmu] Owe the mutator (mmu / (1 - mmu)) times the slice before
+     * the next one: over any window, the collector's slices then take at
+     * most (1 - mmu) of it. */
+    h->step_gap_ns = (uint64_t)((double)(t1 - t0) * h->cfg.mmu_target / (1.0 - h->cfg.mmu_target));
     pthread_mutex_unlock(&h->gc_lock);
+    record_pause(h, t, cause, t0, t1, os_thread_cpu_ns() - cpu0, 0);
+    return active;
+}
+
+void cycle_alloc_hook(rtgc_thread *t) {
+    rtgc_heap *h = t->heap;
+    if (h->cfg.mode == RTGC_MODE_STW || h->cfg.mode == RTGC_MODE_STEP)
+        return;
+    if (!cycle_active(h)) {
+        pthread_mutex_lock(&h->cycle_lock);
+        bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle);
+        pthread_mutex_unlock(&h->cycle_lock);
+        if (!wanted)
+            return;
+    }
+    /* Half-way from the trigger to the limit, the mutator is outrunning the
+     * cycle: it assists without waiting for its turn. */
+    size_t heap = h->heap_size, trig = h->trigger, limit = h->cfg.heap_limit;
+    bool behind = heap > trig + (limit > trig ? (limit - trig) / 2 : 0);
+    if (h->cfg.mode == RTGC_MODE_CONCURRENT && !behind)
+        return;                          /* the collector thread does the work */
+    if (!behind && os_now_ns() < h->step_end_ns + h->step_gap_ns)
+        return;
+    mutator_slice(t, behind ? RTGC_CAUSE_ASSIST : RTGC_CAUSE_STEP, false);
+}
+
+int rtgc_step(rtgc_thread *t, uint64_t budget_ns) {
+    if (!thread_ok(t, "rtgc_step"))
+        return 0;
+    rtgc_heap *h = t->heap;
+    if (h->cfg.mode == RTGC_MODE_STW)
+        return 0;
+    if (h->heap_size >= h->trigger)
+        cycle_request(h);
+    if (pthread_mutex_trylock(&h->gc_lock) != 0)
+        return 1;
+    uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
+    bool active = cycle_step(h, t, budget_ns);
+    uint64_t t1 = os_now_ns();
+    pthread_mutex_unlock(&h->gc_lock);
+    record_pause(h, t, RTGC_CAUSE_STEP, t0, t1, os_thread_cpu_ns() - cpu0, 0);
+    return active;
+}
+
+/* Wait, as a blocked thread (so rounds are served for us), until the cycle
+ * numbered `target` has finished.  Without a collector thread, the waiting
+ * thread drives the cycle itself, in budgeted slices (cause ASSIST). */
+void cycle_wait(rtgc_thread *t, uint64_t target) {
+    rtgc_heap *h = t->heap;
+    pthread_mutex_lock(&h->cycle_lock);
+    if (h->cycle_requested < target) {
+        h->cycle_requested = target;
+        pthread_cond_broadcast(&h->cycle_cv);
+    }
+    pthread_mutex_unlock(&h->cycle_lock);
+    if (h->cfg.mode != RTGC_MODE_CONCURRENT) {
+        while (rtgc_atomic_load_acquire(&h->cycle) < target) {
+            uint64_t before = rtgc_atomic_load(&h->phase);
+            mutator_slice(t, RTGC_CAUSE_ASSIST, true);
+            if (rtgc_atomic_load(&h->phase) == before && rtgc_atomic_load_acquire(&h->cycle) < target) {
+                /* Waiting for other threads' handshakes: let them run. */
+                rtgc_enter_blocking(t);
+                struct timespec ts = {0, 100000};
+                nanosleep(&ts, NULL);
+                rtgc_leave_blocking(t);
+            }
+        }
+        return;
+    }
+    rtgc_enter_blocking(t);
+    rtgc_atomic_fetch_add(&h->stalled, 1);
+    pthread_mutex_lock(&h->cycle_lock);
+    while (rtgc_atomic_load_acquire(&h->cycle) < target && !h->shutdown)
+        pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
+    pthread_mutex_unlock(&h->cycle_lock);
+    rtgc_atomic_fetch_add(&h->stalled, (uintptr_t)-1);
+    rtgc_leave_blocking(t);
+}
+
+/* ---- the collector thread [cycle.share] ----
+ * It works in slices of the pause budget.  After a slice of length s it
+ * rests s * (1 - share) / share, so it takes at most `cpu_share` of a core
+ * and never holds a core a mutator needs for longer than one slice; it
+ * does not rest while a mutator is stalled at the heap limit (nothing else
+ * can run then).  While it waits for threads to serve a round, it sleeps on
+ * hs_cv. */
+static void rest(rtgc_heap *h, uint64_t ns) {
+    pthread_mutex_lock(&h->world_lock);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ns;
+    while (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&h->hs_cv, &h->world_lock, &ts);
+    pthread_mutex_unlock(&h->world_lock);
 }
 
 static void *collector_main(void *arg) {
     rtgc_heap *h = arg;
     pthread_mutex_lock(&h->cycle_lock);
     while (!h->shutdown) {
-        if (h->cycle_requested > rtgc_atomic_load(&h->cycle)) {
+        bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle) || cycle_active(h);
+        if (!wanted) {
+            /* Idle: sweep in the background, a span at a time. */
             pthread_mutex_unlock(&h->cycle_lock);
-            run_cycle(h);
+            bool swept = sweep_one(h);
             pthread_mutex_lock(&h->cycle_lock);
+            if (!swept && !h->shutdown && h->cycle_requested <= rtgc_atomic_load(&h->cycle))
+                pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
             continue;
         }
-        pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
+        pthread_mutex_unlock(&h->cycle_lock);
+        pthread_mutex_lock(&h->gc_lock);
+        uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
+        uintptr_t phase0 = rtgc_atomic_load(&h->phase);
+        bool active = cycle_step(h, NULL, slice_budget(h));
+        uint64_t work = os_thread_cpu_ns() - cpu0, wall = os_now_ns() - t0;
+        bool stuck = active && rtgc_atomic_load(&h->phase) == phase0 && wall < 20000;
+        pthread_mutex_unlock(&h->gc_lock);
+        pthread_mutex_lock(&h->stats_lock);
+        h->stats.collector_cpu_ns += work;
+        pthread_mutex_unlock(&h->stats_lock);
+        if (stuck)
+            rest(h, 1000000);        /* a round is waiting for mutators' safepoints */
+        else if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0)
+            rest(h, (uint64_t)((double)work * (1.0 - h->cfg.cpu_share) / h->cfg.cpu_share));
+        pthread_mutex_lock(&h->cycle_lock);
     }
     pthread_mutex_unlock(&h->cycle_lock);
     return NULL;
@@ -190,30 +453,4 @@ void cycle_stop_collector(rtgc_heap *h) {
     pthread_mutex_unlock(&h->cycle_lock);
     pthread_join(h->collector, NULL);
     h->collector_started = false;
-}
-
-void cycle_request(rtgc_heap *h) {
-    pthread_mutex_lock(&h->cycle_lock);
-    uint64_t done = rtgc_atomic_load(&h->cycle);
-    if (h->cycle_requested <= done) {
-        h->cycle_requested = done + 1;
-        pthread_cond_broadcast(&h->cycle_cv);
-    }
-    pthread_mutex_unlock(&h->cycle_lock);
-}
-
-/* Wait, as a blocked thread (so rounds are served for us), until a cycle
- * that started after `seen_cycle` was read has finished. */
-void cycle_wait(rtgc_thread *t, uint64_t target) {
-    rtgc_heap *h = t->heap;
-    rtgc_enter_blocking(t);
-    pthread_mutex_lock(&h->cycle_lock);
-    if (h->cycle_requested < target) {
-        h->cycle_requested = target;
-        pthread_cond_broadcast(&h->cycle_cv);
-    }
-    while (rtgc_atomic_load_acquire(&h->cycle) < target && !h->shutdown)
-        pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
-    pthread_mutex_unlock(&h->cycle_lock);
-    rtgc_leave_blocking(t);
 }

@@ -9,13 +9,15 @@
  * claimed by the collector ([threads.status]: BLOCKED -> BLOCKED|GC_OWNS),
  * which runs fn on its behalf and publishes hs_done itself; the thread
  * cannot run mutator code until it is released, so fn never runs twice and
- * never races the thread.  One request per thread is outstanding at a time:
- * handshake_all waits for every thread before it returns, under
- * threads_lock, so no second round can be posted meanwhile.
+ * never races the thread.  One round is outstanding at a time: the cycle
+ * posts the next only when round_progress reported the last complete
+ * (threads_lock guards posting and progress).
  *
  * Each served handshake is a pause of cause HANDSHAKE for that thread
  * only; its length is fn's work, which the caller keeps within the budget.
  */
+#include <time.h>
+
 #include "internal.h"
 
 static void serve_now(rtgc_heap *h, rtgc_thread *t, uintptr_t seq) {
@@ -37,41 +39,82 @@ bool handshake_serve(rtgc_thread *t) {
     return true;
 }
 
-void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) {
-    uintptr_t seq = ++h->hs_seq;
+static void post_one(rtgc_thread *t, rtgc_thread *self, handshake_fn fn, void *arg) {
+    t->hs_fn = fn;
+    t->hs_arg = arg;
+    rtgc_atomic_store_release(&t->hs_req, t->hs_req + 1);
+    if (t != self)
+        rtgc_atomic_or(&t->fast.state, RTGC_STATE_POLL);
+}
+
+void round_post(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) {
+    pthread_mutex_lock(&h->threads_lock);
+    for (rtgc_thread *t = h->threads; t; t = t->next)
+        post_one(t, self, fn, arg);
+    pthread_mutex_unlock(&h->threads_lock);
+}
+
+/* Serve t's request for it, if it is blocked (claim, run, release). */
+static bool serve_blocked(rtgc_heap *h, rtgc_thread *t) {
+    if (rtgc_atomic_load_acquire(&t->status) != TS_BLOCKED ||
+        !rtgc_atomic_cas(&t->status, TS_BLOCKED, TS_BLOCKED | TS_GC_OWNS))
+        return false;
+    uintptr_t req = rtgc_atomic_load_acquire(&t->hs_req);
+    if (rtgc_atomic_load_acquire(&t->hs_done) != req)
+        serve_now(h, t, req);
+    pthread_mutex_lock(&h->world_lock);
+    rtgc_atomic_store_release(&t->status, TS_BLOCKED);
+    pthread_cond_broadcast(&h->world_cv);
+    pthread_mutex_unlock(&h->world_lock);
+    return true;
+}
+
+bool round_progress(rtgc_heap *h, rtgc_thread *self) {
+    bool all = true;
+    pthread_mutex_lock(&h->threads_lock);
     for (rtgc_thread *t = h->threads; t; t = t->next) {
-        t->hs_fn = fn;
-        t->hs_arg = arg;
-        rtgc_atomic_store_release(&t->hs_req, seq);
-        if (t != self)
-            rtgc_atomic_or(&t->fast.state, RTGC_STATE_POLL);
-    }
-    if (self)
-        serve_now(h, self, seq);
-    for (rtgc_thread *t = h->threads; t; t = t->next) {
-        while (rtgc_atomic_load_acquire(&t->hs_done) != seq) {
-            uintptr_t st = rtgc_atomic_load_acquire(&t->status);
-            if (st == TS_BLOCKED && rtgc_atomic_cas(&t->status, TS_BLOCKED, TS_BLOCKED | TS_GC_OWNS)) {
-                if (rtgc_atomic_load_acquire(&t->hs_done) != seq)
-                    serve_now(h, t, seq);
-                pthread_mutex_lock(&h->world_lock);
-                rtgc_atomic_store_release(&t->status, TS_BLOCKED);
-                pthread_cond_broadcast(&h->world_cv);
-                pthread_mutex_unlock(&h->world_lock);
-                break;
-            }
-            pthread_mutex_lock(&h->world_lock);
-            if (rtgc_atomic_load_acquire(&t->hs_done) != seq &&
-                rtgc_atomic_load_acquire(&t->status) == TS_RUNNING)
-                pthread_cond_wait(&h->hs_cv, &h->world_lock);
-            pthread_mutex_unlock(&h->world_lock);
+        uintptr_t req = rtgc_atomic_load_acquire(&t->hs_req);
+        if (rtgc_atomic_load_acquire(&t->hs_done) != req) {
+            if (t == self)
+                serve_now(h, t, req);
+            else
+                serve_blocked(h, t);
+        }
+        if (rtgc_atomic_load_acquire(&t->hs_done) != rtgc_atomic_load(&t->hs_req)) {
+            all = false;
+        } else if (t->scan_pending) {
+            /* The next slice of its root scan [roots.slices]. */
+            post_one(t, self, t->hs_fn, t->hs_arg);
+            if (t == self)
+                serve_now(h, t, t->hs_req);
+            all = false;
         }
     }
-    /* Requests are served: drop the POLL bits this round set, unless a stop
-     * of the world is pending (it sets its own). */
-    pthread_mutex_lock(&h->world_lock);
-    if (!h->stop_requested)
-        for (rtgc_thread *t = h->threads; t; t = t->next)
-            rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_POLL);
-    pthread_mutex_unlock(&h->world_lock);
+    if (all) {
+        /* Drop the POLL bits this round set, unless a stop of the world is
+         * pending (it sets its own). */
+        pthread_mutex_lock(&h->world_lock);
+        if (!h->stop_requested)
+            for (rtgc_thread *t = h->threads; t; t = t->next)
+                rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_POLL);
+        pthread_mutex_unlock(&h->world_lock);
+    }
+    pthread_mutex_unlock(&h->threads_lock);
+    return all;
+}
+
+void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) {
+    round_post(h, self, fn, arg);
+    while (!round_progress(h, self)) {
+        pthread_mutex_lock(&h->world_lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&h->hs_cv, &h->world_lock, &ts);
+        pthread_mutex_unlock(&h->world_lock);
+    }
 }

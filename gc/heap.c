@@ -380,11 +380,6 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     rtgc_status st = rtgc_config_validate(&c, err);
     if (st != RTGC_OK)
         return st;
-    if (c.mode != RTGC_MODE_STW && c.mode != RTGC_MODE_CONCURRENT) {
-        set_error(err, RTGC_EUNSUPPORTED, "mode", "mode '%s' is not available in this version; use mode=stw",
-                  rtgc_mode_name(c.mode));
-        return RTGC_EUNSUPPORTED;
-    }
     rtgc_heap *h = calloc(1, sizeof *h);
     if (!h) {
         set_error(err, RTGC_ENOMEM, "heap", "out of memory for the heap descriptor");

@@ -124,6 +124,8 @@ struct rtgc_thread {
     volatile uintptr_t hs_done;      /* sequence number of the latest one served */
     /* concurrent marking [rt.invariant] */
     bool alloc_black;                /* roots scanned this cycle: allocate marked */
+    bool scan_pending;               /* a sliced root scan is under way [roots.slices] */
+    rtgc_root_scan scan;             /* its state between slices */
     uint32_t ngrey;
     void *grey[GREY_CAP];            /* objects this thread shaded, not yet handed over */
     struct rtgc_thread *next;
@@ -223,6 +225,15 @@ struct rtgc_heap {
     pthread_mutex_t cycle_lock;      /* guards the fields below */
     pthread_cond_t cycle_cv;         /* a cycle was requested or finished */
     uint64_t cycle_requested;        /* cycles asked for (compare with cycle) */
+    uintptr_t term_shaded;           /* shade_count when the flush round was posted */
+    volatile uintptr_t term_flushed; /* grey objects the flush round handed over */
+    uint64_t step_end_ns;            /* end of the last incremental slice [cycle.mmu] */
+    uint64_t step_gap_ns;            /* mutator time owed before the next one */
+    uint64_t cycle_start_ns;
+    uint64_t cycle_alloc_start;      /* allocated_bytes when the cycle started */
+    uint64_t last_cycle_alloc;       /* bytes allocated during the last cycle [cycle.pacer] */
+    uint64_t last_cycle_ns;
+    volatile uintptr_t stalled;      /* threads waiting at the heap limit */
 
     /* records (stats_lock) */
     pthread_mutex_t stats_lock;
@@ -242,7 +253,17 @@ struct rtgc_heap {
     void *error_data;
 };
 
-enum phase { PHASE_IDLE = 0, PHASE_MARK_ON, PHASE_ROOTS, PHASE_TRACE, PHASE_MARK_OFF };
+/* Phases of a concurrent/incremental cycle (cycle.c).  Marking is on from
+ * MARK_ON to TERMINATE. */
+enum phase {
+    PHASE_IDLE = 0,
+    PHASE_SWEEP,       /* finishing the previous cycle's sweep */
+    PHASE_MARK_ON,     /* round: barriers on */
+    PHASE_ROOTS,       /* round: each thread's roots, in slices */
+    PHASE_TRACE,       /* draining grey objects */
+    PHASE_TERMINATE,   /* round: flush grey buffers, check for termination */
+    PHASE_MARK_OFF     /* round: barriers off, spans back */
+};
 
 enum block_state { BLOCK_FREE_CLEAN = 0, BLOCK_FREE_DIRTY = 1, BLOCK_USED = 2 };
 
@@ -313,6 +334,8 @@ void grey_flush(rtgc_heap *h, rtgc_thread *t);
 /* Marker: drain its own stack and the mutators' hand-overs; false when
  * both were empty. */
 bool mark_drain_concurrent(rtgc_heap *h);
+/* Drain until empty or the deadline; returns true if grey objects remain. */
+bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work);
 void mark_object_atomic(rtgc_heap *h, void *obj);
 rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t);
 void premark_span(rtgc_heap *h, span *s);
@@ -320,6 +343,9 @@ void premark_span(rtgc_heap *h, span *s);
 /* ---- roots.c ---- */
 void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v);
 void roots_visit_thread(rtgc_heap *h, rtgc_thread *t, rtgc_visitor *v, uint64_t *slices);
+void roots_visit_direct(rtgc_thread *t, rtgc_visitor *v);   /* frames and handles */
+/* One slice of t's stack scanner; returns true if more remains. */
+bool roots_scan_slice(rtgc_thread *t, rtgc_root_scan *scan, uint64_t slots);
 void roots_fini(rtgc_heap *h);
 void handles_free(rtgc_thread *t);
 
@@ -333,6 +359,13 @@ void cycle_verify_marks(rtgc_heap *h);       /* world stopped */
 void collect_full(rtgc_thread *t, rtgc_pause_cause cause);
 
 /* ---- cycle.c ---- */
+/* Do at most budget_ns of cycle work (starting a cycle if one was asked
+ * for).  Returns true while a cycle is in progress.  gc_lock held. */
+bool cycle_step(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns);
+/* From the allocation slow path: an incremental slice, or an assist when
+ * the mutator is outrunning the cycle. */
+void cycle_alloc_hook(rtgc_thread *t);
+bool cycle_active(rtgc_heap *h);
 rtgc_status cycle_start_collector(rtgc_heap *h);
 void cycle_stop_collector(rtgc_heap *h);
 /* Ask for a cycle (concurrent mode); returns at once. */
@@ -348,10 +381,14 @@ void world_start(rtgc_heap *h, rtgc_thread *self);
 bool thread_ok(rtgc_thread *t, const char *where);
 
 /* ---- handshake.c ---- */
-/* Run fn for every attached thread: each thread runs it at its next
- * safepoint, a blocked thread is served by the caller on its behalf, and
- * `self` (the caller, if attached) serves inline.  Returns when all have
- * run it.  threads_lock held. */
+/* A non-blocking round: post fn to every thread, then call round_progress
+ * until it returns true.  `self` (an attached caller, or NULL) serves
+ * inline; blocked threads are served on their behalf.  A thread whose
+ * sliced root scan is not finished (scan_pending) is asked again. */
+void round_post(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg);
+bool round_progress(rtgc_heap *h, rtgc_thread *self);
+/* A whole round, waiting: returns when every attached thread has run fn
+ * (at its safepoint, or by the caller for a blocked thread). */
 void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg);
 /* At a safepoint: serve a pending request, if any.  Returns true if it did. */
 bool handshake_serve(rtgc_thread *t);

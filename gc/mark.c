@@ -291,6 +291,41 @@ bool mark_drain_concurrent(rtgc_heap *h) {
     }
 }
 
+/* Bounded draining: the marker checks the clock every 64 objects, so a
+ * slice overruns its deadline by at most 64 objects' tracing (a large
+ * REF_ARRAY counts as one object: see the note in DESIGN.md). */
+bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
+    for (;;) {
+        void *obj;
+        unsigned n = 0;
+        while ((obj = pop(h))) {
+            scan_object(h, obj, true);
+            *did_work = true;
+            if (++n == 64) {
+                n = 0;
+                if (os_now_ns() >= deadline_ns)
+                    return true;
+            }
+        }
+        pthread_mutex_lock(&h->grey_lock);
+        mark_chunk *list = h->shared_grey;
+        h->shared_grey = NULL;
+        pthread_mutex_unlock(&h->grey_lock);
+        if (!list)
+            return false;
+        /* Hand-overs join the marker's own stack. */
+        while (list) {
+            mark_chunk *c = list;
+            list = c->prev;
+            for (size_t i = 0; i < c->n; i++)
+                push(h, c->objs[i]);
+            free(c);
+        }
+        if (os_now_ns() >= deadline_ns)
+            return true;
+    }
+}
+
 /* A span handed to a thread that allocates black: its free cells are
  * marked now, so whatever is allocated from them is born marked. */
 void premark_span(rtgc_heap *h, span *s) {

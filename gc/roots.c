@@ -212,7 +212,7 @@ void rtgc_thread_set_stack_scanner(rtgc_thread *t, rtgc_stack_scan_fn fn, void *
     t->scanner_data = data;
 }
 
-void roots_visit_thread(rtgc_heap *h, rtgc_thread *t, rtgc_visitor *v, uint64_t *slices) {
+void roots_visit_direct(rtgc_thread *t, rtgc_visitor *v) {
     for (rtgc_frame *f = t->fast.frames; f; f = f->prev)
         for (size_t i = 0; i < f->count; i++)
             v->visit(v, &f->slots[i]);
@@ -228,12 +228,23 @@ void roots_visit_thread(rtgc_heap *h, rtgc_thread *t, rtgc_visitor *v, uint64_t 
         for (size_t i = 0; i < n; i++)
             v->visit(v, &c->slots[i]);
     }
+}
+
+bool roots_scan_slice(rtgc_thread *t, rtgc_root_scan *scan, uint64_t slots) {
+    if (!t->scanner)
+        return false;
+    scan->slice_limit = scan->slots_visited + slots;
+    return t->scanner(t, scan, t->scanner_data) != 0;
+}
+
+void roots_visit_thread(rtgc_heap *h, rtgc_thread *t, rtgc_visitor *v, uint64_t *slices) {
+    (void)h;
+    roots_visit_direct(t, v);
     if (t->scanner) {
         rtgc_root_scan scan = {.visitor = v, .cursor = 0, .slots_visited = 0, .slice_limit = 0};
-        int more;
+        bool more;
         do {
-            scan.slice_limit = scan.slots_visited + ROOT_SLICE_SLOTS;
-            more = t->scanner(t, &scan, t->scanner_data);
+            more = roots_scan_slice(t, &scan, ROOT_SLICE_SLOTS);
             if (slices)
                 (*slices)++;
         } while (more);

@@ -46,8 +46,12 @@ static void problem(verifier *vf, const char *fmt, ...) {
     rtgc__report(vf->h, RTGC_ESTATE, "verify: %s", msg);
 }
 
+/* Swept against the last finished cycle's marks?  A span a thread still
+ * owns can be stale too: in the concurrent cycle a thread keeps its spans
+ * from the end of marking until it serves MARK_OFF, and the dead objects in
+ * them are only found by the sweep after that. */
 static bool span_swept(const rtgc_heap *h, const span *s) {
-    return s->cls == SPAN_LARGE || s->swept_cycle == h->cycle || s->owner != NULL;
+    return s->cls == SPAN_LARGE || s->swept_cycle == h->cycle;
 }
 
 /* Is obj the start of an allocated object? */
@@ -62,7 +66,11 @@ static bool allocated(rtgc_heap *h, const void *obj, const char **why) {
     uint64_t hdr = rtgc_object_header(obj);
     if (hdr == 0) { *why = "points at a free cell"; return false; }
     if (!span_swept(h, s) && *mark_byte(h, obj) != h->epoch) {
-        *why = "points at an unmarked (dead) object";
+        static const char *phases[] = {"idle", "sweep", "mark-on", "roots", "trace", "terminate", "mark-off"};
+        static _Thread_local char buf[160];
+        snprintf(buf, sizeof buf, "points at an unmarked object in a span not yet swept (phase %s, cycle %lu, span swept %lu, mark %u, epoch %u)",
+                 phases[h->phase], (unsigned long)h->cycle, (unsigned long)s->swept_cycle, *mark_byte(h, obj), h->epoch);
+        *why = buf;
         return false;
     }
     return true;
@@ -75,9 +83,12 @@ static void check_ref(rtgc_visitor *v, void **slot) {
         return;
     const char *why = NULL;
     if (!allocated(vf->h, p, &why)) {
-        if (vf->from)
-            problem(vf, "object %p (%s) slot +%td holds %p, which %s", vf->from, layout_of(vf->h, vf->from)->name,
+        if (vf->from) {
+            span *fs = span_of(vf->h, vf->from);
+            problem(vf, "object %p (%s, mark %u, span swept %lu, owner %p) slot +%td holds %p, which %s", vf->from, layout_of(vf->h, vf->from)->name,
+                    *mark_byte(vf->h, vf->from), (unsigned long)fs->swept_cycle, (void *)fs->owner,
                     (char *)slot - (char *)vf->from, p, why);
+        }
         else
             problem(vf, "root slot %p holds %p, which %s", (void *)slot, p, why);
         return;

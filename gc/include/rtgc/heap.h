@@ -44,6 +44,12 @@ void rtgc_leave_blocking(rtgc_thread *t);
 /* Run a full collection now (in stop-the-world mode: a stop of every thread). */
 void rtgc_collect(rtgc_thread *t);
 
+/* Step mode (and any mode but stw): do at most `budget_ns` of collector
+ * work on this thread, starting a cycle when the heap has reached its
+ * trigger.  Returns 1 while a cycle is in progress (call again when there
+ * is slack), 0 when no work remains.  Recorded as a pause of cause STEP. */
+int rtgc_step(rtgc_thread *t, uint64_t budget_ns);
+
 /* Verify the heap with the world stopped: every object reachable from the
  * roots is allocated, every reference points at an allocated object, layouts
  * are respected, free cells are intact.  Returns the number of problems found

@@ -81,6 +81,7 @@ typedef struct rtgc_stats {
     uint64_t freed_bytes;       /* bytes the sweeper reclaimed */
     uint64_t decommitted_bytes; /* bytes given back to the OS, in total */
     uint64_t oom_count;         /* allocations that returned NULL */
+    uint64_t collector_cpu_ns;  /* CPU time of the collector thread (concurrent mode) */
     uint64_t by_cause[RTGC_CAUSE_COUNT]; /* records per cause */
 } rtgc_stats;
 void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
