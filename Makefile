@@ -29,10 +29,14 @@ else
 Q := @
 endif
 
-ifeq ($(BUILD)$(SAN),opt)
+# BREAK=load builds a library whose load barrier does not shade: the
+# torture tests must fail against it (make teeth).
+BREAK ?=
+
+ifeq ($(BUILD)$(SAN)$(BREAK),opt)
 O := build
 else
-O := build/$(BUILD)$(if $(SAN),-$(SAN))
+O := build/$(BUILD)$(if $(SAN),-$(SAN))$(if $(BREAK),-broken-$(BREAK))
 endif
 
 VERSION := 0.1.0
@@ -46,6 +50,12 @@ else ifeq ($(BUILD),debug)
 OPTFLAGS := -O0 -g3 -DRTGC_CHECK=2
 else
 $(error BUILD must be opt, check or debug (got '$(BUILD)'))
+endif
+
+ifeq ($(BREAK),load)
+OPTFLAGS += -DRTGC_BROKEN_LOAD_BARRIER
+else ifneq ($(BREAK),)
+$(error BREAK must be load (got '$(BREAK)'))
 endif
 
 SANFLAGS :=
@@ -76,7 +86,7 @@ TEST_BIN := $(patsubst %.c,$(O)/tests/%,$(notdir $(TEST_SRC)))
 DEPS_STAMP := build/.deps-$(shell echo $(BUILD)$(SAN) | tr -d ' ')
 SETUP := .ci/setup-deps.sh
 
-.PHONY: all lib tests test run bench install deps clean example
+.PHONY: all lib tests test run bench install deps clean example teeth
 .DEFAULT_GOAL := all
 
 all: lib tests example
@@ -134,7 +144,20 @@ $(O)/tests/%: barriers/tests/%.c $(O)/librtgc-internal.a
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)
 
 test: all
+	@$(MAKE) --no-print-directory teeth
 	@sh .ci/run-tests.sh $(TEST_BIN) $(O)/example
+
+# The torture test must catch a load barrier that does not shade: build the
+# broken library and expect the concurrent graph tests to fail.
+teeth:
+	@$(MAKE) --no-print-directory BUILD=check BREAK=load tests
+	@echo "teeth: running the concurrent torture tests against a library whose load barrier does not shade"
+	@if RTGC_TEST_FILTER='*concurrent*' build/check-broken-load/tests/test_graph > build/teeth.log 2>&1; then \
+	  echo "teeth: FAILED: the torture test passed against a broken load barrier"; exit 1; \
+	else \
+	  grep -m 3 -E 'ERROR|rtgc:' build/teeth.log; \
+	  echo "teeth: ok: the torture test caught the broken load barrier (log: build/teeth.log)"; \
+	fi
 
 # ---- the README's embedding example, built against the installed-style API ----
 example: $(O)/example

@@ -7,9 +7,15 @@
  */
 #include "../gc/internal.h"
 
-/* [rt.invariant] A loaded reference is shaded before the mutator can use it. */
+/* [rt.invariant] A loaded reference is shaded before the mutator can use it.
+ * RTGC_BROKEN_LOAD_BARRIER (make BREAK=load) removes the shading, to show
+ * that the torture tests catch a missing barrier (make teeth). */
 void *rtgc_load_slow(rtgc_thread *t, void *value) {
+#ifndef RTGC_BROKEN_LOAD_BARRIER
     shade(t->heap, t, value);
+#else
+    (void)t;
+#endif
     return value;
 }
 
