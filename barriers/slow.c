@@ -24,6 +24,10 @@ void rtgc_store_slow(rtgc_thread *t, void *value) {
     shade(t->heap, t, value);
 }
 
+void rtgc_shade_slow(rtgc_thread *t, void *value) {
+    shade(t->heap, t, value);
+}
+
 static const rtgc_slow_path_table table = {
     .poll = rtgc_poll_slow,
     .load = rtgc_load_slow,

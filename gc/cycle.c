@@ -57,26 +57,34 @@ static uint64_t slice_slots(const rtgc_heap *h) {
     return n < 256 ? 256 : n > ((uint64_t)1 << 20) ? ((uint64_t)1 << 20) : n;
 }
 
-/* [roots.slices] The frames and handles are shaded in the first slice; the
- * stack scanner goes on from its cursor in later ones, each a handshake of
- * its own.  Until the last slice the thread keeps its STORE bit and
- * allocates white, so it counts as unscanned [rt.invariant]. */
+/* [roots.slices] The first slice shades the frames and handles and starts
+ * black allocation; the stack scanner goes on from its cursor in later
+ * slices, each a handshake of its own, while the thread runs in between.
+ * [rt.watermark] Between slices the thread reads no reference from a slot
+ * the scanner has not visited without passing it through rtgc_shade
+ * (rtgc/roots.h), so the references it holds are non-white, and what it
+ * allocates is black: whatever it writes into visited slots is non-white.
+ * Its STORE bit stays on until the last slice. */
 static void hs_roots(rtgc_heap *h, rtgc_thread *t, void *arg) {
     (void)arg;
     rtgc_visitor *v = shade_visitor(h, t);
     if (!t->scan_pending) {
         roots_visit_direct(t, v);
+        for (rtgc_frame *f = t->fast.frames; f; f = f->prev)
+            t->hs_work += f->count;
+        t->hs_work += t->handle_top;
         t->scan = (rtgc_root_scan){.visitor = v, .cursor = 0, .slots_visited = 0, .slice_limit = 0};
-    }
-    t->scan.visitor = v;
-    t->scan_pending = roots_scan_slice(t, &t->scan, slice_slots(h));
-    if (!t->scan_pending) {
         pthread_mutex_lock(&h->lock);
         alloc_disown_all(h, t);      /* from here on, spans are pre-marked */
         pthread_mutex_unlock(&h->lock);
         t->alloc_black = true;
-        rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_STORE);
     }
+    t->scan.visitor = v;
+    uint64_t before = t->scan.slots_visited;
+    t->scan_pending = roots_scan_slice(t, &t->scan, slice_slots(h));
+    t->hs_work += t->scan.slots_visited - before;
+    if (!t->scan_pending)
+        rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_STORE);
     grey_flush(h, t);
 }
 
@@ -297,11 +305,6 @@ static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_
     uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
     bool active = cycle_step(h, t, slice_budget(h));
     uint64_t t1 = os_now_ns();
-    h->step_end_ns = t1;
-    /* [cycle.mmu] Owe the mutator (mmu / (1 - mmu)) times the slice before
-     * the next one: over any window, the collector's slices then take at
-     * most (1 - mmu) of it. */
-    h->step_gap_ns = (uint64_t)((double)(t1 - t0) * h->cfg.mmu_target / (1.0 - h->cfg.mmu_target));
     pthread_mutex_unlock(&h->gc_lock);
     record_pause(h, t, cause, t0, t1, os_thread_cpu_ns() - cpu0, 0);
     return active;
@@ -324,7 +327,7 @@ void cycle_alloc_hook(rtgc_thread *t) {
     bool behind = heap > trig + (limit > trig ? (limit - trig) / 2 : 0);
     if (h->cfg.mode == RTGC_MODE_CONCURRENT && !behind)
         return;                          /* the collector thread does the work */
-    if (!behind && os_now_ns() < h->step_end_ns + h->step_gap_ns)
+    if (!behind && os_now_ns() < rtgc_atomic_load(&h->mmu_next_ns))
         return;
     mutator_slice(t, behind ? RTGC_CAUSE_ASSIST : RTGC_CAUSE_STEP, false);
 }

@@ -21,6 +21,7 @@
 #include "internal.h"
 
 static void serve_now(rtgc_heap *h, rtgc_thread *t, uintptr_t seq) {
+    t->hs_work = 0;
     t->hs_fn(h, t, t->hs_arg);
     rtgc_atomic_store_release(&t->hs_done, seq);
 }
@@ -35,7 +36,7 @@ bool handshake_serve(rtgc_thread *t) {
     pthread_mutex_lock(&h->world_lock);
     pthread_cond_broadcast(&h->hs_cv);
     pthread_mutex_unlock(&h->world_lock);
-    record_pause(h, t, RTGC_CAUSE_HANDSHAKE, t0, os_now_ns(), os_thread_cpu_ns() - cpu0, 0);
+    record_pause(h, t, RTGC_CAUSE_HANDSHAKE, t0, os_now_ns(), os_thread_cpu_ns() - cpu0, t->hs_work);
     return true;
 }
 

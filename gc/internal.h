@@ -122,6 +122,7 @@ struct rtgc_thread {
     void *hs_arg;
     volatile uintptr_t hs_req;       /* sequence number of the latest request */
     volatile uintptr_t hs_done;      /* sequence number of the latest one served */
+    uint64_t hs_work;                /* work units of the last request served (slots scanned) */
     /* concurrent marking [rt.invariant] */
     bool alloc_black;                /* roots scanned this cycle: allocate marked */
     bool scan_pending;               /* a sliced root scan is under way [roots.slices] */
@@ -227,8 +228,7 @@ struct rtgc_heap {
     uint64_t cycle_requested;        /* cycles asked for (compare with cycle) */
     uintptr_t term_shaded;           /* shade_count when the flush round was posted */
     volatile uintptr_t term_flushed; /* grey objects the flush round handed over */
-    uint64_t step_end_ns;            /* end of the last incremental slice [cycle.mmu] */
-    uint64_t step_gap_ns;            /* mutator time owed before the next one */
+    volatile uintptr_t mmu_next_ns;  /* no discretionary slice before this [cycle.mmu] */
     uint64_t cycle_start_ns;
     uint64_t cycle_alloc_start;      /* allocated_bytes when the cycle started */
     uint64_t last_cycle_alloc;       /* bytes allocated during the last cycle [cycle.pacer] */

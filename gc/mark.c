@@ -155,7 +155,8 @@ static inline void mark_ref(rtgc_heap *h, void *p, bool atomic) {
         mark_object(h, p);
 }
 
-static inline void scan_object(rtgc_heap *h, void *obj, bool atomic) {
+/* Returns the number of slots it read, a measure of the work. */
+static inline size_t scan_object(rtgc_heap *h, void *obj, bool atomic) {
     uint64_t hdr = rtgc_object_header(obj);
     const layout_desc *d = &h->layouts[rtgc_header_layout(hdr)];
     uint32_t count = rtgc_header_count(hdr);
@@ -163,7 +164,7 @@ static inline void scan_object(rtgc_heap *h, void *obj, bool atomic) {
     h->marked_bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count);
     if (d->kind == RTGC_LAYOUT_CUSTOM) {
         d->trace(obj, mark_visitor(h), d->trace_data);
-        return;
+        return 1 + d->fixed_size / 8 + (size_t)count * d->elem_size / 8;
     }
     /* Fields may be stored into while we read them (concurrent modes):
      * each is read once, whole, and either value is safe [rt.invariant]. */
@@ -176,7 +177,9 @@ static inline void scan_object(rtgc_heap *h, void *obj, bool atomic) {
         void **elems = (void **)((char *)obj + d->fixed_size);
         for (uint32_t i = 0; i < count; i++)
             mark_ref(h, rtgc_load_ptr(&elems[i]), atomic);
+        return 1 + (size_t)__builtin_popcountll(d->bitmap) + d->noffsets + count;
     }
+    return 1 + (size_t)__builtin_popcountll(d->bitmap) + d->noffsets;
 }
 
 void mark_drain(rtgc_heap *h) {
@@ -291,17 +294,18 @@ bool mark_drain_concurrent(rtgc_heap *h) {
     }
 }
 
-/* Bounded draining: the marker checks the clock every 64 objects, so a
- * slice overruns its deadline by at most 64 objects' tracing (a large
- * REF_ARRAY counts as one object: see the note in DESIGN.md). */
+/* Bounded draining: the marker checks the clock every 1024 slots read, so
+ * a slice overruns its deadline by at most that much tracing, plus one
+ * object: a reference array is traced whole (an array of millions of
+ * references is one long unit; see DESIGN.md). */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
     for (;;) {
         void *obj;
-        unsigned n = 0;
+        size_t n = 0;
         while ((obj = pop(h))) {
-            scan_object(h, obj, true);
+            n += scan_object(h, obj, true);
             *did_work = true;
-            if (++n == 64) {
+            if (n >= 1024) {
                 n = 0;
                 if (os_now_ns() >= deadline_ns)
                     return true;

@@ -126,6 +126,17 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
         .stall = cause == RTGC_CAUSE_HEAP_LIMIT,
     };
     pthread_mutex_lock(&h->stats_lock);
+    if (h->cfg.mode == RTGC_MODE_INCREMENTAL && !r.stall) {
+        /* [cycle.mmu] Every pause, of any cause, owes the mutator
+         * mmu / (1 - mmu) times its length before the next discretionary
+         * slice: over any window the collector then takes at most about
+         * (1 - mmu) of it, assists at the limit aside. */
+        uint64_t next = rtgc_atomic_load(&h->mmu_next_ns);
+        if (next < end_ns)
+            next = end_ns;
+        next += (uint64_t)((double)r.wall_ns * h->cfg.mmu_target / (1.0 - h->cfg.mmu_target));
+        rtgc_atomic_store(&h->mmu_next_ns, next);
+    }
     h->ring[h->ring_next & (h->cfg.pause_log - 1)] = r;
     h->ring_next++;
     rtgc_stats *s = &h->stats;
@@ -198,4 +209,119 @@ const char *rtgc_cause_name(rtgc_pause_cause c) {
 
 uint64_t rtgc_now_ns(void) {
     return os_now_ns();
+}
+
+/* ---- minimum mutator utilisation [stats.mmu] ----
+ * The worst window either starts where a pause starts or ends where one
+ * ends, so those are the only windows tried; a prefix sum of pause lengths
+ * and a binary search give each window's pause time.  Overlapping records
+ * of one thread (a stall and the assist slices inside it) count once. */
+typedef struct ival { uint64_t s, e; } ival;
+
+static int ival_cmp(const void *a, const void *b) {
+    const ival *x = a, *y = b;
+    return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/* Pause time inside [a, b). */
+static uint64_t paused_in(const ival *v, const uint64_t *pre, size_t n, uint64_t a, uint64_t b) {
+    /* first interval ending after a */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t m = (lo + hi) / 2;
+        if (v[m].e <= a) lo = m + 1; else hi = m;
+    }
+    uint64_t total = 0;
+    size_t i = lo;
+    /* whole intervals inside, via prefix sums: find last interval starting before b */
+    size_t lo2 = i, hi2 = n;
+    while (lo2 < hi2) {
+        size_t m = (lo2 + hi2) / 2;
+        if (v[m].s < b) lo2 = m + 1; else hi2 = m;
+    }
+    size_t j = lo2;                      /* intervals [i, j) overlap [a, b) */
+    if (j <= i)
+        return 0;
+    total = pre[j] - pre[i];
+    if (v[i].s < a) total -= a - v[i].s;
+    if (v[j - 1].e > b) total -= v[j - 1].e - b;
+    return total;
+}
+
+static double mmu_of(ival *v, size_t n, uint64_t w) {
+    if (!n)
+        return 1.0;
+    qsort(v, n, sizeof *v, ival_cmp);
+    /* A stall encloses the assist slices inside it: take the union. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && v[i].s <= v[m - 1].e) {
+            if (v[i].e > v[m - 1].e) v[m - 1].e = v[i].e;
+        } else {
+            v[m++] = v[i];
+        }
+    }
+    n = m;
+    uint64_t *pre = malloc((n + 1) * sizeof *pre);
+    if (!pre)
+        return -1.0;
+    pre[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        pre[i + 1] = pre[i] + (v[i].e - v[i].s);
+    uint64_t lo = v[0].s, hi = v[0].e;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].e > hi) hi = v[i].e;
+    uint64_t worst = 0;
+    if (hi - lo <= w) {
+        worst = pre[n];
+        free(pre);
+        return 1.0 - (double)(worst > w ? w : worst) / (double)w;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = v[i].s + w <= hi ? v[i].s : hi - w;
+        uint64_t p = paused_in(v, pre, n, a, a + w);
+        if (p > worst) worst = p;
+        uint64_t b = v[i].e >= lo + w ? v[i].e : lo + w;
+        p = paused_in(v, pre, n, b - w, b);
+        if (p > worst) worst = p;
+    }
+    free(pre);
+    return 1.0 - (double)(worst > w ? w : worst) / (double)w;
+}
+
+double rtgc_mmu(rtgc_heap *h, uint32_t thread, uint64_t window_ns, int use_work) {
+    if (window_ns == 0)
+        return 1.0;
+    pthread_mutex_lock(&h->stats_lock);
+    uint64_t end = h->ring_next, n = end > h->cfg.pause_log ? h->cfg.pause_log : end;
+    rtgc_pause_record *recs = malloc((n ? n : 1) * sizeof *recs);
+    if (!recs) {
+        pthread_mutex_unlock(&h->stats_lock);
+        return -1.0;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        recs[i] = h->ring[(end - n + i) & (h->cfg.pause_log - 1)];
+    pthread_mutex_unlock(&h->stats_lock);
+    ival *v = malloc((n ? n : 1) * sizeof *v);
+    double result = 1.0;
+    uint32_t max_id = 0;
+    for (uint64_t i = 0; i < n; i++)
+        if (recs[i].thread > max_id) max_id = recs[i].thread;
+    for (uint32_t id = thread ? thread : 1; v && id <= (thread ? thread : max_id); id++) {
+        size_t k = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            if (recs[i].thread != id)
+                continue;
+            uint64_t len = use_work ? (recs[i].work_ns < recs[i].wall_ns ? recs[i].work_ns : recs[i].wall_ns)
+                                    : recs[i].wall_ns;
+            v[k].s = recs[i].start_ns;
+            v[k].e = recs[i].start_ns + len;
+            k++;
+        }
+        double m = mmu_of(v, k, window_ns);
+        if (m < result) result = m;
+    }
+    free(v);
+    free(recs);
+    return result;
 }

@@ -29,6 +29,7 @@ RTGC_BEGIN_DECLS
 void rtgc_poll_slow(rtgc_thread *t);
 void *rtgc_load_slow(rtgc_thread *t, void *value);
 void rtgc_store_slow(rtgc_thread *t, void *value);
+void rtgc_shade_slow(rtgc_thread *t, void *value);
 
 /* The state word as the owning thread sees it.  A relaxed load: the
  * collector's write becomes visible within a bounded time (x86-TSO and every
@@ -50,6 +51,14 @@ static RTGC_ALWAYS_INLINE void *rtgc_load(rtgc_thread *t, void *const *slot) {
     if (RTGC_UNLIKELY(rtgc_state(t) & RTGC_STATE_MARKING))
         v = rtgc_load_slow(t, v);
     return v;
+}
+
+/* Shade a reference the mutator got from somewhere the collector has not
+ * scanned yet (the return barrier of a sliced stack scan, rtgc/roots.h):
+ * a no-op unless marking is on. */
+static RTGC_ALWAYS_INLINE void rtgc_shade(rtgc_thread *t, void *value) {
+    if (RTGC_UNLIKELY(rtgc_state(t) & RTGC_STATE_MARKING))
+        rtgc_shade_slow(t, value);
 }
 
 /* Store a reference (or immediate) into a slot of heap object `obj`. */

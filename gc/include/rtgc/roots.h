@@ -76,7 +76,16 @@ void rtgc_global_handle_free(rtgc_heap *heap, void **handle);
  * scanner visits slots with rtgc_scan_visit, asks rtgc_scan_should_yield
  * every so often, and when that says yes stores its position in `cursor`
  * and returns 1 ("more").  It returns 0 when it has visited everything.
- * The cursor starts at 0 for each new scan. */
+ * The cursor starts at 0 for each new scan.
+ *
+ * Between slices the thread runs (concurrent and incremental modes: each
+ * slice is a handshake of its own, within the pause budget).  The contract
+ * that makes that safe, the "watermark": until the scanner reports done, the
+ * thread may write any slot, but a reference it reads from a slot the
+ * scanner has not visited yet must go through rtgc_shade(t, ref) before it
+ * is used or stored (in a VM: a return barrier on frames below the
+ * cursor).  The cursor is the scanner's own, so the VM knows the boundary;
+ * a call with cursor 0 starts a new scan. */
 typedef struct rtgc_root_scan {
     rtgc_visitor *visitor;
     uintptr_t cursor;        /* the scanner's own position, kept between slices */

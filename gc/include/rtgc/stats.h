@@ -97,6 +97,14 @@ void rtgc_pause_histogram(rtgc_heap *heap, rtgc_hist *wall, rtgc_hist *work);
 size_t rtgc_pause_records(rtgc_heap *heap, uint64_t first, rtgc_pause_record *out,
                           size_t max, uint64_t *next);
 
+/* Minimum mutator utilisation of thread `thread` (rtgc_thread_id; 0 means
+ * the worst thread) over every window of `window_ns` inside the span the
+ * kept pause records cover: 1 - (most pause time in any such window) /
+ * window.  With use_work, a pause counts for the collector's CPU time in it
+ * rather than its wall time, which leaves out the platform's own stalls.
+ * 1.0 when there are no records. */
+double rtgc_mmu(rtgc_heap *heap, uint32_t thread, uint64_t window_ns, int use_work);
+
 /* --- events --- */
 typedef enum rtgc_event_kind {
     RTGC_EV_CYCLE_START = 0,
