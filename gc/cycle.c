@@ -323,7 +323,9 @@ void cycle_alloc_hook(rtgc_thread *t) {
     }
     /* Half-way from the trigger to the limit, the mutator is outrunning the
      * cycle: it assists without waiting for its turn. */
+    pthread_mutex_lock(&h->lock);
     size_t heap = h->heap_size, trig = h->trigger, limit = h->cfg.heap_limit;
+    pthread_mutex_unlock(&h->lock);
     bool behind = heap > trig + (limit > trig ? (limit - trig) / 2 : 0);
     if (h->cfg.mode == RTGC_MODE_CONCURRENT && !behind)
         return;                          /* the collector thread does the work */
@@ -338,7 +340,10 @@ int rtgc_step(rtgc_thread *t, uint64_t budget_ns) {
     rtgc_heap *h = t->heap;
     if (h->cfg.mode == RTGC_MODE_STW)
         return 0;
-    if (h->heap_size >= h->trigger)
+    pthread_mutex_lock(&h->lock);
+    bool over = h->heap_size >= h->trigger;
+    pthread_mutex_unlock(&h->lock);
+    if (over)
         cycle_request(h);
     if (pthread_mutex_trylock(&h->gc_lock) != 0)
         return 1;

@@ -140,6 +140,16 @@ static void churn(rtgc_thread *t, rtgc_layout_id NODE, void **root, uint32_t tab
     }
 }
 
+/* Sanitizer builds run the collector several times slower: the budget
+ * is checked at the same points, so the overrun past them grows. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define OVERRUN_FACTOR 10
+#define SLOWDOWN 4
+#else
+#define OVERRUN_FACTOR 2
+#define SLOWDOWN 1
+#endif
+
 static void test_step_budget(void **state) {
     (void)state;
     uint64_t seed = test_seed("step_budget");
@@ -170,11 +180,11 @@ static void test_step_budget(void **state) {
         n++;
         if (rec.work_ns > worst)
             worst = rec.work_ns;
-        if (rec.work_ns > 2 * budget)
+        if (rec.work_ns > OVERRUN_FACTOR * budget)
             over++;
     }
-    printf("step: %llu cycles, %llu steps recorded, longest collector work in a step %.1f us, %llu over 2x budget\n",
-           (unsigned long long)st.cycles, (unsigned long long)n, worst / 1e3, (unsigned long long)over);
+    printf("step: %llu cycles, %llu steps recorded, longest collector work in a step %.1f us, %llu over %dx budget\n",
+           (unsigned long long)st.cycles, (unsigned long long)n, worst / 1e3, (unsigned long long)over, OVERRUN_FACTOR);
     assert_true(st.cycles >= 3);
     assert_true(done_reports > 0);
     assert_true(n > 0);
@@ -228,7 +238,7 @@ static void test_collector_share(void **state) {
     RTGC_FRAME(t, r, 1);
     build(t, ARR, &r[0], 256);
     uint64_t t0 = rtgc_now_ns();
-    while (rtgc_now_ns() - t0 < 600000000ull)
+    while (rtgc_now_ns() - t0 < SLOWDOWN * 600000000ull)
         churn(t, NODE, &r[0], 256, &seed, 10000);
     uint64_t wall = rtgc_now_ns() - t0;
     rtgc_stats st;
