@@ -29,6 +29,10 @@
 
 enum { GOT_SPAN, NEED_COLLECT_SOFT, NEED_COLLECT_HARD, NO_MEMORY };
 
+/* Cells one refill may sweep before it takes fresh blocks instead: about
+ * 100-300 us of sweeping. */
+#define REFILL_SWEEP_CELLS 32768u
+
 /* Give up the thread's span of class cls (lock held).  Its remaining free
  * cells go back with it: they are free cells the next sweep re-threads. */
 static void disown(rtgc_heap *h, rtgc_thread *t, unsigned cls) {
@@ -79,6 +83,14 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
             *swept += sweep_span(h, s);
             if (s->nfree == 0 || s->nfree == s->ncells) {
                 sweep_place(h, s);
+                /* [alloc.sweep_bound] A heap full of live spans would make
+                 * one refill sweep them all: past a bound, take fresh
+                 * blocks instead (under the limit) and leave the rest to
+                 * later refills and the background sweeper. */
+                if (*swept >= REFILL_SWEEP_CELLS) {
+                    over_trigger_ok = true;
+                    break;
+                }
                 continue;
             }
         } else if (!s->free) {
