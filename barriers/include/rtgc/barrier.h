@@ -16,6 +16,10 @@
  *               Every store of a reference into a heap object goes
  *               through it, the initialising stores into a new object too.
  *
+ * Measured with callgrind (gcc 12 -O2, a pointer chase and a poll loop of
+ * 10^6 iterations): rtgc_load and rtgc_poll each add 3 instructions per use
+ * when no collection runs (mov state, and, jne), 7 against 4 per hop.
+ *
  * JIT compilers emit the same tests from rtgc/barrier-attrs.h.
  */
 #ifndef RTGC_BARRIER_H
