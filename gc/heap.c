@@ -71,23 +71,6 @@ span *list_pop(span_list *l) {
     return s;
 }
 
-void list_append_all(span_list *into, span_list *from, uint8_t id) {
-    for (span *s = from->head; s; s = s->next)
-        s->list = id;
-    if (!from->head)
-        return;
-    if (into->tail) {
-        into->tail->next = from->head;
-        from->head->prev = into->tail;
-    } else {
-        into->head = from->head;
-    }
-    into->tail = from->tail;
-    into->count += from->count;
-    from->head = from->tail = NULL;
-    from->count = 0;
-}
-
 /* ---- blocks ---- */
 
 static size_t find_state(rtgc_heap *h, size_t from, uint8_t state) {

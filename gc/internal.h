@@ -300,7 +300,6 @@ static inline char *cell_start(const span *s, const void *p) {
 void list_push(span_list *l, span *s, uint8_t id);
 span *list_pop(span_list *l);
 void list_remove(span_list *l, span *s);
-void list_append_all(span_list *into, span_list *from, uint8_t id);
 
 /* ---- heap.c: blocks and spans ---- */
 span *span_new_small(rtgc_heap *h, unsigned cls);      /* lock held; NULL if no address space */
@@ -331,9 +330,6 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v);
 /* Concurrent marking: shade from a mutator (barriers, root handshakes). */
 void shade(rtgc_heap *h, rtgc_thread *t, void *obj);
 void grey_flush(rtgc_heap *h, rtgc_thread *t);
-/* Marker: drain its own stack and the mutators' hand-overs; false when
- * both were empty. */
-bool mark_drain_concurrent(rtgc_heap *h);
 /* Drain until empty or the deadline; returns true if grey objects remain. */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work);
 void mark_object_atomic(rtgc_heap *h, void *obj);

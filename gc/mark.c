@@ -268,32 +268,6 @@ rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t) {
     return &tl_shade.v;
 }
 
-bool mark_drain_concurrent(rtgc_heap *h) {
-    bool any = false;
-    for (;;) {
-        void *obj;
-        while ((obj = pop(h))) {
-            scan_object(h, obj, true);
-            any = true;
-        }
-        pthread_mutex_lock(&h->grey_lock);
-        mark_chunk *list = h->shared_grey;
-        h->shared_grey = NULL;
-        pthread_mutex_unlock(&h->grey_lock);
-        if (!list)
-            return any;
-        while (list) {
-            mark_chunk *c = list;
-            list = c->prev;
-            for (size_t i = 0; i < c->n; i++) {
-                scan_object(h, c->objs[i], true);
-                any = true;
-            }
-            free(c);
-        }
-    }
-}
-
 /* Bounded draining: the marker checks the clock every 1024 slots read, so
  * a slice overruns its deadline by at most that much tracing, plus one
  * object: a reference array is traced whole (an array of millions of
