@@ -293,7 +293,7 @@ static uint64_t slice_budget(const rtgc_heap *h) {
 }
 
 /* One bounded slice by a mutator, recorded as a pause of `cause`. */
-static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_lock) {
+static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_lock, uint64_t budget) {
     rtgc_heap *h = t->heap;
     if (wait_for_lock) {
         rtgc_enter_blocking(t);          /* whoever holds gc_lock may need us */
@@ -303,7 +303,7 @@ static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_
         return true;                     /* someone else is stepping */
     }
     uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
-    bool active = cycle_step(h, t, slice_budget(h));
+    bool active = cycle_step(h, t, budget);
     uint64_t t1 = os_now_ns();
     pthread_mutex_unlock(&h->gc_lock);
     record_pause(h, t, cause, t0, t1, os_thread_cpu_ns() - cpu0, 0);
@@ -321,17 +321,30 @@ void cycle_alloc_hook(rtgc_thread *t) {
         if (!wanted)
             return;
     }
-    /* Half-way from the trigger to the limit, the mutator is outrunning the
-     * cycle: it assists without waiting for its turn. */
+    /* Three quarters of the way from the trigger to the limit, the mutator
+     * is outrunning the cycle: it assists without waiting for its turn. */
     pthread_mutex_lock(&h->lock);
     size_t heap = h->heap_size, trig = h->trigger, limit = h->cfg.heap_limit;
     pthread_mutex_unlock(&h->lock);
-    bool behind = heap > trig + (limit > trig ? (limit - trig) / 2 : 0);
+    bool behind = heap > trig + (limit > trig ? (limit - trig) / 4 * 3 : 0);
     if (h->cfg.mode == RTGC_MODE_CONCURRENT && !behind)
         return;                          /* the collector thread does the work */
-    if (!behind && os_now_ns() < rtgc_atomic_load(&h->mmu_next_ns))
-        return;
-    mutator_slice(t, behind ? RTGC_CAUSE_ASSIST : RTGC_CAUSE_STEP, false);
+    uint64_t budget = slice_budget(h);
+    if (!behind && h->cfg.mode == RTGC_MODE_INCREMENTAL) {
+        /* [cycle.mmu] A slice may take what the last 10 ms left of the
+         * collector's (1 - mmu) share: every pause counts, lazy sweeping in
+         * the allocator included.  So the window that ends with this slice
+         * keeps the mutator's share; the assists of a mutator that outruns
+         * the cycle are the exception, and are recorded as such. */
+        uint64_t now = os_now_ns();
+        uint64_t share = (uint64_t)((1.0 - h->cfg.mmu_target) * MMU_WINDOW_NS * 0.85); /* room for sweeps to come */
+        uint64_t used = recent_paused(h, now, MMU_WINDOW_NS);
+        if (used + 50000 >= share)
+            return;
+        if (budget > share - used)
+            budget = share - used;
+    }
+    mutator_slice(t, behind ? RTGC_CAUSE_ASSIST : RTGC_CAUSE_STEP, false, budget);
 }
 
 int rtgc_step(rtgc_thread *t, uint64_t budget_ns) {
@@ -369,7 +382,7 @@ void cycle_wait(rtgc_thread *t, uint64_t target) {
     if (h->cfg.mode != RTGC_MODE_CONCURRENT) {
         while (rtgc_atomic_load_acquire(&h->cycle) < target) {
             uint64_t before = rtgc_atomic_load(&h->phase);
-            mutator_slice(t, RTGC_CAUSE_ASSIST, true);
+            mutator_slice(t, RTGC_CAUSE_ASSIST, true, slice_budget(h));
             if (rtgc_atomic_load(&h->phase) == before && rtgc_atomic_load_acquire(&h->cycle) < target) {
                 /* Waiting for other threads' handshakes: let them run. */
                 rtgc_enter_blocking(t);

@@ -47,6 +47,8 @@
 #define HANDLE_CHUNK 256u
 #define ROOT_SLICE_SLOTS 4096u        /* slots per slice of a stack scanner */
 #define GREY_CAP 256u                 /* a mutator's grey buffer */
+#define RECENT_PAUSES 512u            /* pauses the incremental scheduler remembers */
+#define MMU_WINDOW_NS 10000000u       /* the window the MMU target is for */
 
 #define ASSERT(c) \
     do { if (RTGC_CHECK && !(c)) rtgc__fatal("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
@@ -228,7 +230,9 @@ struct rtgc_heap {
     uint64_t cycle_requested;        /* cycles asked for (compare with cycle) */
     uintptr_t term_shaded;           /* shade_count when the flush round was posted */
     volatile uintptr_t term_flushed; /* grey objects the flush round handed over */
-    volatile uintptr_t mmu_next_ns;  /* no discretionary slice before this [cycle.mmu] */
+    /* the last pauses, for the incremental scheduler [cycle.mmu] (stats_lock) */
+    uint64_t recent_start[RECENT_PAUSES], recent_end[RECENT_PAUSES];
+    uint32_t recent_next;
     uint64_t cycle_start_ns;
     uint64_t cycle_alloc_start;      /* allocated_bytes when the cycle started */
     uint64_t last_cycle_alloc;       /* bytes allocated during the last cycle [cycle.pacer] */
@@ -390,6 +394,8 @@ void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg);
 bool handshake_serve(rtgc_thread *t);
 
 /* ---- stats.c / events ---- */
+/* Pause time (all causes) in [now - window, now], from the recent ring. */
+uint64_t recent_paused(rtgc_heap *h, uint64_t now, uint64_t window);
 void stats_init(rtgc_heap *h);
 void stats_fini(rtgc_heap *h);
 void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns,

@@ -126,16 +126,10 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
         .stall = cause == RTGC_CAUSE_HEAP_LIMIT,
     };
     pthread_mutex_lock(&h->stats_lock);
-    if (h->cfg.mode == RTGC_MODE_INCREMENTAL && !r.stall) {
-        /* [cycle.mmu] Every pause, of any cause, owes the mutator
-         * mmu / (1 - mmu) times its length before the next discretionary
-         * slice: over any window the collector then takes at most about
-         * (1 - mmu) of it, assists at the limit aside. */
-        uint64_t next = rtgc_atomic_load(&h->mmu_next_ns);
-        if (next < end_ns)
-            next = end_ns;
-        next += (uint64_t)((double)r.wall_ns * h->cfg.mmu_target / (1.0 - h->cfg.mmu_target));
-        rtgc_atomic_store(&h->mmu_next_ns, next);
+    if (h->cfg.mode == RTGC_MODE_INCREMENTAL) {
+        uint32_t k = h->recent_next++ % RECENT_PAUSES;
+        h->recent_start[k] = start_ns;
+        h->recent_end[k] = end_ns;
     }
     h->ring[h->ring_next & (h->cfg.pause_log - 1)] = r;
     h->ring_next++;
@@ -157,6 +151,21 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
         rtgc_event ev = {.kind = RTGC_EV_PAUSE, .time_ns = end_ns, .cycle = r.cycle, .bytes = 0, .pause = &r};
         h->event_fn(h, &ev, h->event_data);
     }
+}
+
+uint64_t recent_paused(rtgc_heap *h, uint64_t now, uint64_t window) {
+    uint64_t from = now > window ? now - window : 0, total = 0;
+    pthread_mutex_lock(&h->stats_lock);
+    uint32_t n = h->recent_next < RECENT_PAUSES ? h->recent_next : RECENT_PAUSES;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t k = (h->recent_next - 1 - i) % RECENT_PAUSES;
+        uint64_t s = h->recent_start[k], e = h->recent_end[k];
+        if (e <= from)
+            continue;
+        total += e - (s > from ? s : from);
+    }
+    pthread_mutex_unlock(&h->stats_lock);
+    return total;
 }
 
 void rtgc_get_stats(rtgc_heap *h, rtgc_stats *out) {
