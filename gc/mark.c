@@ -155,37 +155,68 @@ static inline void mark_ref(rtgc_heap *h, void *p, bool atomic) {
         mark_object(h, p);
 }
 
-/* Returns the number of slots it read, a measure of the work. */
-static inline size_t scan_object(rtgc_heap *h, void *obj, bool atomic) {
+/* [mark.chunks] A reference array longer than ARRAY_CHUNK is traced a
+ * chunk at a time: after a chunk, the rest goes back on the mark stack as
+ * two entries, the index to go on from and the array tagged with
+ * CONT_TAG (objects are 16-byte aligned, so the tag bit is free).  The
+ * array stays grey until its last chunk, which is all the tri-colour
+ * argument needs; a marking slice never holds more than one chunk. */
+#define ARRAY_CHUNK 2048u
+#define CONT_TAG ((uintptr_t)2)
+
+/* Pop an entry: the object, and the element to start from. */
+static void *pop_entry(rtgc_heap *h, uint32_t *start) {
+    void *obj = pop(h);
+    *start = 0;
+    if (obj && ((uintptr_t)obj & CONT_TAG)) {
+        *start = (uint32_t)(uintptr_t)pop(h);
+        obj = (void *)((uintptr_t)obj & ~CONT_TAG);
+    }
+    return obj;
+}
+
+/* Trace obj from element `start`.  Returns the number of slots it read, a
+ * measure of the work. */
+static inline size_t scan_object(rtgc_heap *h, void *obj, bool atomic, uint32_t start) {
     uint64_t hdr = rtgc_object_header(obj);
     const layout_desc *d = &h->layouts[rtgc_header_layout(hdr)];
     uint32_t count = rtgc_header_count(hdr);
-    h->marked_objects++;
-    h->marked_bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count);
-    if (d->kind == RTGC_LAYOUT_CUSTOM) {
-        d->trace(obj, mark_visitor(h), d->trace_data);
-        return 1 + d->fixed_size / 8 + (size_t)count * d->elem_size / 8;
+    size_t work = 0;
+    if (start == 0) {
+        h->marked_objects++;
+        h->marked_bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count);
+        if (d->kind == RTGC_LAYOUT_CUSTOM) {
+            d->trace(obj, mark_visitor(h), d->trace_data);
+            return 1 + d->fixed_size / 8 + (size_t)count * d->elem_size / 8;
+        }
+        /* Fields may be stored into while we read them (concurrent modes):
+         * each is read once, whole, and either value is safe [rt.invariant]. */
+        void **words = (void **)obj;
+        for (uint64_t bm = d->bitmap; bm; bm &= bm - 1)
+            mark_ref(h, rtgc_load_ptr(&words[__builtin_ctzll(bm)]), atomic);
+        for (size_t i = 0; i < d->noffsets; i++)
+            mark_ref(h, rtgc_load_ptr((void **)((char *)obj + d->offsets[i])), atomic);
+        work = 1 + (size_t)__builtin_popcountll(d->bitmap) + d->noffsets;
     }
-    /* Fields may be stored into while we read them (concurrent modes):
-     * each is read once, whole, and either value is safe [rt.invariant]. */
-    void **words = (void **)obj;
-    for (uint64_t bm = d->bitmap; bm; bm &= bm - 1)
-        mark_ref(h, rtgc_load_ptr(&words[__builtin_ctzll(bm)]), atomic);
-    for (size_t i = 0; i < d->noffsets; i++)
-        mark_ref(h, rtgc_load_ptr((void **)((char *)obj + d->offsets[i])), atomic);
     if (d->kind == RTGC_LAYOUT_REF_ARRAY) {
         void **elems = (void **)((char *)obj + d->fixed_size);
-        for (uint32_t i = 0; i < count; i++)
+        uint32_t end = count - start > ARRAY_CHUNK ? start + ARRAY_CHUNK : count;
+        for (uint32_t i = start; i < end; i++)
             mark_ref(h, rtgc_load_ptr(&elems[i]), atomic);
-        return 1 + (size_t)__builtin_popcountll(d->bitmap) + d->noffsets + count;
+        if (end < count) {
+            push(h, (void *)(uintptr_t)end);
+            push(h, (void *)((uintptr_t)obj | CONT_TAG));
+        }
+        work += end - start;
     }
-    return 1 + (size_t)__builtin_popcountll(d->bitmap) + d->noffsets;
+    return work;
 }
 
 void mark_drain(rtgc_heap *h) {
     void *obj;
-    while ((obj = pop(h)))
-        scan_object(h, obj, false);
+    uint32_t start;
+    while ((obj = pop_entry(h, &start)))
+        scan_object(h, obj, false, start);
 }
 
 void mark_roots(rtgc_heap *h) {
@@ -269,15 +300,15 @@ rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t) {
 }
 
 /* Bounded draining: the marker checks the clock every 1024 slots read, so
- * a slice overruns its deadline by at most that much tracing, plus one
- * object: a reference array is traced whole (an array of millions of
- * references is one long unit; see DESIGN.md). */
+ * a slice overruns its deadline by at most that much tracing plus one unit
+ * (an object, or a chunk of a long reference array [mark.chunks]). */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
     for (;;) {
         void *obj;
+        uint32_t start;
         size_t n = 0;
-        while ((obj = pop(h))) {
-            n += scan_object(h, obj, true);
+        while ((obj = pop_entry(h, &start))) {
+            n += scan_object(h, obj, true, start);
             *did_work = true;
             if (n >= 1024) {
                 n = 0;

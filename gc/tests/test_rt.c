@@ -235,6 +235,57 @@ static void test_incremental_mmu(void **state) {
     rtgc_heap_destroy(h);
 }
 
+/* One reference array of a million elements: marking takes it a chunk at
+ * a time [mark.chunks], so no step runs long, and nothing it holds is lost. */
+static void test_big_array_steps(void **state) {
+    (void)state;
+    rtgc_heap *h = test_heap("mode=step,heap=512M,min_trigger=64M");
+    rtgc_layout_id NODE = node_layout(h), ARR = arr_layout(h);
+    rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    RTGC_FRAME(t, r, 1);
+    const uint32_t n = 1u << 20;
+    r[0] = rtgc_alloc_array(t, ARR, n);
+    for (uint32_t i = 0; i < n; i++) {
+        node *x = rtgc_alloc(t, NODE);
+        x->val = i;
+        void **arr = r[0];
+        rtgc_store(t, arr, &arr[1 + i], x);
+    }
+    uint64_t first = 0;
+    rtgc_pause_record rec;
+    while (rtgc_pause_records(h, first, &rec, 1, &first))
+        ;
+    const uint64_t budget = 100000;
+    uint64_t c0 = rtgc_atomic_load(&h->cycle);
+    cycle_request(h);
+    uint64_t steps = 0;
+    while (rtgc_atomic_load(&h->cycle) == c0) {
+        rtgc_step(t, budget);
+        steps++;
+    }
+    uint64_t worst = 0, over = 0, n_steps = 0;
+    while (rtgc_pause_records(h, first, &rec, 1, &first)) {
+        if (rec.cause != RTGC_CAUSE_STEP)
+            continue;
+        n_steps++;
+        if (rec.work_ns > worst)
+            worst = rec.work_ns;
+        if (rec.work_ns > OVERRUN_FACTOR * budget)
+            over++;
+    }
+    printf("big array: one cycle in %llu steps, longest collector work in a step %.1f us, %llu over %dx budget\n",
+           (unsigned long long)n_steps, worst / 1e3, (unsigned long long)over, OVERRUN_FACTOR);
+    assert_true(n_steps > 10);
+    assert_true(over * 50 <= n_steps);
+    void **arr = r[0];
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(((node *)arr[1 + i])->val, i);
+    assert_int_equal(rtgc_verify(t), 0);
+    RTGC_FRAME_POP(t, r);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
 static void test_collector_share(void **state) {
     (void)state;
     uint64_t seed = test_seed("collector_share");
@@ -266,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_deep_roots_in_slices),
         cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_incremental_mmu),
+        cmocka_unit_test(test_big_array_steps),
         cmocka_unit_test(test_collector_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
