@@ -197,10 +197,16 @@ $(O)/bench/stw-pause: bench/macro/stw_pause.c $(O)/librtgc.a $(BENCH_STAMP)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB)
 
-bench: $(O)/bench/micro $(O)/bench/stw-pause
+$(O)/bench/rt-pause: bench/macro/rt_pause.c $(O)/librtgc.a $(BENCH_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB)
+
+bench: $(O)/bench/micro $(O)/bench/stw-pause $(O)/bench/rt-pause
 	$(O)/bench/micro --benchmark_min_time=0.2
 	$(O)/bench/stw-pause --live=100M
 	$(O)/bench/stw-pause --live=1G
+	$(O)/bench/rt-pause --live=1G --threads=2 --seconds=10
 
 run: all $(O)/bench/stw-pause
 	$(O)/example
