@@ -60,64 +60,89 @@ void alloc_disown_all(rtgc_heap *h, rtgc_thread *t) {
 static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
     if (t->alloc_black)
         premark_span(h, s);           /* allocate black [rt.invariant] */
+    h->handed_out += (uint64_t)s->nfree * s->cell_size;
     s->owner = t;
     t->own[s->cls] = s;
     t->fast.free[s->cls] = s->free;
     s->free = NULL;
 }
 
+/* At the limit (lock held): sweep unswept spans of any class until this
+ * class has a span with free cells or a span was given back and `need`
+ * bytes fit.  Returns cells swept. */
+static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need) {
+    size_t cells = 0;
+    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
+        span *s;
+        while ((s = list_pop(&h->unswept[c]))) {
+            cells += sweep_span(h, s);
+            sweep_place(h, s);
+            if (h->partial[cls].head || h->heap_size + need <= h->cfg.heap_limit)
+                return cells;
+        }
+    }
+    return cells;
+}
+
 /* Lock held.  Find the thread a span of class cls. */
 static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept) {
     span *s;
     disown(h, t, cls);
+    size_t need = (size_t)rtgc_class_size[cls] * 8 > BLOCK_SIZE ? round_up((size_t)rtgc_class_size[cls] * 8, BLOCK_SIZE)
+                                                                 : BLOCK_SIZE;
+    bool swept_for_room = false;
     for (;;) {
         s = list_pop(&h->partial[cls]);
         if (!s)
             s = list_pop(&h->unswept[cls]);
-        if (!s)
-            break;
-        /* A span not swept since the last cycle ended is swept first
-         * [sweep.lazy]; partial spans can be stale in the concurrent
-         * modes, between the end of marking and the MARK_OFF round. */
-        if (s->swept_cycle != h->cycle) {
-            *swept += sweep_span(h, s);
-            if (s->nfree == 0 || s->nfree == s->ncells) {
-                sweep_place(h, s);
-                /* [alloc.sweep_bound] A heap full of live spans would make
-                 * one refill sweep them all: past a bound, take fresh
-                 * blocks instead (under the limit) and leave the rest to
-                 * later refills and the background sweeper. */
-                if (*swept >= REFILL_SWEEP_CELLS) {
+        if (s) {
+            /* A span not swept since the last cycle ended is swept first
+             * [sweep.lazy]; partial spans can be stale in the concurrent
+             * modes, between the end of marking and the MARK_OFF round. */
+            if (s->swept_cycle != h->cycle) {
+                *swept += sweep_span(h, s);
+                if (s->nfree == 0 || s->nfree == s->ncells) {
+                    sweep_place(h, s);
+                    /* [alloc.sweep_bound] A heap full of live spans would
+                     * make one refill sweep them all: past a bound, take
+                     * fresh blocks instead while there is room, and leave
+                     * the rest to later refills and the background sweeper. */
+                    if (*swept < REFILL_SWEEP_CELLS || h->heap_size + need > h->cfg.heap_limit)
+                        continue;
                     over_trigger_ok = true;
-                    break;
+                    s = NULL;
                 }
+            } else if (!s->free) {
+                list_push(&h->full[cls], s, LIST_FULL);  /* swept, nothing free */
                 continue;
             }
-        } else if (!s->free) {
-            list_push(&h->full[cls], s, LIST_FULL);  /* swept, nothing free */
-            continue;
+            if (s) {
+                own(h, t, s);
+                return GOT_SPAN;
+            }
+        }
+        if (h->heap_size + need > h->cfg.heap_limit) {
+            if (!swept_for_room) {
+                swept_for_room = true;
+                *swept += sweep_until_room(h, cls, need);
+                continue;            /* the lists may hold a span for us now */
+            }
+            return NEED_COLLECT_HARD;
+        }
+        if (h->heap_size + need > h->trigger && !over_trigger_ok)
+            return NEED_COLLECT_SOFT;
+        s = span_new_small(h, cls);
+        if (!s) {
+            if (!swept_for_room) {
+                swept_for_room = true;
+                *swept += sweep_until_room(h, cls, need);
+                continue;
+            }
+            return NEED_COLLECT_HARD;
         }
         own(h, t, s);
         return GOT_SPAN;
     }
-    size_t need = (size_t)rtgc_class_size[cls] * 8 > BLOCK_SIZE ? round_up((size_t)rtgc_class_size[cls] * 8, BLOCK_SIZE)
-                                                                 : BLOCK_SIZE;
-    if (h->heap_size + need > h->cfg.heap_limit) {
-        *swept += sweep_all_unswept(h);
-        if (h->heap_size + need > h->cfg.heap_limit)
-            return NEED_COLLECT_HARD;
-    } else if (h->heap_size + need > h->trigger && !over_trigger_ok) {
-        return NEED_COLLECT_SOFT;
-    }
-    s = span_new_small(h, cls);
-    if (!s) {
-        *swept += sweep_all_unswept(h);
-        s = span_new_small(h, cls);
-        if (!s)
-            return NEED_COLLECT_HARD;
-    }
-    own(h, t, s);
-    return GOT_SPAN;
 }
 
 static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool over_trigger_ok, int *status) {
@@ -147,6 +172,7 @@ static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool over_tr
         }
     }
     list_push(&h->large, s, LIST_LARGE);
+    h->handed_out += size;
     if (t->alloc_black)
         rtgc_store_u8(mark_byte(h, s->base), rtgc_load_u8(&h->epoch));
     return s->base;
@@ -189,6 +215,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
 
     uint64_t seen = rtgc_atomic_load(&h->cycle);
     bool collected = false, collected_fully = false;
+    int stalls = 0;
     for (;;) {
         int st;
         if (size > RTGC_SMALL_MAX) {
@@ -239,19 +266,24 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
             collected = true;
             continue;
         }
-        if (st == NEED_COLLECT_SOFT || (st == NEED_COLLECT_HARD && !collected_fully)) {
+        if (h->cfg.mode == RTGC_MODE_STW && (st == NEED_COLLECT_SOFT || (st == NEED_COLLECT_HARD && !collected_fully))) {
             /* A cycle another thread finished since we looked counts too. */
-            if (h->cfg.mode == RTGC_MODE_STW) {
-                collect_stw(t, seen, RTGC_CAUSE_COLLECT);
-            } else {
-                /* At the limit: a stall until a whole cycle has run. */
-                uint64_t t0 = os_now_ns();
-                cycle_wait(t, seen + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
-                record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, t0, os_now_ns(), 0, size);
-            }
+            collect_stw(t, seen, RTGC_CAUSE_COLLECT);
             seen = rtgc_atomic_load(&h->cycle);
+            collected = collected_fully = true;
+            continue;
+        }
+        if (st == NEED_COLLECT_HARD && h->cfg.mode != RTGC_MODE_STW && stalls < 2) {
+            /* At the limit: a stall, recorded as such, until the cycle in
+             * progress (or a new one) has finished; the waiting thread
+             * drives it.  If that one, which may have started before the
+             * garbage we need was dropped, freed too little, one more
+             * whole cycle; then out of memory. */
+            uint64_t t0 = os_now_ns();
+            cycle_wait(t, rtgc_atomic_load_acquire(&h->cycle) + 1);
+            record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, t0, os_now_ns(), 0, size);
+            stalls++;
             collected = true;
-            collected_fully = st == NEED_COLLECT_HARD || h->cfg.mode == RTGC_MODE_STW;
             continue;
         }
         /* Still no room after a full collection and a complete sweep. */

@@ -150,8 +150,16 @@ static void pace(rtgc_heap *h) {
 
 static void start_cycle(rtgc_heap *h) {
     h->cycle_start_ns = os_now_ns();
+    h->cycle_work_ns = 0;
     pthread_mutex_lock(&h->lock);
-    h->cycle_alloc_start = h->stats.allocated_bytes;
+    h->cycle_alloc_start = h->handed_out;
+    /* [cycle.pacer] Marking should be done before the heap reaches the
+     * goal: most of the way to the limit.  The work expected is the last
+     * cycle's live bytes (the whole heap, the first time). */
+    h->pace_heap_start = h->heap_size;
+    size_t limit = h->cfg.heap_limit;
+    h->pace_goal = h->heap_size + (limit > h->heap_size ? (limit - h->heap_size) * 7 / 8 : 0);
+    h->pace_work = h->cycle ? h->stats.live_bytes : h->heap_size;
     pthread_mutex_unlock(&h->lock);
     emit_event(h, RTGC_EV_CYCLE_START, 0);
     set_phase(h, PHASE_SWEEP);
@@ -174,7 +182,11 @@ static bool sweep_one(rtgc_heap *h) {
 static void finish_cycle(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
     size_t shrunk = cycle_queue_sweep(h);
-    h->last_cycle_alloc = h->stats.allocated_bytes - h->cycle_alloc_start;
+    h->last_cycle_alloc = h->handed_out - h->cycle_alloc_start;
+    if (h->cycle_work_ns > 0 && h->marked_bytes > 0) {
+        double rate = (double)h->marked_bytes / (double)h->cycle_work_ns;
+        h->mark_rate = h->mark_rate > 0 ? 0.5 * h->mark_rate + 0.5 * rate : rate;
+    }
     h->last_cycle_ns = os_now_ns() - h->cycle_start_ns;
     pace(h);
     pthread_mutex_unlock(&h->lock);
@@ -187,7 +199,16 @@ static void finish_cycle(rtgc_heap *h) {
     pthread_mutex_unlock(&h->cycle_lock);
 }
 
+static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns);
+
 bool cycle_step(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns) {
+    uint64_t t0 = os_now_ns();
+    bool active = cycle_step_inner(h, self, budget_ns);
+    h->cycle_work_ns += os_now_ns() - t0;
+    return active;
+}
+
+static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns) {
     uint64_t deadline = os_now_ns() + budget_ns;
     bool did = false;
     for (;;) {
@@ -310,6 +331,34 @@ static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_
     return active;
 }
 
+/* [cycle.pacer] How far marking lags behind allocation, as the time the
+ * calling thread should spend marking to catch up (0: on schedule).
+ * Marking of pace_work bytes should be done when the heap has grown from
+ * pace_heap_start to pace_goal; each refill checks the marked share
+ * against the allocated share of that runway, and the debt in bytes is
+ * turned into time with the marking rate measured in past cycles.  Small,
+ * frequent assists (at least 20 us, at most the budget) instead of one
+ * long one at the limit. */
+static uint64_t pace_debt_ns(rtgc_heap *h) {
+    uintptr_t ph = rtgc_atomic_load(&h->phase);
+    if (ph < PHASE_ROOTS || ph > PHASE_TERMINATE)
+        return 0;
+    pthread_mutex_lock(&h->lock);
+    uint64_t alloc = h->handed_out - h->cycle_alloc_start;
+    uint64_t runway = h->pace_goal > h->pace_heap_start ? h->pace_goal - h->pace_heap_start : 1;
+    uint64_t work = h->pace_work, heap = h->heap_size, limit = h->cfg.heap_limit;
+    double rate = h->mark_rate > 0 ? h->mark_rate : 0.5;   /* bytes/ns; 500 MB/s until measured */
+    pthread_mutex_unlock(&h->lock);
+    uint64_t marked = __atomic_load_n(&h->marked_bytes, __ATOMIC_RELAXED);
+    if (heap + (limit >> 6) >= limit)
+        return UINT64_MAX;                /* at the limit's edge: a full slice */
+    double due = (double)work * ((double)alloc / (double)runway);
+    if (due <= (double)marked)
+        return 0;
+    double ns = (due - (double)marked) / rate;
+    return ns < 20000 ? 20000 : (uint64_t)ns;
+}
+
 void cycle_alloc_hook(rtgc_thread *t) {
     rtgc_heap *h = t->heap;
     if (h->cfg.mode == RTGC_MODE_STW || h->cfg.mode == RTGC_MODE_STEP)
@@ -321,30 +370,29 @@ void cycle_alloc_hook(rtgc_thread *t) {
         if (!wanted)
             return;
     }
-    /* Three quarters of the way from the trigger to the limit, the mutator
-     * is outrunning the cycle: it assists without waiting for its turn. */
-    pthread_mutex_lock(&h->lock);
-    size_t heap = h->heap_size, trig = h->trigger, limit = h->cfg.heap_limit;
-    pthread_mutex_unlock(&h->lock);
-    bool behind = heap > trig + (limit > trig ? (limit - trig) / 4 * 3 : 0);
-    if (h->cfg.mode == RTGC_MODE_CONCURRENT && !behind)
-        return;                          /* the collector thread does the work */
     uint64_t budget = slice_budget(h);
-    if (!behind && h->cfg.mode == RTGC_MODE_INCREMENTAL) {
-        /* [cycle.mmu] A slice may take what the last 10 ms left of the
-         * collector's (1 - mmu) share: every pause counts, lazy sweeping in
-         * the allocator included.  So the window that ends with this slice
-         * keeps the mutator's share; the assists of a mutator that outruns
-         * the cycle are the exception, and are recorded as such. */
-        uint64_t now = os_now_ns();
-        uint64_t share = (uint64_t)((1.0 - h->cfg.mmu_target) * MMU_WINDOW_NS * 0.85); /* room for sweeps to come */
-        uint64_t used = recent_paused(h, now, MMU_WINDOW_NS);
-        if (used + 50000 >= share)
-            return;
-        if (budget > share - used)
-            budget = share - used;
+    uint64_t assist = pace_debt_ns(h);
+    if (assist) {
+        /* [cycle.pacer] Behind schedule: this thread pays for its own
+         * allocation with a slice of marking, whatever the mode. */
+        mutator_slice(t, RTGC_CAUSE_ASSIST, false, assist < budget ? assist : budget);
+        return;
     }
-    mutator_slice(t, behind ? RTGC_CAUSE_ASSIST : RTGC_CAUSE_STEP, false, budget);
+    if (h->cfg.mode != RTGC_MODE_INCREMENTAL)
+        return;                          /* the collector thread, or rtgc_step, does the work */
+    /* [cycle.mmu] A slice may take what the last 10 ms left of the
+     * collector's (1 - mmu) share: every pause counts, lazy sweeping in the
+     * allocator included.  So the window that ends with this slice keeps
+     * the mutator's share; assists (above) are the exception, and are
+     * recorded as such. */
+    uint64_t now = os_now_ns();
+    uint64_t share = (uint64_t)((1.0 - h->cfg.mmu_target) * MMU_WINDOW_NS * 0.85); /* room for sweeps to come */
+    uint64_t used = recent_paused(h, now, MMU_WINDOW_NS);
+    if (used + 50000 >= share)
+        return;
+    if (budget > share - used)
+        budget = share - used;
+    mutator_slice(t, RTGC_CAUSE_STEP, false, budget);
 }
 
 int rtgc_step(rtgc_thread *t, uint64_t budget_ns) {
@@ -379,28 +427,23 @@ void cycle_wait(rtgc_thread *t, uint64_t target) {
         pthread_cond_broadcast(&h->cycle_cv);
     }
     pthread_mutex_unlock(&h->cycle_lock);
-    if (h->cfg.mode != RTGC_MODE_CONCURRENT) {
-        while (rtgc_atomic_load_acquire(&h->cycle) < target) {
-            uint64_t before = rtgc_atomic_load(&h->phase);
-            mutator_slice(t, RTGC_CAUSE_ASSIST, true, slice_budget(h));
-            if (rtgc_atomic_load(&h->phase) == before && rtgc_atomic_load_acquire(&h->cycle) < target) {
-                /* Waiting for other threads' handshakes: let them run. */
-                rtgc_enter_blocking(t);
-                struct timespec ts = {0, 100000};
-                nanosleep(&ts, NULL);
-                rtgc_leave_blocking(t);
-            }
-        }
-        return;
-    }
-    rtgc_enter_blocking(t);
+    /* The waiting thread works on the cycle itself (beside the collector
+     * thread, if there is one: they take turns on gc_lock), so a stall
+     * lasts as long as the remaining work, not as long as the collector's
+     * CPU share makes it. */
     rtgc_atomic_fetch_add(&h->stalled, 1);
-    pthread_mutex_lock(&h->cycle_lock);
-    while (rtgc_atomic_load_acquire(&h->cycle) < target && !h->shutdown)
-        pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
-    pthread_mutex_unlock(&h->cycle_lock);
+    while (rtgc_atomic_load_acquire(&h->cycle) < target && !h->shutdown) {
+        uint64_t before = rtgc_atomic_load(&h->phase);
+        mutator_slice(t, RTGC_CAUSE_ASSIST, true, slice_budget(h));
+        if (rtgc_atomic_load(&h->phase) == before && rtgc_atomic_load_acquire(&h->cycle) < target) {
+            /* Waiting for other threads' handshakes: let them run. */
+            rtgc_enter_blocking(t);
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+            rtgc_leave_blocking(t);
+        }
+    }
     rtgc_atomic_fetch_add(&h->stalled, (uintptr_t)-1);
-    rtgc_leave_blocking(t);
 }
 
 /* ---- the collector thread [cycle.share] ----

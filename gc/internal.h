@@ -234,7 +234,13 @@ struct rtgc_heap {
     uint64_t recent_start[RECENT_PAUSES], recent_end[RECENT_PAUSES];
     uint32_t recent_next;
     uint64_t cycle_start_ns;
-    uint64_t cycle_alloc_start;      /* allocated_bytes when the cycle started */
+    uint64_t cycle_alloc_start;      /* handed_out when the cycle started */
+    uint64_t handed_out;             /* bytes of free cells given to threads, and large objects (lock) */
+    uint64_t pace_heap_start;        /* heap_size when marking started [cycle.pacer] */
+    uint64_t pace_goal;              /* heap_size marking should finish under */
+    uint64_t pace_work;              /* bytes marking is expected to mark */
+    uint64_t cycle_work_ns;          /* time spent in cycle_step this cycle (gc_lock) */
+    double mark_rate;                /* bytes marked per ns of cycle work, last cycles */
     uint64_t last_cycle_alloc;       /* bytes allocated during the last cycle [cycle.pacer] */
     uint64_t last_cycle_ns;
     volatile uintptr_t stalled;      /* threads waiting at the heap limit */

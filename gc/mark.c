@@ -184,7 +184,9 @@ static inline size_t scan_object(rtgc_heap *h, void *obj, bool atomic, uint32_t 
     size_t work = 0;
     if (start == 0) {
         h->marked_objects++;
-        h->marked_bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count);
+        /* read by mutators' pacing checks [cycle.pacer] */
+        __atomic_store_n(&h->marked_bytes, h->marked_bytes + object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count),
+                         __ATOMIC_RELAXED);
         if (d->kind == RTGC_LAYOUT_CUSTOM) {
             d->trace(obj, mark_visitor(h), d->trace_data);
             return 1 + d->fixed_size / 8 + (size_t)count * d->elem_size / 8;
