@@ -1,14 +1,16 @@
 /* bench/macro/rt_pause.c - the real-time collector's pauses with a large
  * live heap and mutators that keep running.
  *
- *   rt-pause [--live=SIZE] [--threads=N] [--seconds=S] [--options=RTGC_OPTIONS]
+ *   rt-pause [--live=SIZE] [--threads=N] [--seconds=S] [--work=N] [--options=RTGC_OPTIONS]
  *
  * Each of N mutator threads builds SIZE/N bytes of live data (REF_ARRAY
  * tables of 1023 references to 32-byte records, hung from a shadow-stack
  * root), then for S seconds replaces random records with new ones, reading
  * through rtgc_load and writing through rtgc_store, polling every 256
  * allocations.  The live set stays put; the garbage rate is the allocation
- * rate.  Options default to "mode=concurrent,heap=<3 x SIZE>".
+ * rate.  --work=N does N rounds of arithmetic per allocation (the program's
+ * own work; 0 makes a pure allocation loop, which no collector with a CPU
+ * share keeps up with for long).  Options default to "mode=concurrent,heap=<3 x SIZE>".
  *
  * It prints the pause distribution from the library's own records, by wall
  * time and by the collector's CPU work inside each pause (what the pause
@@ -38,6 +40,7 @@ static rtgc_heap *heap;
 static rtgc_layout_id REC, ARR;
 static size_t live_per_thread;
 static double seconds = 10;
+static int work_iters = 64;
 static uint64_t allocs_total;
 static pthread_mutex_t total_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -79,6 +82,8 @@ static void *mutator(void *arg) {
     while (rtgc_now_ns() - t0 < (uint64_t)(seconds * 1e9)) {
         for (int i = 0; i < 256; i++) {
             uint64_t x = rnd(&seed);
+            for (int w = 0; w < work_iters; w++)
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
             rec *fresh = rtgc_alloc(t, REC);
             fresh->a = x;
             void **top = r[0];
@@ -97,7 +102,7 @@ static void *mutator(void *arg) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: rt-pause [--live=SIZE] [--threads=N] [--seconds=S] [--options=RTGC_OPTIONS]\n");
+    fprintf(stderr, "usage: rt-pause [--live=SIZE] [--threads=N] [--seconds=S] [--work=N] [--options=RTGC_OPTIONS]\n");
     exit(2);
 }
 
@@ -123,6 +128,10 @@ int main(int argc, char **argv) {
             seconds = atof(argv[i] + 10);
             if (!(seconds > 0))
                 usage();
+        } else if (strncmp(argv[i], "--work=", 7) == 0) {
+            work_iters = atoi(argv[i] + 7);
+            if (work_iters < 0)
+                usage();
         } else if (strncmp(argv[i], "--options=", 10) == 0) {
             options = argv[i] + 10;
         } else {
@@ -145,8 +154,8 @@ int main(int argc, char **argv) {
     }
     char opts[512];
     rtgc_config_format(rtgc_heap_config(heap), opts, sizeof opts);
-    printf("rt-pause: libgc %s, live %.0f MiB in %d threads, %.0f s\noptions: %s\n", rtgc_version(),
-           live / 1048576.0, threads, seconds, opts);
+    printf("rt-pause: libgc %s, live %.0f MiB in %d threads, %.0f s, work %d per allocation\noptions: %s\n",
+           rtgc_version(), live / 1048576.0, threads, seconds, work_iters, opts);
     static const uint32_t refs[] = {8};
     rtgc_layout rl = {.name = "rec", .kind = RTGC_LAYOUT_RECORD, .size = sizeof(rec), .ref_offsets = refs, .ref_count = 1};
     rtgc_layout al = {.name = "table", .kind = RTGC_LAYOUT_REF_ARRAY, .size = 8};
@@ -165,15 +174,19 @@ int main(int argc, char **argv) {
 
     rtgc_stats st;
     rtgc_get_stats(heap, &st);
-    rtgc_hist all_wall, all_work, cw[RTGC_CAUSE_COUNT];
+    rtgc_hist all_wall, all_work, cw[RTGC_CAUSE_COUNT], cwall[RTGC_CAUSE_COUNT];
     rtgc_pause_histogram(heap, &all_wall, &all_work);
-    for (int c = 0; c < RTGC_CAUSE_COUNT; c++)
+    for (int c = 0; c < RTGC_CAUSE_COUNT; c++) {
         rtgc_hist_init(&cw[c]);
+        rtgc_hist_init(&cwall[c]);
+    }
     uint64_t first = 0;
     rtgc_pause_record rec_;
     while (rtgc_pause_records(heap, first, &rec_, 1, &first))
-        if (!rec_.stall)
+        if (!rec_.stall) {
             rtgc_hist_record(&cw[rec_.cause], rec_.work_ns);
+            rtgc_hist_record(&cwall[rec_.cause], rec_.wall_ns);
+        }
     printf("%" PRIu64 " cycles, %.1f M allocations (%.0f MB/s), live %.0f MiB, peak heap %.0f MiB of %.0f MiB\n",
            st.cycles, allocs_total / 1e6, allocs_total * sizeof(rec) / (wall / 1e9) / 1e6, st.live_bytes / 1048576.0,
            st.heap_peak / 1048576.0, st.heap_limit / 1048576.0);
@@ -184,6 +197,10 @@ int main(int argc, char **argv) {
     for (int c = 0; c < RTGC_CAUSE_COUNT; c++)
         if (cw[c].count)
             line(rtgc_cause_name(c), &cw[c]);
+    printf("wall time per pause, by cause:\n");
+    for (int c = 0; c < RTGC_CAUSE_COUNT; c++)
+        if (cwall[c].count)
+            line(rtgc_cause_name(c), &cwall[c]);
     printf("stalls %" PRIu64 " (%.1f ms)   collector thread CPU %.1f%% of the run\n", st.stalls,
            st.stall_total_ns / 1e6, 100.0 * st.collector_cpu_ns / wall);
     printf("MMU by work  1 ms %.3f  10 ms %.3f  100 ms %.3f\n", rtgc_mmu(heap, 0, 1000000, 1),
