@@ -129,7 +129,7 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
             }
             return NEED_COLLECT_HARD;
         }
-        if (h->heap_size + need > h->trigger && !over_trigger_ok)
+        if (heap_live(h) + need > h->trigger && !over_trigger_ok)
             return NEED_COLLECT_SOFT;
         s = span_new_small(h, cls);
         if (!s) {
@@ -158,7 +158,7 @@ static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool over_tr
             *status = NEED_COLLECT_HARD;
             return NULL;
         }
-    } else if (h->heap_size + bytes > h->trigger && !over_trigger_ok) {
+    } else if (heap_live(h) + bytes > h->trigger && !over_trigger_ok) {
         *status = NEED_COLLECT_SOFT;
         return NULL;
     }

@@ -37,6 +37,7 @@ void cycle_end_marking(rtgc_heap *h) {
     sweep_large(h);
     rtgc_atomic_store_release(&h->cycle, h->cycle + 1);
     set_trigger(h);
+    h->handed_at_mark_end = h->handed_out;
     pthread_mutex_lock(&h->stats_lock);
     h->stats.cycles = h->cycle;
     h->stats.live_bytes = h->marked_bytes;

@@ -156,9 +156,10 @@ static void start_cycle(rtgc_heap *h) {
     /* [cycle.pacer] Marking should be done before the heap reaches the
      * goal: most of the way to the limit.  The work expected is the last
      * cycle's live bytes (the whole heap, the first time). */
-    h->pace_heap_start = h->heap_size;
+    uint64_t live = heap_live(h);
     size_t limit = h->cfg.heap_limit;
-    h->pace_goal = h->heap_size + (limit > h->heap_size ? (limit - h->heap_size) * 7 / 8 : 0);
+    h->pace_heap_start = live;
+    h->pace_goal = live + (limit > live ? (limit - live) * 7 / 8 : 0);
     h->pace_work = h->cycle ? h->stats.live_bytes : h->heap_size;
     pthread_mutex_unlock(&h->lock);
     emit_event(h, RTGC_EV_CYCLE_START, 0);
@@ -375,7 +376,8 @@ void cycle_alloc_hook(rtgc_thread *t) {
     if (assist) {
         /* [cycle.pacer] Behind schedule: this thread pays for its own
          * allocation with a slice of marking, whatever the mode. */
-        mutator_slice(t, RTGC_CAUSE_ASSIST, false, assist < budget ? assist : budget);
+        uint64_t cap = budget / 8 > 20000 ? budget / 8 : 20000;   /* many short assists, not few long ones */
+        mutator_slice(t, RTGC_CAUSE_ASSIST, false, assist < cap ? assist : cap);
         return;
     }
     if (h->cfg.mode != RTGC_MODE_INCREMENTAL)
@@ -402,7 +404,7 @@ int rtgc_step(rtgc_thread *t, uint64_t budget_ns) {
     if (h->cfg.mode == RTGC_MODE_STW)
         return 0;
     pthread_mutex_lock(&h->lock);
-    bool over = h->heap_size >= h->trigger;
+    bool over = heap_live(h) >= h->trigger;
     pthread_mutex_unlock(&h->lock);
     if (over)
         cycle_request(h);
@@ -449,9 +451,10 @@ void cycle_wait(rtgc_thread *t, uint64_t target) {
 /* ---- the collector thread [cycle.share] ----
  * It works in slices of the pause budget.  After a slice of length s it
  * rests s * (1 - share) / share, so it takes at most `cpu_share` of a core
- * and never holds a core a mutator needs for longer than one slice; it
+ * and never holds a core a mutator needs for longer than one slice.  It
  * does not rest while a mutator is stalled at the heap limit (nothing else
- * can run then).  While it waits for threads to serve a round, it sleeps on
+ * can run then), nor while marking is behind the pacer's schedule: the
+ * share is what it takes when the mutators are not paying assists.  While it waits for threads to serve a round, it sleeps on
  * hs_cv. */
 static void rest(rtgc_heap *h, uint64_t ns) {
     pthread_mutex_lock(&h->world_lock);
@@ -493,7 +496,7 @@ static void *collector_main(void *arg) {
         pthread_mutex_unlock(&h->stats_lock);
         if (stuck)
             rest(h, 1000000);        /* a round is waiting for mutators' safepoints */
-        else if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0)
+        else if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0 && !pace_debt_ns(h))
             rest(h, (uint64_t)((double)work * (1.0 - h->cfg.cpu_share) / h->cfg.cpu_share));
         pthread_mutex_lock(&h->cycle_lock);
     }

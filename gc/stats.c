@@ -299,6 +299,11 @@ static double mmu_of(ival *v, size_t n, uint64_t w) {
 }
 
 double rtgc_mmu(rtgc_heap *h, uint32_t thread, uint64_t window_ns, int use_work) {
+    return rtgc_mmu_range(h, thread, window_ns, use_work, 0, UINT64_MAX);
+}
+
+double rtgc_mmu_range(rtgc_heap *h, uint32_t thread, uint64_t window_ns, int use_work, uint64_t from_ns,
+                      uint64_t to_ns) {
     if (window_ns == 0)
         return 1.0;
     pthread_mutex_lock(&h->stats_lock);
@@ -319,7 +324,7 @@ double rtgc_mmu(rtgc_heap *h, uint32_t thread, uint64_t window_ns, int use_work)
     for (uint32_t id = thread ? thread : 1; v && id <= (thread ? thread : max_id); id++) {
         size_t k = 0;
         for (uint64_t i = 0; i < n; i++) {
-            if (recs[i].thread != id)
+            if (recs[i].thread != id || recs[i].start_ns < from_ns || recs[i].start_ns >= to_ns)
                 continue;
             uint64_t len = use_work ? (recs[i].work_ns < recs[i].wall_ns ? recs[i].work_ns : recs[i].wall_ns)
                                     : recs[i].wall_ns;

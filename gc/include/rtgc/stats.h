@@ -104,6 +104,9 @@ size_t rtgc_pause_records(rtgc_heap *heap, uint64_t first, rtgc_pause_record *ou
  * rather than its wall time, which leaves out the platform's own stalls.
  * 1.0 when there are no records. */
 double rtgc_mmu(rtgc_heap *heap, uint32_t thread, uint64_t window_ns, int use_work);
+/* The same over the records that start in [from_ns, to_ns). */
+double rtgc_mmu_range(rtgc_heap *heap, uint32_t thread, uint64_t window_ns, int use_work, uint64_t from_ns,
+                      uint64_t to_ns);
 
 /* --- events --- */
 typedef enum rtgc_event_kind {
