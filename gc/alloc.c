@@ -105,9 +105,11 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
                     sweep_place(h, s);
                     /* [alloc.sweep_bound] A heap full of live spans would
                      * make one refill sweep them all: past a bound, take
-                     * fresh blocks instead while there is room, and leave
-                     * the rest to later refills and the background sweeper. */
-                    if (*swept < REFILL_SWEEP_CELLS || h->heap_size + need > h->cfg.heap_limit)
+                     * fresh blocks instead while the heap is under three
+                     * quarters of its limit, and leave the rest to later
+                     * refills and the background sweeper.  Above that,
+                     * growing would only bring the limit nearer. */
+                    if (*swept < REFILL_SWEEP_CELLS || h->heap_size + need > h->cfg.heap_limit / 4 * 3)
                         continue;
                     over_trigger_ok = true;
                     s = NULL;
