@@ -46,7 +46,7 @@ static void disown(rtgc_heap *h, rtgc_thread *t, unsigned cls) {
     t->fast.free[cls] = NULL;
     s->owner = NULL;
     t->own[cls] = NULL;
-    if (s->free)
+    if (s->free || s->nthreaded < s->ncells)
         list_push(&h->partial[cls], s, LIST_PARTIAL);
     else
         list_push(&h->full[cls], s, LIST_FULL);
@@ -58,13 +58,16 @@ void alloc_disown_all(rtgc_heap *h, rtgc_thread *t) {
 }
 
 static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
+    void *list = s->free;
+    s->free = NULL;
+    if (!list)
+        list = span_extend(s);       /* [heap.extend] */
     if (t->alloc_black)
-        premark_span(h, s);           /* allocate black [rt.invariant] */
+        premark_list(h, list);       /* allocate black [rt.invariant] */
     h->handed_out += (uint64_t)s->nfree * s->cell_size;
     s->owner = t;
     t->own[s->cls] = s;
-    t->fast.free[s->cls] = s->free;
-    s->free = NULL;
+    t->fast.free[s->cls] = list;
 }
 
 /* At the limit (lock held): sweep unswept spans of any class until this
@@ -86,7 +89,15 @@ static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need) {
 
 /* Lock held.  Find the thread a span of class cls. */
 static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept) {
-    span *s;
+    span *s = t->own[cls];
+    if (s && !t->fast.free[cls] && !s->free && s->nthreaded < s->ncells) {
+        /* The next page of the span this thread owns [heap.extend]. */
+        void *list = span_extend(s);
+        if (t->alloc_black)
+            premark_list(h, list);
+        t->fast.free[cls] = list;
+        return GOT_SPAN;
+    }
     disown(h, t, cls);
     size_t need = (size_t)rtgc_class_size[cls] * 8 > BLOCK_SIZE ? round_up((size_t)rtgc_class_size[cls] * 8, BLOCK_SIZE)
                                                                  : BLOCK_SIZE;
@@ -114,7 +125,7 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
                     over_trigger_ok = true;
                     s = NULL;
                 }
-            } else if (!s->free) {
+            } else if (!s->free && s->nthreaded == s->ncells) {
                 list_push(&h->full[cls], s, LIST_FULL);  /* swept, nothing free */
                 continue;
             }

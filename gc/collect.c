@@ -46,12 +46,9 @@ void cycle_end_marking(rtgc_heap *h) {
 }
 
 /* Every thread has given its spans back (lock held): queue the stale spans
- * for sweeping and give idle blocks back to the OS.  Returns bytes given back. */
-size_t cycle_queue_sweep(rtgc_heap *h) {
+ * for sweeping. */
+void cycle_queue_sweep(rtgc_heap *h) {
     sweep_queue_stale(h);
-    size_t before = h->committed;
-    heap_decommit_idle(h);
-    return before - h->committed;
 }
 
 /* verify=1: a missed object is fatal unless the embedder takes the report. */
@@ -84,7 +81,8 @@ static void collect_world_stopped(rtgc_heap *h) {
 
     pthread_mutex_lock(&h->lock);
     cycle_end_marking(h);
-    size_t shrunk = cycle_queue_sweep(h);
+    cycle_queue_sweep(h);
+    size_t shrunk = heap_decommit_idle(h, SIZE_MAX);
     pthread_mutex_unlock(&h->lock);
     if (shrunk)
         emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);

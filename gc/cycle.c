@@ -166,23 +166,29 @@ static void start_cycle(rtgc_heap *h) {
     set_phase(h, PHASE_SWEEP);
 }
 
-/* One unswept span; false when there is none left. */
+/* One unswept span, or else a few idle blocks given back to the OS; false
+ * when there is nothing left to do of either. */
 static bool sweep_one(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
     span *s = NULL;
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES && !s; c++)
         s = list_pop(&h->unswept[c]);
+    size_t shrunk = 0;
     if (s) {
         sweep_span(h, s);
         sweep_place(h, s);
+    } else {
+        shrunk = heap_decommit_idle(h, 8);
     }
     pthread_mutex_unlock(&h->lock);
-    return s != NULL;
+    if (shrunk)
+        emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);
+    return s != NULL || shrunk != 0;
 }
 
 static void finish_cycle(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
-    size_t shrunk = cycle_queue_sweep(h);
+    cycle_queue_sweep(h);
     h->last_cycle_alloc = h->handed_out - h->cycle_alloc_start;
     if (h->cycle_work_ns > 0 && h->marked_bytes > 0) {
         double rate = (double)h->marked_bytes / (double)h->cycle_work_ns;
@@ -192,8 +198,6 @@ static void finish_cycle(rtgc_heap *h) {
     pace(h);
     pthread_mutex_unlock(&h->lock);
     set_phase(h, PHASE_IDLE);
-    if (shrunk)
-        emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);
     emit_event(h, RTGC_EV_CYCLE_END, h->marked_bytes);
     pthread_mutex_lock(&h->cycle_lock);
     pthread_cond_broadcast(&h->cycle_cv);

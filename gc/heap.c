@@ -4,7 +4,9 @@
  * lets large objects find contiguous runs in a fragmented heap); the limit
  * itself is enforced on heap_size, the bytes in spans.  Memory is committed
  * block by block as spans take blocks, and given back to the OS
- * (heap_decommit_idle) when a block has stayed free for a whole cycle.
+ * (heap_decommit_idle) when a block has stayed free for a whole cycle: in
+ * the stop-the-world collector at the end of the stop, in the real-time
+ * modes a few runs at a time between cycles.
  *
  * [heap.blocks] A block is USED (it belongs to a span: block_span[i] names
  * it), FREE_DIRTY (free, committed, contents garbage) or FREE_CLEAN (free,
@@ -158,23 +160,30 @@ static void give_blocks(rtgc_heap *h, size_t i, size_t n) {
         h->hint_clean = i;
 }
 
-void heap_decommit_idle(rtgc_heap *h) {
+/* Give back up to `max_runs` runs of blocks that have stayed free for a
+ * whole cycle; returns the bytes given back.  Bounded, so that a cycle's
+ * driver can do it a little at a time (a run is one madvise call). */
+size_t heap_decommit_idle(rtgc_heap *h, size_t max_runs) {
     uint32_t cyc = (uint32_t)h->cycle;
-    size_t i = find_state(h, 0, BLOCK_FREE_DIRTY);
-    while (i < h->nblocks) {
+    size_t before = h->committed, runs = 0;
+    size_t i = find_state(h, h->decommit_cursor, BLOCK_FREE_DIRTY);
+    while (i < h->nblocks && runs < max_runs) {
         size_t n = 0;
         while (i + n < h->nblocks && h->block_state[i + n] == BLOCK_FREE_DIRTY &&
                cyc - h->block_freed[i + n] >= 2)
             n++;
         if (n) {
             decommit_run(h, i, n);
+            runs++;
             i += n;
         } else {
             i++;
         }
         i = find_state(h, i, BLOCK_FREE_DIRTY);
     }
+    h->decommit_cursor = i < h->nblocks ? i : 0;
     h->hint_dirty = find_state(h, 0, BLOCK_FREE_DIRTY);
+    return before - h->committed;
 }
 
 /* ---- spans ---- */
@@ -200,6 +209,27 @@ static span *span_alloc(rtgc_heap *h, size_t nblocks, bool *dirty) {
     return s;
 }
 
+/* [heap.extend] A new span's cells are threaded onto a free list a page's
+ * worth at a time, as they are needed, not all at once: threading writes
+ * every cell, and on fresh memory that is a page fault per 4 KiB, which
+ * would all land in one allocation.  Cells past nthreaded are virgin:
+ * never allocated, never swept, holding no object. */
+void *span_extend(span *s) {
+    uint32_t n = s->cell_size >= 2048 ? 2 : 4096 / s->cell_size;   /* a page, or two cells */
+    uint32_t first = s->nthreaded, end = first + n < s->ncells ? first + n : s->ncells;
+    void *list = NULL;
+    for (uint32_t i = end; i-- > first;) {
+        char *c = s->base + (size_t)i * s->cell_size;
+        ((uint64_t *)c)[0] = 0;
+        ((void **)c)[1] = list;
+        if (RTGC_CHECK >= 2)
+            memset(c + 16, POISON_BYTE, s->cell_size - 16);
+        list = c;
+    }
+    s->nthreaded = end;
+    return list;
+}
+
 span *span_new_small(rtgc_heap *h, unsigned cls) {
     bool dirty;
     span *s = span_alloc(h, class_blocks(cls), &dirty);
@@ -208,17 +238,8 @@ span *span_new_small(rtgc_heap *h, unsigned cls) {
     s->cls = cls;
     s->cell_size = rtgc_class_size[cls];
     s->ncells = (uint32_t)(span_bytes(s) / s->cell_size);
-    /* Thread every cell, last to first, so the list runs in address order. */
-    void *list = NULL;
-    for (size_t i = s->ncells; i-- > 0;) {
-        char *c = s->base + i * s->cell_size;
-        ((uint64_t *)c)[0] = 0;
-        ((void **)c)[1] = list;
-        if (RTGC_CHECK >= 2)
-            memset(c + 16, POISON_BYTE, s->cell_size - 16);
-        list = c;
-    }
-    s->free = list;
+    s->nthreaded = 0;
+    s->free = NULL;                  /* the owner extends it [heap.extend] */
     s->nfree = s->ncells;
     return s;
 }

@@ -62,7 +62,8 @@ typedef struct span {
     uint32_t cls;          /* size class, or SPAN_LARGE */
     uint32_t cell_size;
     uint32_t ncells;
-    uint32_t nfree;        /* free cells after the last sweep */
+    uint32_t nthreaded;    /* cells [0, nthreaded) have been used; the rest are virgin [heap.extend] */
+    uint32_t nfree;        /* free cells after the last sweep, virgin ones included */
     void *free;            /* free cells (linked through word 1) while not owned */
     struct span *next, *prev;
     struct rtgc_thread *owner; /* thread allocating from it, or NULL */
@@ -172,6 +173,7 @@ struct rtgc_heap {
     uint8_t *block_state;      /* enum block_state */
     uint32_t *block_freed;     /* cycle in which a free dirty block was freed */
     size_t hint_clean, hint_dirty;
+    size_t decommit_cursor;    /* where heap_decommit_idle goes on */
 
     /* heap->lock guards spans, lists, blocks and the counters beside them */
     pthread_mutex_t lock;
@@ -308,11 +310,12 @@ static inline size_t object_size(const layout_desc *d, uint32_t count) {
 static inline size_t round_up(size_t n, size_t a) {
     return (n + a - 1) & ~(a - 1);
 }
-/* Start of the cell holding p in a small span, or NULL past the last cell. */
+/* Start of the cell holding p in a small span, or NULL past the cells in
+ * use (virgin cells hold no object). */
 static inline char *cell_start(const span *s, const void *p) {
     size_t off = (size_t)((const char *)p - s->base);
     size_t i = off / s->cell_size;
-    return i < s->ncells ? s->base + i * s->cell_size : NULL;
+    return i < s->nthreaded ? s->base + i * s->cell_size : NULL;
 }
 
 /* ---- span lists (heap.c) ---- */
@@ -322,9 +325,10 @@ void list_remove(span_list *l, span *s);
 
 /* ---- heap.c: blocks and spans ---- */
 span *span_new_small(rtgc_heap *h, unsigned cls);      /* lock held; NULL if no address space */
+void *span_extend(span *s);                            /* owner or lock: thread the next virgin cells */
 span *span_new_large(rtgc_heap *h, size_t bytes);      /* lock held */
 void span_release(rtgc_heap *h, span *s);              /* lock held; blocks become free */
-void heap_decommit_idle(rtgc_heap *h);                 /* lock held */
+size_t heap_decommit_idle(rtgc_heap *h, size_t max_runs); /* lock held */
 size_t span_bytes(const span *s);
 
 /* ---- alloc.c ---- */
@@ -353,7 +357,7 @@ void grey_flush(rtgc_heap *h, rtgc_thread *t);
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work);
 void mark_object_atomic(rtgc_heap *h, void *obj);
 rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t);
-void premark_span(rtgc_heap *h, span *s);
+void premark_list(rtgc_heap *h, void *list);
 
 /* ---- roots.c ---- */
 void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v);
@@ -368,7 +372,7 @@ void handles_free(rtgc_thread *t);
 /* Collect if no cycle completed since `seen_cycle`; `t` is the caller. */
 void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause);
 void cycle_end_marking(rtgc_heap *h);        /* lock held */
-size_t cycle_queue_sweep(rtgc_heap *h);      /* lock held */
+void cycle_queue_sweep(rtgc_heap *h);        /* lock held */
 void cycle_verify_marks(rtgc_heap *h);       /* world stopped */
 /* A full collection in any mode; returns when it is done. */
 void collect_full(rtgc_thread *t, rtgc_pause_cause cause);

@@ -337,10 +337,10 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
     }
 }
 
-/* A span handed to a thread that allocates black: its free cells are
- * marked now, so whatever is allocated from them is born marked. */
-void premark_span(rtgc_heap *h, span *s) {
+/* Free cells handed to a thread that allocates black are marked now, so
+ * whatever is allocated from them is born marked. */
+void premark_list(rtgc_heap *h, void *list) {
     uint8_t e = h->epoch;
-    for (void **c = s->free; c; c = c[1])
+    for (void **c = list; c; c = c[1])
         rtgc_store_u8(mark_byte(h, c), e);
 }

@@ -30,7 +30,7 @@ size_t sweep_span(rtgc_heap *h, span *s) {
     void *list = NULL;
     uint32_t nfree = 0;
     uint64_t freed = 0;
-    for (size_t i = s->ncells; i-- > 0;) {
+    for (size_t i = s->nthreaded; i-- > 0;) {          /* virgin cells stay as they are */
         char *c = s->base + i * cs;
         uint8_t *mb = mark_byte(h, c);
         if (*mb == epoch && *(uint64_t *)c != 0)
@@ -48,11 +48,11 @@ size_t sweep_span(rtgc_heap *h, span *s) {
         nfree++;
     }
     s->free = list;
-    s->nfree = nfree;
+    s->nfree = nfree + (s->ncells - s->nthreaded);
     s->swept_cycle = h->cycle;
-    h->stats.swept_cells += s->ncells;
+    h->stats.swept_cells += s->nthreaded;
     h->stats.freed_bytes += freed;
-    return s->ncells;
+    return s->nthreaded;
 }
 
 /* File a swept span: release it when empty, else partial or full.  Returns

@@ -144,7 +144,7 @@ static void walk(rtgc_heap *h, verifier *vf) {
             continue;
         }
         bool swept = span_swept(h, s);
-        for (size_t i = 0; i < s->ncells; i++) {
+        for (size_t i = 0; i < s->nthreaded; i++) {
             const char *c = s->base + i * s->cell_size;
             bool marked = *mark_byte(h, c) == h->epoch;
             if (*(const uint64_t *)c == 0) {
