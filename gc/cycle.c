@@ -233,6 +233,10 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
                     return true;
                 break;
             }
+            /* Grey hand-overs left from the last cycle (objects a thread
+             * shaded after termination, already marked then) would make
+             * this cycle trace from them as if they were roots: drop them. */
+            grey_discard(h);
             pthread_mutex_lock(&h->lock);
             rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
             h->marked_bytes = h->marked_objects = 0;

@@ -353,6 +353,7 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v);
 /* Concurrent marking: shade from a mutator (barriers, root handshakes). */
 void shade(rtgc_heap *h, rtgc_thread *t, void *obj);
 void grey_flush(rtgc_heap *h, rtgc_thread *t);
+void grey_discard(rtgc_heap *h);     /* between cycles: stale hand-overs */
 /* Drain until empty or the deadline; returns true if grey objects remain. */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work);
 void mark_object_atomic(rtgc_heap *h, void *obj);

@@ -272,6 +272,18 @@ void grey_flush(rtgc_heap *h, rtgc_thread *t) {
     pthread_mutex_unlock(&h->grey_lock);
 }
 
+void grey_discard(rtgc_heap *h) {
+    pthread_mutex_lock(&h->grey_lock);
+    mark_chunk *list = h->shared_grey;
+    h->shared_grey = NULL;
+    pthread_mutex_unlock(&h->grey_lock);
+    while (list) {
+        mark_chunk *c = list;
+        list = c->prev;
+        free(c);
+    }
+}
+
 void shade(rtgc_heap *h, rtgc_thread *t, void *obj) {
     if (!rtgc_is_ref(obj) || !claim(h, obj))
         return;
