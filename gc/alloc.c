@@ -78,8 +78,7 @@ static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need) {
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
         span *s;
         while ((s = list_pop(&h->unswept[c]))) {
-            cells += sweep_span(h, s);
-            sweep_place(h, s);
+            cells += sweep_popped(h, s);
             if (h->partial[cls].head || h->heap_size + need <= h->cfg.heap_limit)
                 return cells;
         }

@@ -36,6 +36,7 @@ void cycle_end_marking(rtgc_heap *h) {
     emit_event(h, RTGC_EV_SWEEP_START, 0);
     sweep_large(h);
     rtgc_atomic_store_release(&h->cycle, h->cycle + 1);
+    sweep_queue_all(h);              /* every span is stale now; threads' spans follow at MARK_OFF */
     set_trigger(h);
     h->handed_at_mark_end = h->handed_out;
     pthread_mutex_lock(&h->stats_lock);
@@ -45,10 +46,11 @@ void cycle_end_marking(rtgc_heap *h) {
     pthread_mutex_unlock(&h->stats_lock);
 }
 
-/* Every thread has given its spans back (lock held): queue the stale spans
- * for sweeping. */
+/* Every thread has given its spans back (lock held): queue them for
+ * sweeping (a splice; fresh spans among them are filed back unswept when
+ * popped [sweep.once]). */
 void cycle_queue_sweep(rtgc_heap *h) {
-    sweep_queue_stale(h);
+    sweep_queue_all(h);
 }
 
 /* verify=1: a missed object is fatal unless the embedder takes the report. */

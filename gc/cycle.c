@@ -175,8 +175,7 @@ static bool sweep_one(rtgc_heap *h) {
         s = list_pop(&h->unswept[c]);
     size_t shrunk = 0;
     if (s) {
-        sweep_span(h, s);
-        sweep_place(h, s);
+        sweep_popped(h, s);
     } else {
         shrunk = heap_decommit_idle(h, 8);
     }
@@ -396,7 +395,7 @@ void cycle_alloc_hook(rtgc_thread *t) {
      * the mutator's share; assists (above) are the exception, and are
      * recorded as such. */
     uint64_t now = os_now_ns();
-    uint64_t share = (uint64_t)((1.0 - h->cfg.mmu_target) * MMU_WINDOW_NS * 0.85); /* room for sweeps to come */
+    uint64_t share = (uint64_t)((1.0 - h->cfg.mmu_target) * MMU_WINDOW_NS * 0.75); /* room for sweeps to come */
     uint64_t used = recent_paused(h, now, MMU_WINDOW_NS);
     if (used + 50000 >= share)
         return;

@@ -68,7 +68,7 @@ typedef struct span {
     struct span *next, *prev;
     struct rtgc_thread *owner; /* thread allocating from it, or NULL */
     uint64_t swept_cycle;  /* cycle whose marks this span has been swept for */
-    uint8_t list;          /* enum span_list_id */
+    uint8_t list;          /* enum span_list_id it was pushed on (a splice leaves it as it was) */
 } span;
 
 typedef struct span_list {
@@ -337,7 +337,8 @@ void alloc_disown_all(rtgc_heap *h, rtgc_thread *t);     /* lock held */
 /* ---- sweep.c ---- */
 size_t sweep_span(rtgc_heap *h, span *s);              /* lock held; returns cells visited */
 size_t sweep_all_unswept(rtgc_heap *h);                /* lock held */
-void sweep_queue_stale(rtgc_heap *h);                  /* lock held [sweep.once] */
+void sweep_queue_all(rtgc_heap *h);                    /* lock held: partial and full to unswept */
+size_t sweep_popped(rtgc_heap *h, span *s);            /* lock held: sweep if stale, then file [sweep.once] */
 void sweep_large(rtgc_heap *h);                        /* world stopped */
 bool sweep_place(rtgc_heap *h, span *s);               /* after a sweep: file or release */
 

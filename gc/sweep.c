@@ -72,22 +72,42 @@ bool sweep_place(rtgc_heap *h, span *s) {
 /* [sweep.once] A span whose swept_cycle is the current cycle has been
  * swept against this cycle's marks already (or was created since); objects
  * allocated in it afterwards are unmarked but live, so sweeping it again
- * would free them.  Only stale spans go to the unswept lists.  (The
- * stop-the-world collector queues spans inside its pause, when every span
- * is stale; the concurrent cycle queues them after MARK_OFF, while
- * threads that already served MARK_OFF allocate from fresh spans.) */
-void sweep_queue_stale(rtgc_heap *h) {
+ * would free them.  Queueing is a splice of whole lists (no walk), so the
+ * unswept lists can hold such spans: whoever pops one sweeps it only if it
+ * is stale, and otherwise files it back as it is (its nfree is old news:
+ * it must not decide a release). */
+size_t sweep_popped(rtgc_heap *h, span *s) {
+    if (s->swept_cycle != h->cycle) {
+        size_t cells = sweep_span(h, s);
+        sweep_place(h, s);
+        return cells;
+    }
+    if (s->free || s->nthreaded < s->ncells)
+        list_push(&h->partial[s->cls], s, LIST_PARTIAL);
+    else
+        list_push(&h->full[s->cls], s, LIST_FULL);
+    return 0;
+}
+
+static void splice(span_list *into, span_list *from) {
+    if (!from->head)
+        return;
+    if (into->tail) {
+        into->tail->next = from->head;
+        from->head->prev = into->tail;
+    } else {
+        into->head = from->head;
+    }
+    into->tail = from->tail;
+    into->count += from->count;
+    from->head = from->tail = NULL;
+    from->count = 0;
+}
+
+void sweep_queue_all(rtgc_heap *h) {
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
-        span_list *from[2] = {&h->partial[c], &h->full[c]};
-        for (int k = 0; k < 2; k++) {
-            for (span *s = from[k]->head, *n; s; s = n) {
-                n = s->next;
-                if (s->swept_cycle != h->cycle) {
-                    list_remove(from[k], s);
-                    list_push(&h->unswept[c], s, LIST_UNSWEPT);
-                }
-            }
-        }
+        splice(&h->unswept[c], &h->partial[c]);
+        splice(&h->unswept[c], &h->full[c]);
     }
 }
 
@@ -95,10 +115,8 @@ size_t sweep_all_unswept(rtgc_heap *h) {
     size_t cells = 0;
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
         span *s;
-        while ((s = list_pop(&h->unswept[c]))) {
-            cells += sweep_span(h, s);
-            sweep_place(h, s);
-        }
+        while ((s = list_pop(&h->unswept[c])))
+            cells += sweep_popped(h, s);
     }
     return cells;
 }
