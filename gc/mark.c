@@ -336,13 +336,13 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
         pthread_mutex_unlock(&h->grey_lock);
         if (!list)
             return false;
-        /* Hand-overs join the marker's own stack. */
+        /* Hand-overs join the marker's own stack: a grey list has the
+         * stack's chunk format, so each is linked in whole, O(1). */
         while (list) {
             mark_chunk *c = list;
             list = c->prev;
-            for (size_t i = 0; i < c->n; i++)
-                push(h, c->objs[i]);
-            free(c);
+            c->prev = h->mstack.top;
+            h->mstack.top = c;
         }
         if (os_now_ns() >= deadline_ns)
             return true;
