@@ -383,7 +383,7 @@ void cycle_alloc_hook(rtgc_thread *t) {
     if (assist) {
         /* [cycle.pacer] Behind schedule: this thread pays for its own
          * allocation with a slice of marking, whatever the mode. */
-        uint64_t cap = budget / 8 > 20000 ? budget / 8 : 20000;   /* many short assists, not few long ones */
+        uint64_t cap = budget / 10 > 20000 ? budget / 10 : 20000; /* many short assists, not few long ones */
         mutator_slice(t, RTGC_CAUSE_ASSIST, false, assist < cap ? assist : cap);
         return;
     }

@@ -161,7 +161,7 @@ static inline void mark_ref(rtgc_heap *h, void *p, bool atomic) {
  * CONT_TAG (objects are 16-byte aligned, so the tag bit is free).  The
  * array stays grey until its last chunk, which is all the tri-colour
  * argument needs; a marking slice never holds more than one chunk. */
-#define ARRAY_CHUNK 2048u
+#define ARRAY_CHUNK 256u
 #define CONT_TAG ((uintptr_t)2)
 
 /* Pop an entry: the object, and the element to start from. */
@@ -313,9 +313,11 @@ rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t) {
     return &tl_shade.v;
 }
 
-/* Bounded draining: the marker checks the clock every 1024 slots read, so
- * a slice overruns its deadline by at most that much tracing plus one unit
- * (an object, or a chunk of a long reference array [mark.chunks]). */
+/* Bounded draining: the marker checks the clock every 128 slots read, so a
+ * slice overruns its deadline by at most that much tracing plus one unit
+ * (an object, or a 256-element chunk of a reference array [mark.chunks]).
+ * On a large heap a slot can cost most of a microsecond (a cache and a TLB
+ * miss for the mark byte, another for the object), so the units are small. */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
     for (;;) {
         void *obj;
@@ -324,7 +326,7 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
         while ((obj = pop_entry(h, &start))) {
             n += scan_object(h, obj, true, start);
             *did_work = true;
-            if (n >= 1024) {
+            if (n >= 128) {
                 n = 0;
                 if (os_now_ns() >= deadline_ns)
                     return true;
