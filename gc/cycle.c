@@ -166,7 +166,7 @@ static void start_cycle(rtgc_heap *h) {
     set_phase(h, PHASE_SWEEP);
 }
 
-/* One unswept span, or else a few idle blocks given back to the OS; false
+/* One unswept span, or else up to 1 MiB of idle blocks given back; false
  * when there is nothing left to do of either. */
 static bool sweep_one(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
@@ -177,7 +177,7 @@ static bool sweep_one(rtgc_heap *h) {
     if (s) {
         sweep_popped(h, s);
     } else {
-        shrunk = heap_decommit_idle(h, 8);
+        shrunk = heap_decommit_idle(h, 16);     /* 1 MiB at a time */
     }
     pthread_mutex_unlock(&h->lock);
     if (shrunk)

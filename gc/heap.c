@@ -160,21 +160,22 @@ static void give_blocks(rtgc_heap *h, size_t i, size_t n) {
         h->hint_clean = i;
 }
 
-/* Give back up to `max_runs` runs of blocks that have stayed free for a
- * whole cycle; returns the bytes given back.  Bounded, so that a cycle's
- * driver can do it a little at a time (a run is one madvise call). */
-size_t heap_decommit_idle(rtgc_heap *h, size_t max_runs) {
+/* Give back up to `max_blocks` blocks that have stayed free for a whole
+ * cycle; returns the bytes given back.  Bounded, so that a cycle's driver
+ * can do it a little at a time (madvise costs in proportion to the pages
+ * it frees). */
+size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
     uint32_t cyc = (uint32_t)h->cycle;
-    size_t before = h->committed, runs = 0;
+    size_t before = h->committed, done = 0;
     size_t i = find_state(h, h->decommit_cursor, BLOCK_FREE_DIRTY);
-    while (i < h->nblocks && runs < max_runs) {
+    while (i < h->nblocks && done < max_blocks) {
         size_t n = 0;
-        while (i + n < h->nblocks && h->block_state[i + n] == BLOCK_FREE_DIRTY &&
+        while (i + n < h->nblocks && n < max_blocks - done && h->block_state[i + n] == BLOCK_FREE_DIRTY &&
                cyc - h->block_freed[i + n] >= 2)
             n++;
         if (n) {
             decommit_run(h, i, n);
-            runs++;
+            done += n;
             i += n;
         } else {
             i++;

@@ -328,7 +328,7 @@ span *span_new_small(rtgc_heap *h, unsigned cls);      /* lock held; NULL if no 
 void *span_extend(span *s);                            /* owner or lock: thread the next virgin cells */
 span *span_new_large(rtgc_heap *h, size_t bytes);      /* lock held */
 void span_release(rtgc_heap *h, span *s);              /* lock held; blocks become free */
-size_t heap_decommit_idle(rtgc_heap *h, size_t max_runs); /* lock held */
+size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks); /* lock held */
 size_t span_bytes(const span *s);
 
 /* ---- alloc.c ---- */
