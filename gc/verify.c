@@ -20,6 +20,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -32,6 +33,7 @@ typedef struct verifier {
     size_t problems;
     bool want_marked;          /* closure check: targets must be marked */
     const void *from;          /* object being checked, NULL for roots */
+    void *missed;              /* the first object marking missed */
 } verifier;
 
 static void problem(verifier *vf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -94,6 +96,8 @@ static void check_ref(rtgc_visitor *v, void **slot) {
         return;
     }
     if (vf->want_marked && *mark_byte(vf->h, p) != vf->h->epoch) {
+        if (!vf->missed)
+            vf->missed = p;
         if (vf->from)
             problem(vf, "marked object %p (%s) slot +%td points at unmarked %p (%s): marking missed it", vf->from,
                     layout_of(vf->h, vf->from)->name, (char *)slot - (char *)vf->from, p, layout_of(vf->h, p)->name);
@@ -158,15 +162,107 @@ static void walk(rtgc_heap *h, verifier *vf) {
     }
 }
 
+/* ---- the path to a missed object (check mode) ----
+ * A breadth-first search from the roots, with each object's parent in an
+ * open-addressing table, finds how the missed object is reachable; it is
+ * reported root first.  It gives up after PATH_MAX_OBJECTS objects. */
+#define PATH_MAX_OBJECTS ((size_t)1 << 22)
+
+typedef struct path_search {
+    rtgc_visitor v;
+    rtgc_heap *h;
+    void **keys, **parents;      /* parents[i] is the parent of keys[i]; (void *)1 marks a root */
+    void ***root_slot;           /* the root slot, for objects found from a root */
+    size_t cap;
+    void **queue;
+    size_t qhead, qtail;
+    void *parent;                /* object being traced, NULL while visiting roots */
+    void **slot;                 /* the root slot being visited */
+    bool overflow;
+} path_search;
+
+static size_t path_slot(path_search *ps, void *obj) {
+    size_t i = ((uintptr_t)obj >> 4) * 0x9e3779b97f4a7c15ull & (ps->cap - 1);
+    while (ps->keys[i] && ps->keys[i] != obj)
+        i = (i + 1) & (ps->cap - 1);
+    return i;
+}
+
+static void path_visit(rtgc_visitor *v, void **slot) {
+    path_search *ps = (path_search *)v;
+    void *p = *slot;
+    const char *why;
+    if (!rtgc_is_ref(p) || !in_heap(ps->h, p) || !allocated(ps->h, p, &why))
+        return;
+    size_t i = path_slot(ps, p);
+    if (ps->keys[i])
+        return;
+    if (ps->qtail >= ps->cap / 2) {
+        ps->overflow = true;
+        return;
+    }
+    ps->keys[i] = p;
+    ps->parents[i] = ps->parent ? ps->parent : (void *)1;
+    ps->root_slot[i] = ps->parent ? NULL : slot;
+    ps->queue[ps->qtail++] = p;
+}
+
+static void report_path(rtgc_heap *h, void *missed) {
+    path_search ps = {.v.visit = path_visit, .h = h, .cap = PATH_MAX_OBJECTS * 2};
+    ps.keys = calloc(ps.cap, sizeof *ps.keys);
+    ps.parents = calloc(ps.cap, sizeof *ps.parents);
+    ps.root_slot = calloc(ps.cap, sizeof *ps.root_slot);
+    ps.queue = malloc(ps.cap / 2 * sizeof *ps.queue);
+    if (!ps.keys || !ps.parents || !ps.root_slot || !ps.queue) {
+        rtgc__report(h, RTGC_ESTATE, "verify: no memory to search for the path to %p", missed);
+        goto out;
+    }
+    roots_visit_globals(h, &ps.v);
+    for (rtgc_thread *t = h->threads; t; t = t->next)
+        roots_visit_thread(h, t, &ps.v, NULL);
+    bool found = ps.keys[path_slot(&ps, missed)] != NULL;
+    while (!found && ps.qhead < ps.qtail) {
+        ps.parent = ps.queue[ps.qhead++];
+        trace_object(h, ps.parent, &ps.v);
+        found = ps.keys[path_slot(&ps, missed)] != NULL;
+    }
+    if (!found) {
+        rtgc__report(h, RTGC_ESTATE, "verify: no path from the roots to %p found%s", missed,
+                     ps.overflow ? " (the search gave up)" : "");
+        goto out;
+    }
+    /* Walk back to the root, then print root first. */
+    char path[1024];
+    size_t len = 0;
+    void *chain[64];
+    size_t depth = 0;
+    for (void *o = missed; o != (void *)1 && depth < 64; o = ps.parents[path_slot(&ps, o)])
+        chain[depth++] = o;
+    void **rs = ps.root_slot[path_slot(&ps, chain[depth - 1])];
+    len += (size_t)snprintf(path + len, sizeof path - len, "root slot %p", (void *)rs);
+    for (size_t k = depth; k-- > 0 && len < sizeof path;)
+        len += (size_t)snprintf(path + len, sizeof path - len, " -> %p (%s%s)", chain[k],
+                                layout_of(h, chain[k])->name, *mark_byte(h, chain[k]) == h->epoch ? "" : ", unmarked");
+    rtgc__report(h, RTGC_ESTATE, "verify: path to the missed object%s: %s", depth == 64 ? " (last 64 hops)" : "", path);
+out:
+    free(ps.keys);
+    free(ps.parents);
+    free(ps.root_slot);
+    free(ps.queue);
+}
+
 size_t verify_marked(rtgc_heap *h) {
     verifier vf = {.v.visit = check_ref, .h = h, .problems = 0, .want_marked = true, .from = NULL};
     roots_visit_globals(h, &vf.v);
     for (rtgc_thread *t = h->threads; t; t = t->next)
         roots_visit_thread(h, t, &vf.v, NULL);
     walk(h, &vf);
-    if (vf.problems)
+    if (vf.problems) {
         rtgc__report(h, RTGC_ESTATE, "verify: %zu problem(s) after marking in cycle %" PRIu64, vf.problems,
                      (uint64_t)h->cycle + 1);
+        if (vf.missed)
+            report_path(h, vf.missed);
+    }
     return vf.problems;
 }
 
