@@ -1302,6 +1302,30 @@ static void test_graph_concurrent_nostress(void **state) {
     run_graph(&p);
 }
 
+static void test_graph_step(void **state) {
+    static const graph_params p = {.name = "graph_step",
+                                   .opts = "mode=step,stress=97,verify=1,heap=64M",
+                                   .nroots = 64, .steps = 60000, .check_every = 2000,
+                                   .large_pm = 2, .target = 3000};
+    run_graph(&p);
+}
+/* Step mode with no one calling rtgc_step: every cycle is driven by an
+ * allocation that reached the limit (a stall). */
+static void test_graph_step_at_limit(void **state) {
+    static const graph_params p = {.name = "graph_step_at_limit",
+                                   .opts = "mode=step,verify=1,heap=8M,min_trigger=1M",
+                                   .nroots = 64, .steps = 200000, .check_every = 20000,
+                                   .large_pm = 1, .target = 20000};
+    run_graph(&p);
+}
+static void test_graph_incremental_nostress(void **state) {
+    static const graph_params p = {.name = "graph_incremental_nostress",
+                                   .opts = "mode=incremental,verify=1,heap=8M,min_trigger=1M",
+                                   .nroots = 64, .steps = 200000, .check_every = 20000,
+                                   .large_pm = 1, .target = 20000};
+    run_graph(&p);
+}
+
 /* --------------------------------------------------- multi-threaded run */
 
 #define WORKERS 4
@@ -1580,6 +1604,10 @@ static void test_graph_threads_concurrent_nostress(void **state) {
     run_threads("graph_threads_concurrent_nostress",
                 "mode=concurrent,verify=1,heap=32M,min_trigger=1M", 100000, 8000);
 }
+static void test_graph_threads_incremental(void **state) {
+    run_threads("graph_threads_incremental", "mode=incremental,verify=1,heap=32M,min_trigger=1M", 60000,
+                4000);
+}
 
 int main(void) {
     /* RTGC_TEST_FILTER=pattern runs only the matching tests (cmocka's
@@ -1595,10 +1623,14 @@ int main(void) {
         cmocka_unit_test(test_graph_threads),
         cmocka_unit_test(test_graph_threads_nostress),
         cmocka_unit_test(test_graph_incremental),
+        cmocka_unit_test(test_graph_incremental_nostress),
+        cmocka_unit_test(test_graph_step),
+        cmocka_unit_test(test_graph_step_at_limit),
         cmocka_unit_test(test_graph_concurrent),
         cmocka_unit_test(test_graph_concurrent_nostress),
         cmocka_unit_test(test_graph_threads_concurrent),
         cmocka_unit_test(test_graph_threads_concurrent_nostress),
+        cmocka_unit_test(test_graph_threads_incremental),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
