@@ -20,8 +20,9 @@
  *   SWEEP      finish the previous cycle's sweep, a span at a time; then
  *              flip the epoch                                 [sweep.epoch]
  *   MARK_ON    round: barriers on (MARKING|STORE), spans back
- *   ROOTS      round: each thread's roots, in slices; then it allocates
- *              black and its STORE bit goes off            [roots.slices]
+ *   ROOTS      round: each thread's roots in slices: the first shades its
+ *              frames and handles and starts black allocation, the last
+ *              turns its STORE bit off      [roots.slices] [rt.watermark]
  *              then the global roots, after every thread
  *   TRACE      drain grey objects, against the deadline
  *   TERMINATE  round: flush grey buffers; done when nothing moved
@@ -51,9 +52,10 @@ static void hs_mark_on(rtgc_heap *h, rtgc_thread *t, void *arg) {
     rtgc_atomic_or(&t->fast.state, RTGC_STATE_MARKING | RTGC_STATE_STORE);
 }
 
-/* Slots one root slice may visit: about 25 ns a slot, within the budget. */
+/* Slots one root slice may visit within the budget, at ROOT_SLOT_NS a slot
+ * (shading a slot's object can miss the cache and the TLB twice). */
 static uint64_t slice_slots(const rtgc_heap *h) {
-    uint64_t n = h->cfg.pause_budget_ns / 25;
+    uint64_t n = h->cfg.pause_budget_ns / ROOT_SLOT_NS;
     return n < 256 ? 256 : n > ((uint64_t)1 << 20) ? ((uint64_t)1 << 20) : n;
 }
 

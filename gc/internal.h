@@ -45,7 +45,8 @@
 #define THREAD_MAGIC 0x72746763u      /* "rtgc" */
 #define THREAD_DEAD 0x64656164u       /* "dead" */
 #define HANDLE_CHUNK 256u
-#define ROOT_SLICE_SLOTS 4096u        /* slots per slice of a stack scanner */
+#define ROOT_SLICE_SLOTS 4096u        /* slots per slice of a stack scanner (stop-the-world) */
+#define ROOT_SLOT_NS 100u             /* budgeted cost of a root slot in a real-time slice */
 #define GREY_CAP 256u                 /* a mutator's grey buffer */
 #define RECENT_PAUSES 512u            /* pauses the incremental scheduler remembers */
 #define MMU_WINDOW_NS 10000000u       /* the window the MMU target is for */

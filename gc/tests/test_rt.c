@@ -1,6 +1,7 @@
 /* The real-time modes, judged from the collector's own records:
  *  - a deep root set is scanned in slices, each a handshake whose work
  *    stays within what one pause budget allows [roots.slices];
+ *  - a million-element array is marked a chunk at a time [mark.chunks];
  *  - rtgc_step stops near its budget and says when the cycle is done;
  *  - incremental mode leaves the mutator its MMU target [cycle.mmu];
  *  - concurrent mode's collector thread reports its CPU share [cycle.share].
@@ -96,7 +97,7 @@ static void test_deep_roots_in_slices(void **state) {
     for (int c = 0; c < RTGC_CAUSE_COUNT; c++)
         if (causes[c])
             printf("  %s: %llu\n", rtgc_cause_name(c), (unsigned long long)causes[c]);
-    uint64_t per_slice = 100000 / 25;  /* what cycle.c allows for a 100 us budget */
+    uint64_t per_slice = 100000 / ROOT_SLOT_NS;  /* what cycle.c allows for a 100 us budget */
     printf("root scan: %llu handshake slices, at most %llu slots each, %llu scanner calls (%llu resumed)\n",
            (unsigned long long)slices, (unsigned long long)max_work, (unsigned long long)vs.calls,
            (unsigned long long)vs.resumed);
