@@ -39,10 +39,17 @@ static void disown(rtgc_heap *h, rtgc_thread *t, unsigned cls) {
     span *s = t->own[cls];
     if (!s)
         return;
-    /* The unused cells (in the thread's list, or parked in the span in
-     * stress mode) stay the span's free list. */
-    if (t->fast.free[cls])
-        s->free = t->fast.free[cls];
+    /* The unused cells (in the thread's list, and parked in the span: in
+     * stress mode, and during marking [alloc.quantum]) stay the span's free
+     * list. */
+    void **list = t->fast.free[cls];
+    if (list) {
+        void **tail = list;
+        while (tail[1])
+            tail = tail[1];
+        tail[1] = s->free;
+        s->free = list;
+    }
     t->fast.free[cls] = NULL;
     s->owner = NULL;
     t->own[cls] = NULL;
@@ -57,6 +64,28 @@ void alloc_disown_all(rtgc_heap *h, rtgc_thread *t) {
         disown(h, t, c);
 }
 
+/* [alloc.quantum] While marking, a thread gets its free cells QUANTUM at a
+ * time (the rest stay parked in its span), so it comes back to the slow
+ * path, and to the pacer's assist check, every QUANTUM allocations: a
+ * marking debt is paid in many short assists rather than a few long
+ * ones. */
+#define QUANTUM 64u
+
+static void *take_quantum(span *s) {
+    void **list = s->free, **c = list;
+    for (unsigned k = 1; c && k < QUANTUM; k++)
+        c = c[1];
+    s->free = c ? c[1] : NULL;
+    if (c)
+        c[1] = NULL;
+    return list;
+}
+
+static bool marking_now(rtgc_heap *h) {
+    uintptr_t ph = rtgc_atomic_load(&h->phase);
+    return ph >= PHASE_ROOTS && ph <= PHASE_TERMINATE;
+}
+
 static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
     void *list = s->free;
     s->free = NULL;
@@ -67,6 +96,10 @@ static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
     h->handed_out += (uint64_t)s->nfree * s->cell_size;
     s->owner = t;
     t->own[s->cls] = s;
+    if (!h->cfg.stress_alloc && marking_now(h)) {
+        s->free = list;
+        list = take_quantum(s);
+    }
     t->fast.free[s->cls] = list;
 }
 
@@ -243,9 +276,16 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
             span *mine = t->own[cls];
             void **cell = NULL;
             if (mine && mine->free) {
-                /* Stress mode parks the free list in the owned span. */
-                cell = mine->free;
-                mine->free = cell[1];
+                /* Cells parked in the span this thread owns: one at a time
+                 * in stress mode, a quantum while marking [alloc.quantum]. */
+                if (h->cfg.stress_alloc) {
+                    cell = mine->free;
+                    mine->free = cell[1];
+                } else {
+                    t->fast.free[cls] = take_quantum(mine);
+                    cell = t->fast.free[cls];
+                    t->fast.free[cls] = cell[1];
+                }
                 st = GOT_SPAN;
             } else {
                 uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns(), swept = 0;
