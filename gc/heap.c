@@ -125,6 +125,11 @@ static bool take_blocks(rtgc_heap *h, size_t i, size_t n, span *s, bool *dirty) 
         if (h->block_state[k] == BLOCK_FREE_CLEAN) {
             if (os_commit(h->base + k * BLOCK_SIZE, BLOCK_SIZE) != 0)
                 return false;
+            /* Fault in the block's page of mark bytes now, in the slow path
+             * that takes the block, rather than in whichever marking slice
+             * first marks an object here (a first touch costs microseconds
+             * in a virtual machine; a slice can meet a hundred). */
+            rtgc_store_u8(h->markmap + ((k * BLOCK_SIZE) >> GRANULE_SHIFT), 0);
             grown += BLOCK_SIZE;
         } else {
             *dirty = true;
