@@ -151,7 +151,6 @@ static void pace(rtgc_heap *h) {
 /* ---- one step ---- */
 
 static void start_cycle(rtgc_heap *h) {
-    h->cycle_start_ns = os_now_ns();
     h->cycle_work_ns = 0;
     pthread_mutex_lock(&h->lock);
     h->cycle_alloc_start = h->handed_out;
@@ -195,7 +194,6 @@ static void finish_cycle(rtgc_heap *h) {
         double rate = (double)h->marked_bytes / (double)h->cycle_work_ns;
         h->mark_rate = h->mark_rate > 0 ? 0.5 * h->mark_rate + 0.5 * rate : rate;
     }
-    h->last_cycle_ns = os_now_ns() - h->cycle_start_ns;
     pace(h);
     pthread_mutex_unlock(&h->lock);
     set_phase(h, PHASE_IDLE);

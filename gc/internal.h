@@ -236,7 +236,6 @@ struct rtgc_heap {
     /* the last pauses, for the incremental scheduler [cycle.mmu] (stats_lock) */
     uint64_t recent_start[RECENT_PAUSES], recent_end[RECENT_PAUSES];
     uint32_t recent_next;
-    uint64_t cycle_start_ns;
     uint64_t cycle_alloc_start;      /* handed_out when the cycle started */
     uint64_t handed_out;             /* bytes of free cells given to threads, and large objects (lock) */
     uint64_t handed_at_mark_end;     /* handed_out when the last marking ended */
@@ -246,7 +245,6 @@ struct rtgc_heap {
     uint64_t cycle_work_ns;          /* time spent in cycle_step this cycle (gc_lock) */
     double mark_rate;                /* bytes marked per ns of cycle work, last cycles */
     uint64_t last_cycle_alloc;       /* bytes allocated during the last cycle [cycle.pacer] */
-    uint64_t last_cycle_ns;
     volatile uintptr_t stalled;      /* threads waiting at the heap limit */
 
     /* records (stats_lock) */
