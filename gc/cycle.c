@@ -344,9 +344,10 @@ static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_
  * Marking of pace_work bytes should be done when the heap has grown from
  * pace_heap_start to pace_goal; each refill checks the marked share
  * against the allocated share of that runway, and the debt in bytes is
- * turned into time with the marking rate measured in past cycles.  Small,
- * frequent assists (at least 20 us, at most the budget) instead of one
- * long one at the limit. */
+ * turned into time with the marking rate measured in past cycles.  The
+ * caller pays it in short slices (at most a tenth of the budget), one per
+ * quantum of allocation [alloc.quantum], instead of one long one at the
+ * limit. */
 static uint64_t pace_debt_ns(rtgc_heap *h) {
     uintptr_t ph = rtgc_atomic_load(&h->phase);
     if (ph < PHASE_ROOTS || ph > PHASE_TERMINATE)
@@ -425,9 +426,10 @@ int rtgc_step(rtgc_thread *t, uint64_t budget_ns) {
     return active;
 }
 
-/* Wait, as a blocked thread (so rounds are served for us), until the cycle
- * numbered `target` has finished.  Without a collector thread, the waiting
- * thread drives the cycle itself, in budgeted slices (cause ASSIST). */
+/* Stall until the cycle numbered `target` has finished, working on it in
+ * budgeted slices (cause ASSIST) meanwhile; between slices that made no
+ * progress (a round waiting for other threads' safepoints) the thread
+ * sleeps briefly as a blocked thread, so rounds can be served for it. */
 void cycle_wait(rtgc_thread *t, uint64_t target) {
     rtgc_heap *h = t->heap;
     pthread_mutex_lock(&h->cycle_lock);
