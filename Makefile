@@ -208,9 +208,10 @@ bench: $(O)/bench/micro $(O)/bench/stw-pause $(O)/bench/rt-pause
 	$(O)/bench/stw-pause --live=1G
 	$(O)/bench/rt-pause --live=1G --threads=2 --seconds=10
 
-run: all $(O)/bench/stw-pause
+run: all $(O)/bench/stw-pause $(O)/bench/rt-pause
 	$(O)/example
 	$(O)/bench/stw-pause --live=100M
+	$(O)/bench/rt-pause --live=256M --threads=2 --seconds=5 --work=1024
 
 # ---- install ----
 install: lib
