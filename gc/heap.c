@@ -221,7 +221,9 @@ static span *span_alloc(rtgc_heap *h, size_t nblocks, bool *dirty) {
  * would all land in one allocation.  Cells past nthreaded are virgin:
  * never allocated, never swept, holding no object. */
 void *span_extend(span *s) {
-    uint32_t n = s->cell_size >= 2048 ? 2 : 4096 / s->cell_size;   /* a page, or two cells */
+    /* A page (or two cells) of fresh memory at a time; memory that was
+     * committed already faults nothing, so it is threaded in one go. */
+    uint32_t n = !s->fresh ? s->ncells : s->cell_size >= 2048 ? 2 : 4096 / s->cell_size;
     uint32_t first = s->nthreaded, end = first + n < s->ncells ? first + n : s->ncells;
     void *list = NULL;
     for (uint32_t i = end; i-- > first;) {
@@ -245,6 +247,7 @@ span *span_new_small(rtgc_heap *h, unsigned cls) {
     s->cell_size = rtgc_class_size[cls];
     s->ncells = (uint32_t)(span_bytes(s) / s->cell_size);
     s->nthreaded = 0;
+    s->fresh = !dirty;
     s->free = NULL;                  /* the owner extends it [heap.extend] */
     s->nfree = s->ncells;
     return s;

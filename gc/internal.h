@@ -64,6 +64,7 @@ typedef struct span {
     uint32_t cell_size;
     uint32_t ncells;
     uint32_t nthreaded;    /* cells [0, nthreaded) have been used; the rest are virgin [heap.extend] */
+    bool fresh;            /* its memory was not committed when the span took it */
     uint32_t nfree;        /* free cells after the last sweep, virgin ones included */
     void *free;            /* free cells (linked through word 1) while not owned */
     struct span *next, *prev;
