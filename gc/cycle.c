@@ -108,10 +108,16 @@ static void hs_mark_off(rtgc_heap *h, rtgc_thread *t, void *arg) {
 }
 
 void cycle_thread_joined(rtgc_heap *h, rtgc_thread *t) {
-    /* A new thread holds no references: it is like a thread whose roots
-     * were scanned.  threads_lock is held, so later rounds include it. */
+    /* threads_lock is held, so every round posted after this includes the
+     * new thread.  Joining during MARK_ON it is an unscanned thread like
+     * the others (barriers on, white allocation: a black object now could
+     * receive a white reference from a thread whose STORE bit is not on
+     * yet), and the ROOTS round, posted later, scans it.  Joining later, it
+     * holds no references, like a thread whose roots were scanned. */
     uintptr_t ph = rtgc_atomic_load_acquire(&h->phase);
-    if (ph >= PHASE_MARK_ON && ph <= PHASE_TERMINATE) {
+    if (ph == PHASE_MARK_ON) {
+        t->fast.state |= RTGC_STATE_MARKING | RTGC_STATE_STORE;
+    } else if (ph >= PHASE_ROOTS && ph <= PHASE_TERMINATE) {
         t->fast.state |= RTGC_STATE_MARKING;
         t->alloc_black = true;
     }

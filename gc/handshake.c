@@ -40,12 +40,16 @@ bool handshake_serve(rtgc_thread *t) {
     return true;
 }
 
+/* POLL goes on for every thread, the poster included: a mutator that posts
+ * a round from its own step and runs out of budget before serving itself
+ * must still be asked at its next safepoint, since nobody else can serve a
+ * running thread. */
 static void post_one(rtgc_thread *t, rtgc_thread *self, handshake_fn fn, void *arg) {
+    (void)self;
     t->hs_fn = fn;
     t->hs_arg = arg;
     rtgc_atomic_store_release(&t->hs_req, t->hs_req + 1);
-    if (t != self)
-        rtgc_atomic_or(&t->fast.state, RTGC_STATE_POLL);
+    rtgc_atomic_or(&t->fast.state, RTGC_STATE_POLL);
 }
 
 void round_post(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) {
@@ -83,6 +87,9 @@ bool round_progress(rtgc_heap *h, rtgc_thread *self) {
         }
         if (rtgc_atomic_load_acquire(&t->hs_done) != rtgc_atomic_load(&t->hs_req)) {
             all = false;
+            /* Still running with a request: make sure it is asked (a stop
+             * of the world may have cleared its POLL meanwhile). */
+            rtgc_atomic_or(&t->fast.state, RTGC_STATE_POLL);
         } else if (t->scan_pending) {
             /* The next slice of its root scan [roots.slices]. */
             post_one(t, self, t->hs_fn, t->hs_arg);

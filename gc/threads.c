@@ -161,7 +161,11 @@ void rtgc_enter_blocking(rtgc_thread *t) {
         rtgc__misuse(h, "rtgc_enter_blocking: thread %u is already in a blocking region", t->id);
         return;
     }
-    rtgc_atomic_store_release(&t->status, TS_BLOCKED);
+    /* A CAS, not a plain store: it is a full barrier, so the loads below
+     * cannot pass it (a plain store could be overtaken by them, on x86
+     * too), and a collector that read RUNNING would sleep unwoken.  Only
+     * this thread moves its status away from RUNNING. */
+    rtgc_atomic_cas(&t->status, TS_RUNNING, TS_BLOCKED);
     /* A collector waiting for this thread (a stop, or a handshake) checks
      * the status under world_lock before it sleeps: wake it. */
     if (rtgc_atomic_load_acquire(&h->stop_requested) ||
@@ -201,6 +205,13 @@ void rtgc_poll_slow(rtgc_thread *t) {
     handshake_serve(t);
     pthread_mutex_lock(&h->world_lock);
     if (!h->stop_requested) {
+        /* Nothing asked of this thread any more: drop POLL so its polls are
+         * fast again, then look once more, since a request posted meanwhile
+         * (hs_req stored before POLL was set, both full barriers) must keep
+         * it [handshake.seq]. */
+        rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_POLL);
+        if (rtgc_atomic_load_acquire(&t->hs_req) != rtgc_atomic_load(&t->hs_done))
+            rtgc_atomic_or(&t->fast.state, RTGC_STATE_POLL);
         pthread_mutex_unlock(&h->world_lock);
         return;
     }
@@ -249,7 +260,9 @@ void world_start(rtgc_heap *h, rtgc_thread *self) {
     for (rtgc_thread *t = h->threads; t; t = t->next) {
         if (t == self)
             continue;
-        rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_POLL);
+        /* A handshake request still pending keeps its POLL [handshake.seq]. */
+        if (rtgc_atomic_load_acquire(&t->hs_req) == rtgc_atomic_load(&t->hs_done))
+            rtgc_atomic_and(&t->fast.state, ~(uintptr_t)RTGC_STATE_POLL);
         if (rtgc_atomic_load(&t->status) & TS_GC_OWNS)
             rtgc_atomic_store_release(&t->status, TS_BLOCKED);
     }
