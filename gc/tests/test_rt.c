@@ -313,6 +313,48 @@ static void test_collector_share(void **state) {
     rtgc_heap_destroy(h);
 }
 
+/* A cycle must finish when the thread that posted a round from its own
+ * step ran out of budget before serving itself, and another thread does
+ * the stepping while the first only polls [handshake.seq]. */
+static rtgc_heap *stepper_heap;
+static volatile int stepper_done;
+static uint64_t stepper_cycles;
+
+static void *stepper(void *arg) {
+    (void)arg;
+    rtgc_thread *b = rtgc_thread_attach(stepper_heap, NULL);
+    uint64_t c0 = rtgc_atomic_load(&stepper_heap->cycle);
+    for (int i = 0; i < 2000 && rtgc_atomic_load(&stepper_heap->cycle) == c0; i++) {
+        rtgc_step(b, 1000000);
+        rtgc_enter_blocking(b);
+        usleep(200);
+        rtgc_leave_blocking(b);
+    }
+    stepper_cycles = rtgc_atomic_load(&stepper_heap->cycle) - c0;
+    stepper_done = 1;
+    rtgc_thread_detach(b);
+    return NULL;
+}
+
+static void test_round_posted_by_a_stepper(void **state) {
+    (void)state;
+    stepper_heap = test_heap("mode=step");
+    rtgc_thread *a = rtgc_thread_attach(stepper_heap, NULL);
+    cycle_request(stepper_heap);
+    for (int n = 0; rtgc_atomic_load(&stepper_heap->phase) != PHASE_MARK_ON && n < 1000000; n++)
+        rtgc_step(a, 1);                     /* a 1 ns budget: posts MARK_ON, serves nothing */
+    assert_int_equal(rtgc_atomic_load(&stepper_heap->phase), PHASE_MARK_ON);
+    stepper_done = 0;
+    pthread_t bt;
+    pthread_create(&bt, NULL, stepper, NULL);
+    while (!stepper_done)
+        rtgc_poll(a);                        /* only polls: must serve its own request */
+    pthread_join(bt, NULL);
+    assert_true(stepper_cycles >= 1);
+    rtgc_thread_detach(a);
+    rtgc_heap_destroy(stepper_heap);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deep_roots_in_slices),
@@ -320,6 +362,7 @@ int main(void) {
         cmocka_unit_test(test_incremental_mmu),
         cmocka_unit_test(test_big_array_steps),
         cmocka_unit_test(test_collector_share),
+        cmocka_unit_test(test_round_posted_by_a_stepper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
