@@ -251,13 +251,13 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             round_post(h, self, hs_mark_on, NULL);
             break;
         case PHASE_MARK_ON:
-            if (!round_progress(h, self))
+            if (!round_progress(h, self, deadline))
                 return true;
             set_phase(h, PHASE_ROOTS);
             round_post(h, self, hs_roots, NULL);
             break;
         case PHASE_ROOTS:
-            if (!round_progress(h, self))
+            if (!round_progress(h, self, deadline))
                 return true;
             pthread_mutex_lock(&h->lock);          /* ranges may be added meanwhile */
             roots_visit_globals(h, mark_visitor(h)); /* after every thread [rt.invariant] */
@@ -273,7 +273,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             round_post(h, self, hs_flush, NULL);
             break;
         case PHASE_TERMINATE: {
-            if (!round_progress(h, self))
+            if (!round_progress(h, self, deadline))
                 return true;
             bool worked = false;
             bool more = mark_drain_until(h, deadline, &worked);
@@ -301,7 +301,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             break;
         }
         case PHASE_MARK_OFF:
-            if (!round_progress(h, self))
+            if (!round_progress(h, self, deadline))
                 return true;
             finish_cycle(h);
             return false;

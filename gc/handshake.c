@@ -74,12 +74,14 @@ static bool serve_blocked(rtgc_heap *h, rtgc_thread *t) {
     return true;
 }
 
-bool round_progress(rtgc_heap *h, rtgc_thread *self) {
+bool round_progress(rtgc_heap *h, rtgc_thread *self, uint64_t deadline_ns) {
     bool all = true;
     pthread_mutex_lock(&h->threads_lock);
     for (rtgc_thread *t = h->threads; t; t = t->next) {
         uintptr_t req = rtgc_atomic_load_acquire(&t->hs_req);
-        if (rtgc_atomic_load_acquire(&t->hs_done) != req) {
+        /* Serving for others is the caller's work: past the deadline it
+         * stops, and the round goes on in the next step. */
+        if (rtgc_atomic_load_acquire(&t->hs_done) != req && (t == self || os_now_ns() < deadline_ns)) {
             if (t == self)
                 serve_now(h, t, req);
             else
@@ -113,7 +115,7 @@ bool round_progress(rtgc_heap *h, rtgc_thread *self) {
 
 void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) {
     round_post(h, self, fn, arg);
-    while (!round_progress(h, self)) {
+    while (!round_progress(h, self, UINT64_MAX)) {
         pthread_mutex_lock(&h->world_lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -404,10 +404,11 @@ bool thread_ok(rtgc_thread *t, const char *where);
 /* ---- handshake.c ---- */
 /* A non-blocking round: post fn to every thread, then call round_progress
  * until it returns true.  `self` (an attached caller, or NULL) serves
- * inline; blocked threads are served on their behalf.  A thread whose
- * sliced root scan is not finished (scan_pending) is asked again. */
+ * inline; blocked threads are served on their behalf until the deadline.
+ * A thread whose sliced root scan is not finished (scan_pending) is asked
+ * again. */
 void round_post(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg);
-bool round_progress(rtgc_heap *h, rtgc_thread *self);
+bool round_progress(rtgc_heap *h, rtgc_thread *self, uint64_t deadline_ns);
 /* A whole round, waiting: returns when every attached thread has run fn
  * (at its safepoint, or by the caller for a blocked thread). */
 void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg);
