@@ -131,8 +131,7 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
         return GOT_SPAN;
     }
     disown(h, t, cls);
-    size_t need = (size_t)rtgc_class_size[cls] * 8 > BLOCK_SIZE ? round_up((size_t)rtgc_class_size[cls] * 8, BLOCK_SIZE)
-                                                                 : BLOCK_SIZE;
+    size_t need = class_blocks(cls) * BLOCK_SIZE;
     bool swept_for_room = false;
     for (;;) {
         s = list_pop(&h->partial[cls]);

@@ -30,14 +30,14 @@ static void set_trigger(rtgc_heap *h) {
 }
 
 /* Marking is complete (lock held): free dead large objects, count the
- * cycle (which makes every span stale [sweep.once]), set the next trigger,
- * publish the figures. */
+ * cycle (which makes every span stale [sweep.once]), publish the figures.
+ * The next trigger is the caller's: set_trigger here, the pacer in the
+ * real-time cycle [cycle.pacer]. */
 void cycle_end_marking(rtgc_heap *h) {
     emit_event(h, RTGC_EV_SWEEP_START, 0);
     sweep_large(h);
     rtgc_atomic_store_release(&h->cycle, h->cycle + 1);
     sweep_queue_all(h);              /* every span is stale now; threads' spans follow at MARK_OFF */
-    set_trigger(h);
     h->handed_at_mark_end = h->handed_out;
     pthread_mutex_lock(&h->stats_lock);
     h->stats.cycles = h->cycle;
@@ -83,6 +83,7 @@ static void collect_world_stopped(rtgc_heap *h) {
 
     pthread_mutex_lock(&h->lock);
     cycle_end_marking(h);
+    set_trigger(h);
     cycle_queue_sweep(h);
     size_t shrunk = heap_decommit_idle(h, SIZE_MAX);
     pthread_mutex_unlock(&h->lock);
@@ -92,11 +93,7 @@ static void collect_world_stopped(rtgc_heap *h) {
 
 void collect_stw(rtgc_thread *t, uint64_t seen_cycle, rtgc_pause_cause cause) {
     rtgc_heap *h = t->heap;
-    /* Wait for gc_lock as a blocked thread: a collection in progress may
-     * need to stop us [threads.stop]. */
-    rtgc_enter_blocking(t);
-    pthread_mutex_lock(&h->gc_lock);
-    rtgc_atomic_store_release(&t->status, TS_RUNNING); /* no one can own us: we hold gc_lock */
+    gc_lock_as_mutator(t);
     if (h->cycle != seen_cycle) {
         pthread_mutex_unlock(&h->gc_lock);
         return;
@@ -139,9 +136,7 @@ size_t rtgc_verify(rtgc_thread *t) {
     if (!thread_ok(t, "rtgc_verify"))
         return 0;
     rtgc_heap *h = t->heap;
-    rtgc_enter_blocking(t);
-    pthread_mutex_lock(&h->gc_lock);
-    rtgc_atomic_store_release(&t->status, TS_RUNNING);
+    gc_lock_as_mutator(t);
     pthread_mutex_lock(&h->threads_lock);
     world_stop(h, t);
     size_t problems = verify_heap(h);

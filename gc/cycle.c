@@ -331,9 +331,7 @@ static uint64_t slice_budget(const rtgc_heap *h) {
 static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_lock, uint64_t budget) {
     rtgc_heap *h = t->heap;
     if (wait_for_lock) {
-        rtgc_enter_blocking(t);          /* whoever holds gc_lock may need us */
-        pthread_mutex_lock(&h->gc_lock);
-        rtgc_atomic_store_release(&t->status, TS_RUNNING);
+        gc_lock_as_mutator(t);
     } else if (pthread_mutex_trylock(&h->gc_lock) != 0) {
         return true;                     /* someone else is stepping */
     }

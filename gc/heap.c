@@ -32,7 +32,7 @@ const uint32_t rtgc_class_size[RTGC_SIZE_CLASSES] = {
     28672, 32768,
 };
 
-static size_t class_blocks(unsigned cls) {
+size_t class_blocks(unsigned cls) {
     size_t want = (size_t)rtgc_class_size[cls] * 8;    /* at least 8 cells a span */
     size_t n = (want + BLOCK_SIZE - 1) / BLOCK_SIZE;
     return n ? n : 1;

@@ -330,6 +330,12 @@ span *span_new_large(rtgc_heap *h, size_t bytes);      /* lock held */
 void span_release(rtgc_heap *h, span *s);              /* lock held; blocks become free */
 size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks); /* lock held */
 size_t span_bytes(const span *s);
+size_t class_blocks(unsigned cls);                     /* blocks in a span of class cls */
+/* Take gc_lock from a mutator: never wait for it while RUNNING, since the
+ * holder may be stopping the world or waiting on a round for this thread
+ * [threads.stop]; wait as a blocked thread, then run again (nobody can own
+ * us once we hold gc_lock: claims are made under it). */
+void gc_lock_as_mutator(rtgc_thread *t);
 
 /* ---- alloc.c ---- */
 void alloc_disown_all(rtgc_heap *h, rtgc_thread *t);     /* lock held */

@@ -20,7 +20,7 @@
  * wait on stop_cv cannot miss a wake-up.  Lock order: gc_lock ->
  * threads_lock -> world_lock -> heap->lock.  A thread must never wait
  * for gc_lock while RUNNING (the collector would wait for it forever), so
- * collect_stw takes gc_lock inside a blocking region.
+ * every mutator takes gc_lock through gc_lock_as_mutator.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +194,13 @@ void rtgc_leave_blocking(rtgc_thread *t) {
         record_pause(h, t, RTGC_CAUSE_BLOCKING, t0, os_now_ns(), h->stw_work_ns, 0);
     }
     rtgc_poll(t);
+}
+
+void gc_lock_as_mutator(rtgc_thread *t) {
+    rtgc_heap *h = t->heap;
+    rtgc_enter_blocking(t);
+    pthread_mutex_lock(&h->gc_lock);
+    rtgc_atomic_store_release(&t->status, TS_RUNNING);
 }
 
 /* ---- safepoints ---- */
