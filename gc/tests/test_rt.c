@@ -8,6 +8,7 @@
  * Work is measured as the collector's CPU time or its work units, never as
  * wall time, so the platform's own stalls do not decide the verdict. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -317,7 +318,7 @@ static void test_collector_share(void **state) {
  * step ran out of budget before serving itself, and another thread does
  * the stepping while the first only polls [handshake.seq]. */
 static rtgc_heap *stepper_heap;
-static volatile int stepper_done;
+static atomic_int stepper_done;
 static uint64_t stepper_cycles;
 
 static void *stepper(void *arg) {
@@ -331,7 +332,7 @@ static void *stepper(void *arg) {
         rtgc_leave_blocking(b);
     }
     stepper_cycles = rtgc_atomic_load(&stepper_heap->cycle) - c0;
-    stepper_done = 1;
+    atomic_store(&stepper_done, 1);
     rtgc_thread_detach(b);
     return NULL;
 }
@@ -344,10 +345,10 @@ static void test_round_posted_by_a_stepper(void **state) {
     for (int n = 0; rtgc_atomic_load(&stepper_heap->phase) != PHASE_MARK_ON && n < 1000000; n++)
         rtgc_step(a, 1);                     /* a 1 ns budget: posts MARK_ON, serves nothing */
     assert_int_equal(rtgc_atomic_load(&stepper_heap->phase), PHASE_MARK_ON);
-    stepper_done = 0;
+    atomic_store(&stepper_done, 0);
     pthread_t bt;
     pthread_create(&bt, NULL, stepper, NULL);
-    while (!stepper_done)
+    while (!atomic_load(&stepper_done))
         rtgc_poll(a);                        /* only polls: must serve its own request */
     pthread_join(bt, NULL);
     assert_true(stepper_cycles >= 1);
