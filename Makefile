@@ -89,7 +89,14 @@ SETUP := .ci/setup-deps.sh
 .PHONY: all lib tests test run bench install deps clean example teeth
 .DEFAULT_GOAL := all
 
-all: lib tests example
+# Each part beyond the library adds its programs to ALL_EXTRA and its test
+# programs to TESTS_EXTRA in its own makefile fragment.
+ALL_EXTRA :=
+TESTS_EXTRA :=
+include vm/vm.mk
+include harness/harness.mk
+
+all: lib tests example $(ALL_EXTRA)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): $(SETUP)
@@ -145,7 +152,7 @@ $(O)/tests/%: barriers/tests/%.c $(O)/librtgc-internal.a
 
 test: all
 	@$(MAKE) --no-print-directory teeth
-	@sh .ci/run-tests.sh $(TEST_BIN) $(O)/example
+	@sh .ci/run-tests.sh $(TEST_BIN) $(O)/example $(TESTS_EXTRA)
 
 # The torture test must catch a load barrier that does not shade: build the
 # broken library and expect the concurrent graph tests to fail.

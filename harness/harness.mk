@@ -1,0 +1,1 @@
+# gclat: the latency harness (see harness/README.md).  Included by the top Makefile.

@@ -1,0 +1,1 @@
+# rtvm: the language VM (see vm/README.md).  Included by the top Makefile.
