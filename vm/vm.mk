@@ -1,1 +1,26 @@
 # rtvm: the language VM (see vm/README.md).  Included by the top Makefile.
+#
+#   $(O)/rtvm          the command (jemalloc is its malloc)
+#   $(O)/librtvm.a     everything but main, for embedders (gclat)
+#   make bench-vm      JIT against interpreter figures (bench/vm/)
+
+RTVM_SRC := vm/read.c vm/compile.c vm/objects.c vm/interp.c vm/builtins.c vm/runtime.c vm/jit/x64.c vm/jit/jit.c
+RTVM_OBJ := $(RTVM_SRC:%.c=$(O)/obj/%.o)
+RTVM_LIB := $(O)/librtvm.a
+RTVM_CFLAGS := $(CFLAGS_ALL) -Ivm
+
+$(O)/obj/vm/%.o: vm/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(RTVM_CFLAGS) -c $< -o $@
+
+$(RTVM_LIB): $(RTVM_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $(RTVM_OBJ)
+
+$(O)/rtvm: $(O)/obj/vm/main.o $(RTVM_LIB) $(O)/librtgc.a
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $(O)/obj/vm/main.o $(RTVM_LIB) $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB) -lm
+
+ALL_EXTRA += $(O)/rtvm $(RTVM_LIB)
