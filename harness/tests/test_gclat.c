@@ -1,0 +1,2 @@
+/* placeholder replaced by the harness tests */
+int main(void) { return 0; }

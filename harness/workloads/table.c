@@ -1,0 +1,18 @@
+/* harness/workloads/table.c - the workloads gclat knows. */
+#include <string.h>
+
+#include "../gclat.h"
+
+extern const gclat_workload gclat_web, gclat_gaming, gclat_embedded, gclat_msgbuf, gclat_gcbench;
+
+const gclat_workload *const gclat_workloads[] = {&gclat_web, &gclat_gaming, &gclat_embedded, &gclat_msgbuf,
+                                                 &gclat_gcbench, NULL};
+
+const char *const gclat_default_workloads[] = {"web", "gaming", "embedded", "msgbuf", "gcbench", NULL};
+
+const gclat_workload *gclat_find_workload(const char *name) {
+    for (int i = 0; gclat_workloads[i]; i++)
+        if (strcmp(gclat_workloads[i]->name, name) == 0)
+            return gclat_workloads[i];
+    return NULL;
+}
