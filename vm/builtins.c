@@ -38,9 +38,19 @@ static vvector *want_vector(rtvm_ctx *c, val v, const char *who) {
     return (vvector *)v;
 }
 
+/* print, str and join: display forms concatenated; join takes them from a vector. */
 static val display_all(rtvm_ctx *c, int argc, val *args, int spaces, int to_stdout) {
     sbuf b = {0};
-    for (int i = 0; i < argc; i++) {
+    if (spaces == 2) {
+        vvector *v = want_vector(c, args[0], "join");
+        if (argc > 1) want_string(c, args[1], "join");
+        vitems *it = (vitems *)vm_load(c, &v->items);
+        for (int64_t i = 0; i < v->len; i++) {
+            if (i && argc > 1) vm_display(c, &b, args[1], 0);
+            vm_display(c, &b, vm_load(c, &it->e[i]), 0);
+        }
+    }
+    for (int i = 0; spaces < 2 && i < argc; i++) {
         if (spaces && i) sb_put(&b, " ", 1);
         vm_display(c, &b, args[i], 0);
     }
@@ -71,6 +81,7 @@ val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args) {
     switch (id) {
     case B_PRINT: return display_all(c, argc, args, 1, 1);
     case B_STR: return display_all(c, argc, args, 0, 0);
+    case B_JOIN: return display_all(c, argc, args, 2, 0);
     case B_VECTOR: {
         val v = vm_vector(c, 0, V_NIL);
         RTGC_FRAME(c->t, r, 1);

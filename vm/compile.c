@@ -326,7 +326,7 @@ static void binop(fstate *fs, node *n, int op, int dst) {
         fs->nreg = save;
         return;
     }
-    int variadic = op == OP_ADD || op == OP_MUL;
+    int variadic = op == OP_ADD || op == OP_MUL || op == OP_SUB;
     if (variadic ? n->n < 3 : n->n != 3) {
         if (variadic) cerr(n, "'%s' takes at least 2 arguments, got %d", n->items[0]->s, n->n - 1);
         cerr(n, "'%s' takes 2 arguments, got %d", n->items[0]->s, n->n - 1);
@@ -411,24 +411,25 @@ static void assign(fstate *fs, node *n, int dst) {
 /* (def name e) inside a block: a new local from here to the block's end. */
 static void local_def(fstate *fs, node *n, int dst, int is_fn) {
     node *name = n->items[1];
-    int reg = newreg(fs, name);
     if (is_fn) {
-        name->flags |= NF_ASSIGNED;
-        int boxed = declare(fs, name, reg);
-        if (boxed) {
-            emit(fs, OP_KNIL, reg, 0, 0);
-            emit(fs, OP_BOX, reg, 0, 0);
+        /* declared by predeclare() at the start of the body */
+        int li = find_local(fs, name->s);
+        if (li < 0 || fs->vars[li].decl != name) cerr(n, "internal: defn not predeclared");
+        int reg = fs->vars[li].reg;
+        int save = fs->nreg;
+        if (fs->vars[li].boxed) {
             int t = newreg(fs, n);
             compile_fn(fs, n->items[2], n->items + 3, n->n - 3, t, name->s, n);
             emit(fs, OP_BOXSET, reg, t, 0);
-            fs->nreg = reg + 1;
             emit(fs, OP_MOV, dst, t, 0);
+            fs->nreg = save;
         } else {
             compile_fn(fs, n->items[2], n->items + 3, n->n - 3, reg, name->s, n);
             if (dst != reg) emit(fs, OP_MOV, dst, reg, 0);
         }
         return;
     }
+    int reg = newreg(fs, name);
     if (n->n == 3) expr(fs, n->items[2], reg);
     else emit(fs, OP_KNIL, reg, 0, 0);
     int boxed = declare(fs, name, reg);
@@ -769,7 +770,25 @@ static void expr(fstate *fs, node *n, int dst) {
     }
 }
 
+static int is_sym(node *n, const char *s);
+
+/* (defn name ...) forms of a local body are declared before the body runs,
+ * so that local functions can call each other (letrec semantics). */
+static void predeclare(fstate *fs, node **items, int count) {
+    if (fs->toplevel && fs->blockdepth == 0) return;
+    for (int i = 0; i < count; i++) {
+        node *d = items[i];
+        if (d->kind != N_LIST || d->n < 4 || !is_sym(d->items[0], "defn") || find_local(fs, "defn") >= 0) continue;
+        check_name(d->items[1], "what defn defines");
+        d->items[1]->flags |= NF_ASSIGNED;
+        int reg = newreg(fs, d);
+        emit(fs, OP_KNIL, reg, 0, 0);
+        if (declare(fs, d->items[1], reg)) emit(fs, OP_BOX, reg, 0, 0);
+    }
+}
+
 static void body(fstate *fs, node **items, int count, int dst, node *where) {
+    predeclare(fs, items, count);
     if (count == 0) {
         emit(fs, OP_KNIL, dst, 0, 0);
         return;

@@ -24,3 +24,14 @@ $(O)/rtvm: $(O)/obj/vm/main.o $(RTVM_LIB) $(O)/librtgc.a
 	$(Q)$(CC) -o $@ $(O)/obj/vm/main.o $(RTVM_LIB) $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB) -lm
 
 ALL_EXTRA += $(O)/rtvm $(RTVM_LIB)
+
+# ---- tests (each runs from the repository root; see vm/tests/) ----
+$(O)/tests/vm-programs: vm/tests/run-programs.sh
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec sh vm/tests/run-programs.sh $(O)\n' > $@ && chmod +x $@
+$(O)/tests/vm-errors: vm/tests/run-errors.sh
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec sh vm/tests/run-errors.sh $(O)\n' > $@ && chmod +x $@
+
+ALL_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors
+TESTS_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors
