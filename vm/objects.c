@@ -23,9 +23,19 @@ const vm_layouts *vm_layouts_for(rtgc_heap *heap, char *err, size_t errlen) {
     pthread_mutex_lock(&lay_lock);
     for (int i = 0; i < lay_count; i++)
         if (lay_list[i]->heap == heap) {
+            /* a heap at the address of a destroyed one does not have our
+             * layouts: check them (an unregistered id has size 0) */
             vm_layouts *L = lay_list[i];
-            pthread_mutex_unlock(&lay_lock);
-            return L;
+            int valid = 1;
+            for (int k = 1; k < K_COUNT; k++)
+                if (rtgc_layout_object_size(heap, L->id[k], 0) != L->size0[k]) valid = 0;
+            if (valid) {
+                pthread_mutex_unlock(&lay_lock);
+                return L;
+            }
+            free(L);
+            lay_list[i] = lay_list[--lay_count];
+            break;
         }
     vm_layouts *L = calloc(1, sizeof *L);
     if (!L) goto fail;
@@ -50,6 +60,7 @@ const vm_layouts *vm_layouts_for(rtgc_heap *heap, char *err, size_t errlen) {
             return NULL;
         }
         L->kind_of[L->id[k]] = (uint8_t)k;
+        L->size0[k] = rtgc_layout_object_size(heap, L->id[k], 0);
     }
     if (lay_count == 64) { /* forget the oldest heap: a process rarely makes 64 heaps */
         free(lay_list[0]);

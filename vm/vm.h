@@ -67,6 +67,7 @@ typedef struct vtable { uint64_t hdr; val keys, vals; int64_t count, used; } vta
 typedef struct vm_layouts {
     rtgc_heap *heap;
     rtgc_layout_id id[K_COUNT];
+    size_t size0[K_COUNT];  /* object size with count 0, to recognise the registration */
     uint8_t kind_of[RTGC_MAX_LAYOUTS];
 } vm_layouts;
 

@@ -35,3 +35,11 @@ $(O)/tests/vm-errors: vm/tests/run-errors.sh
 
 ALL_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors
 TESTS_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors
+
+$(O)/tests/test_rtvm_embed: vm/tests/test_embed.c $(RTVM_LIB) $(O)/librtgc.a
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -Ivm/include -o $@ $< $(RTVM_LIB) $(O)/librtgc.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB) -lm
+
+ALL_EXTRA += $(O)/tests/test_rtvm_embed
+TESTS_EXTRA += $(O)/tests/test_rtvm_embed

@@ -1,0 +1,231 @@
+/* test_embed.c - rtvm through its embedding API (include/rtvm.h), the way
+ * gclat uses it: the workload programs' entry functions called from one or
+ * several threads, in every collector mode, with the stress knob on.
+ * Each case checks the results the programs return, and the heap verifier
+ * (verify=1) re-checks every cycle's marks.
+ */
+#include <rtvm.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+static rtgc_heap *make_heap(const char *opts) {
+    rtgc_config cfg;
+    rtgc_error e;
+    rtgc_heap *h;
+    rtgc_config_init(&cfg);
+    assert_int_equal(rtgc_config_parse(&cfg, opts, &e), RTGC_OK);
+    assert_int_equal(rtgc_heap_create(&cfg, &h, &e), RTGC_OK);
+    return h;
+}
+
+static rtvm_program *load(rtgc_heap *h, const char *path, rtvm_jit_mode jit) {
+    rtvm_options o;
+    rtvm_options_init(&o);
+    o.jit = jit;
+    char err[512];
+    rtvm_program *p = rtvm_program_load(h, path, &o, err, sizeof err);
+    if (!p) fail_msg("%s", err);
+    return p;
+}
+
+static int64_t call(rtvm_ctx *c, const char *name, int argc, ...) {
+    int64_t args[8], r = -1;
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 0; i < argc; i++) args[i] = va_arg(ap, int64_t);
+    va_end(ap);
+    if (rtvm_call(c, name, argc, args, &r) != 0) fail_msg("%s: %s", name, rtvm_last_error(c));
+    return r;
+}
+
+typedef struct web_job {
+    rtgc_heap *heap;
+    rtvm_program *p;
+    int worker;
+    int requests;
+    int ok;
+} web_job;
+
+static void *web_worker(void *arg) {
+    web_job *j = arg;
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(j->heap, &e);
+    if (!t) return NULL;
+    char err[512];
+    rtvm_ctx *c = rtvm_ctx_create(j->p, t, err, sizeof err);
+    if (c) {
+        int64_t args[2] = {j->worker, 40}, r;
+        int ok = rtvm_call(c, "setup", 2, args, &r) == 0;
+        for (int i = 0; ok && i < j->requests; i++) {
+            int64_t a[2] = {i, (i * 7) % 40};
+            ok = rtvm_call(c, "request", 2, a, &r) == 0 && r > 2000 && r < 2200;
+            if (!ok) fprintf(stderr, "request %d: %lld %s\n", i, (long long)r, rtvm_last_error(c));
+        }
+        j->ok = ok;
+        rtvm_ctx_destroy(c);
+    } else {
+        fprintf(stderr, "%s\n", err);
+    }
+    rtgc_thread_detach(t);
+    return NULL;
+}
+
+/* The web workload on `n` threads, each with its own context, sharing one program. */
+static void web_threads(const char *opts, rtvm_jit_mode jit, int n, int requests) {
+    rtgc_heap *h = make_heap(opts);
+    rtvm_program *p = load(h, "vm/programs/web.rtvm", jit);
+    pthread_t th[4];
+    web_job jobs[4];
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (web_job){h, p, i, requests, 0};
+        pthread_create(&th[i], NULL, web_worker, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < n; i++) assert_true(jobs[i].ok);
+    rtgc_stats st;
+    rtgc_get_stats(h, &st);
+    assert_true(st.cycles > 0);
+    rtvm_program_free(p);
+    rtgc_heap_destroy(h);
+}
+
+static void web_two_threads_concurrent_stress(void **state) {
+    web_threads("mode=concurrent,stress=41,verify=1", RTVM_JIT_AUTO, 2, 300);
+}
+static void web_two_threads_concurrent_jit(void **state) {
+    web_threads("mode=concurrent,stress=57", RTVM_JIT_ON, 2, 400);
+}
+static void web_three_threads_incremental(void **state) {
+    web_threads("mode=incremental,stress=73", RTVM_JIT_OFF, 3, 200);
+}
+static void web_two_threads_stw(void **state) { web_threads("mode=stw,stress=61", RTVM_JIT_ON, 2, 300); }
+
+/* Every workload's entry functions, single-threaded, in one mode. */
+static void workloads(const char *opts, rtvm_jit_mode jit, int step) {
+    rtgc_heap *h = make_heap(opts);
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(h, &e);
+    assert_non_null(t);
+    char err[512];
+
+    rtvm_program *p = load(h, "vm/programs/gaming.rtvm", jit);
+    rtvm_ctx *c = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(c);
+    assert_true(rtvm_has_function(c, "frame"));
+    assert_int_equal(call(c, "setup", 1, (int64_t)400), 400);
+    for (int i = 1; i <= 40; i++) {
+        int64_t live = call(c, "frame", 1, (int64_t)i);
+        assert_int_equal(live, 64 * (i < 29 ? i : 29)); /* 64 a frame, each lives 30 frames */
+        if (step) rtgc_step(t, 200000);
+    }
+    rtvm_ctx_destroy(c);
+    rtvm_program_free(p);
+
+    p = load(h, "vm/programs/embedded.rtvm", jit);
+    c = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(c);
+    call(c, "setup", 0);
+    for (int i = 0; i < 600; i++) {
+        assert_int_equal(call(c, "tick", 1, (int64_t)i), 4);
+        if (step && i % 10 == 0) rtgc_step(t, 200000);
+    }
+    rtvm_ctx_destroy(c);
+    rtvm_program_free(p);
+
+    p = load(h, "vm/programs/msgbuf.rtvm", jit);
+    c = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(c);
+    call(c, "setup", 1, (int64_t)64);
+    for (int i = 0; i < 2000; i++) {
+        assert_int_equal(call(c, "push", 1, (int64_t)i), 1024);
+        if (step && i % 50 == 0) rtgc_step(t, 200000);
+    }
+    rtvm_ctx_destroy(c);
+    rtvm_program_free(p);
+
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
+static void workloads_stw(void **state) { workloads("mode=stw,stress=37,verify=1", RTVM_JIT_AUTO, 0); }
+static void workloads_concurrent(void **state) { workloads("mode=concurrent,stress=37", RTVM_JIT_ON, 0); }
+static void workloads_incremental(void **state) { workloads("mode=incremental,stress=53", RTVM_JIT_OFF, 0); }
+static void workloads_step(void **state) { workloads("mode=step,heap=64M", RTVM_JIT_ON, 1); }
+
+static void gcbench_small(void **state) {
+    rtgc_heap *h = make_heap("mode=concurrent,heap=256M");
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(h, &e);
+    char err[512];
+    rtvm_program *p = load(h, "vm/programs/gcbench.rtvm", RTVM_JIT_AUTO);
+    rtvm_ctx *c = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(c);
+    call(c, "setup", 0);
+    assert_int_equal(call(c, "iteration", 1, (int64_t)14), 2 * (2 * ((1 << 19) - 1) / ((1 << 15) - 1)));
+    rtvm_ctx_destroy(c);
+    rtvm_program_free(p);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
+/* Errors through the API: messages with locations, and the context stays usable. */
+static void api_errors(void **state) {
+    rtgc_heap *h = make_heap("mode=stw");
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(h, &e);
+    char err[512];
+    rtvm_program *bad = rtvm_program_from_source(h, "bad.rtvm", "(defn f (x)\n  (+ x 1)", NULL, err, sizeof err);
+    assert_null(bad);
+    assert_string_equal(err, "bad.rtvm:1:1: unclosed '('");
+    rtvm_program *p = rtvm_program_from_source(
+        h, "ok.rtvm", "(def n 0)\n(defn f (x) (set! n (+ n 1)) (* x 2))\n(defn g (v) (get v 3))\n(def notfn 5)", NULL,
+        err, sizeof err);
+    assert_non_null(p);
+    rtvm_ctx *c = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(c);
+    assert_true(rtvm_has_function(c, "f"));
+    assert_false(rtvm_has_function(c, "notfn"));
+    assert_false(rtvm_has_function(c, "nosuch"));
+    int64_t r, a[1] = {21};
+    assert_int_equal(rtvm_call(c, "f", 1, a, &r), 0);
+    assert_int_equal(r, 42);
+    assert_int_equal(rtvm_call(c, "nosuch", 1, a, &r), -1);
+    assert_string_equal(rtvm_last_error(c), "ok.rtvm: runtime error: undefined name 'nosuch'");
+    assert_int_equal(rtvm_call(c, "g", 1, a, &r), -1);
+    assert_string_equal(rtvm_last_error(c), "ok.rtvm:3:13: runtime error: get expects a vector or a table, got int (in g)");
+    assert_int_equal(rtvm_call(c, "f", 0, a, &r), -1);
+    assert_int_equal(rtvm_call(c, "f", 1, a, &r), 0);
+    assert_int_equal(r, 42);
+    rtvm_ctx_destroy(c);
+    /* a top level that fails: no context */
+    rtvm_program *p2 = rtvm_program_from_source(h, "top.rtvm", "(print (/ 1 0))", NULL, err, sizeof err);
+    assert_non_null(p2);
+    assert_null(rtvm_ctx_create(p2, t, err, sizeof err));
+    assert_string_equal(err, "top.rtvm:1:8: runtime error: division by zero (in <top>)");
+    rtvm_program_free(p2);
+    rtvm_program_free(p);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(api_errors),
+        cmocka_unit_test(workloads_stw),
+        cmocka_unit_test(workloads_concurrent),
+        cmocka_unit_test(workloads_incremental),
+        cmocka_unit_test(workloads_step),
+        cmocka_unit_test(gcbench_small),
+        cmocka_unit_test(web_two_threads_stw),
+        cmocka_unit_test(web_two_threads_concurrent_stress),
+        cmocka_unit_test(web_two_threads_concurrent_jit),
+        cmocka_unit_test(web_three_threads_incremental),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
