@@ -27,11 +27,26 @@
 
 #include "internal.h"
 
-enum { GOT_SPAN, NEED_COLLECT_SOFT, NEED_COLLECT_HARD, NO_MEMORY };
+/* SWEEP_MORE: at the heap limit, with spans still unswept when the refill's
+ * time ran out: the caller sweeps on in further bounded slices, inside a
+ * stall [alloc.sweep_bound]. */
+enum { GOT_SPAN, NEED_COLLECT_SOFT, NEED_COLLECT_HARD, NO_MEMORY, SWEEP_MORE };
 
-/* Cells one refill may sweep before it takes fresh blocks instead: about
- * 100-300 us of sweeping. */
-#define REFILL_SWEEP_CELLS 32768u
+/* [alloc.sweep_bound] A refill sweeps against the clock, not a count of
+ * cells (a cell of 1 KiB costs a cache miss where one of 16 bytes costs
+ * little): until a quarter of the pause budget while the heap is under
+ * three quarters of its limit (then it takes fresh blocks instead), until
+ * half of it above (growing would only bring the limit nearer). */
+typedef struct sweep_clock {
+    uint64_t soft, hard;   /* deadlines: roomy heap, full heap */
+} sweep_clock;
+
+static bool sweep_unswept_left(rtgc_heap *h) {
+    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
+        if (h->unswept[c].head)
+            return true;
+    return false;
+}
 
 /* Give up the thread's span of class cls (lock held).  Its remaining free
  * cells go back with it: they are free cells the next sweep re-threads. */
@@ -106,7 +121,7 @@ static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
 /* At the limit (lock held): sweep unswept spans of any class until this
  * class has a span with free cells or a span was given back and `need`
  * bytes fit.  Returns cells swept. */
-static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need) {
+static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need, uint64_t deadline) {
     size_t cells = 0;
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
         span *s;
@@ -114,13 +129,16 @@ static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need) {
             cells += sweep_popped(h, s);
             if (h->partial[cls].head || h->heap_size + need <= h->cfg.heap_limit)
                 return cells;
+            if (os_now_ns() >= deadline)
+                return cells;
         }
     }
     return cells;
 }
 
 /* Lock held.  Find the thread a span of class cls. */
-static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept) {
+static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept,
+                  const sweep_clock *clk) {
     span *s = t->own[cls];
     if (s && !t->fast.free[cls] && !s->free && s->nthreaded < s->ncells) {
         /* The next page of the span this thread owns [heap.extend]. */
@@ -146,12 +164,11 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
                 if (s->nfree == 0 || s->nfree == s->ncells) {
                     sweep_place(h, s);
                     /* [alloc.sweep_bound] A heap full of live spans would
-                     * make one refill sweep them all: past a bound, take
-                     * fresh blocks instead while the heap is under three
-                     * quarters of its limit, and leave the rest to later
-                     * refills and the background sweeper.  Above that,
-                     * growing would only bring the limit nearer. */
-                    if (*swept < REFILL_SWEEP_CELLS || h->heap_size + need > h->cfg.heap_limit / 4 * 3)
+                     * make one refill sweep them all: past its time, take
+                     * fresh blocks instead, and leave the rest to later
+                     * refills and the background sweeper. */
+                    bool roomy = h->heap_size + need <= h->cfg.heap_limit / 4 * 3;
+                    if (os_now_ns() < (roomy ? clk->soft : clk->hard))
                         continue;
                     over_trigger_ok = true;
                     s = NULL;
@@ -168,10 +185,10 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
         if (h->heap_size + need > h->cfg.heap_limit) {
             if (!swept_for_room) {
                 swept_for_room = true;
-                *swept += sweep_until_room(h, cls, need);
+                *swept += sweep_until_room(h, cls, need, clk->hard);
                 continue;            /* the lists may hold a span for us now */
             }
-            return NEED_COLLECT_HARD;
+            return sweep_unswept_left(h) ? SWEEP_MORE : NEED_COLLECT_HARD;
         }
         if (heap_live(h) + need > h->trigger && !over_trigger_ok)
             return NEED_COLLECT_SOFT;
@@ -179,10 +196,10 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
         if (!s) {
             if (!swept_for_room) {
                 swept_for_room = true;
-                *swept += sweep_until_room(h, cls, need);
+                *swept += sweep_until_room(h, cls, need, clk->hard);
                 continue;
             }
-            return NEED_COLLECT_HARD;
+            return sweep_unswept_left(h) ? SWEEP_MORE : NEED_COLLECT_HARD;
         }
         own(h, t, s);
         return GOT_SPAN;
@@ -260,6 +277,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
     uint64_t seen = rtgc_atomic_load(&h->cycle);
     bool collected = false, collected_fully = false;
     int stalls = 0;
+    uint64_t sweep_stall = 0;   /* start of a stall spent sweeping at the limit */
     for (;;) {
         int st;
         if (size > RTGC_SMALL_MAX) {
@@ -287,12 +305,15 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
                 }
                 st = GOT_SPAN;
             } else {
-                uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns(), swept = 0;
+                uint64_t swept = 0;
+                pause_clock pc;
+                pause_start(&pc);
+                sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2};
                 pthread_mutex_lock(&h->lock);
-                st = refill(h, t, cls, collected, &swept);
+                st = refill(h, t, cls, collected, &swept, &clk);
                 pthread_mutex_unlock(&h->lock);
                 if (swept)
-                    record_pause(h, t, RTGC_CAUSE_SWEEP, t0, os_now_ns(), os_thread_cpu_ns() - cpu0, swept);
+                    pause_record(h, t, RTGC_CAUSE_SWEEP, &pc, swept);
                 if (st == GOT_SPAN) {
                     cell = t->fast.free[cls];
                     t->fast.free[cls] = cell[1];
@@ -305,10 +326,26 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
                 }
             }
             if (cell) {
+                if (sweep_stall)
+                    record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, sweep_stall, os_now_ns(), 0, size);
                 memset(cell + 1, 0, size - RTGC_HEADER_BYTES);
                 *(uint64_t *)cell = RTGC_HEADER(layout, count);
                 return cell;
             }
+        }
+        if (st == SWEEP_MORE) {
+            /* [alloc.sweep_bound] At the limit, and the memory is in spans
+             * not swept yet: sweep on in bounded slices (each its own SWEEP
+             * pause, with a safepoint between them); the whole wait is a
+             * stall. */
+            if (!sweep_stall)
+                sweep_stall = os_now_ns();
+            rtgc_poll(t);
+            continue;
+        }
+        if (sweep_stall) {
+            record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, sweep_stall, os_now_ns(), 0, size);
+            sweep_stall = 0;
         }
         if (st == NEED_COLLECT_SOFT && h->cfg.mode != RTGC_MODE_STW) {
             /* Over the trigger: start a cycle and go on allocating; the

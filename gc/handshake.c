@@ -31,12 +31,13 @@ bool handshake_serve(rtgc_thread *t) {
     if (req == rtgc_atomic_load(&t->hs_done))
         return false;
     rtgc_heap *h = t->heap;
-    uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
+    pause_clock pc;
+    pause_start(&pc);
     serve_now(h, t, req);
     pthread_mutex_lock(&h->world_lock);
     pthread_cond_broadcast(&h->hs_cv);
     pthread_mutex_unlock(&h->world_lock);
-    record_pause(h, t, RTGC_CAUSE_HANDSHAKE, t0, os_now_ns(), os_thread_cpu_ns() - cpu0, t->hs_work);
+    pause_record(h, t, RTGC_CAUSE_HANDSHAKE, &pc, t->hs_work);
     return true;
 }
 

@@ -428,6 +428,16 @@ void stats_init(rtgc_heap *h);
 void stats_fini(rtgc_heap *h);
 void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns,
                   uint64_t end_ns, uint64_t work_ns, uint64_t work);
+/* A pause of pure work on the paused thread, measured from pause_start:
+ * wall time, CPU time and the thread's context switches in it, so that a
+ * reader can tell a pause stretched by preemption (involuntary switches
+ * only) from one that waited (voluntary ones). */
+typedef struct pause_clock {
+    uint64_t wall, cpu;
+    uint32_t involuntary, voluntary;
+} pause_clock;
+void pause_start(pause_clock *c);
+void pause_record(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, const pause_clock *c, uint64_t work);
 void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes);
 
 /* ---- verify.c ---- */

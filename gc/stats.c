@@ -113,9 +113,35 @@ void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes) {
     fn(h, &ev, h->event_data);
 }
 
+static void record_pause_sw(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns,
+                           uint64_t end_ns, uint64_t work_ns, uint64_t work, uint32_t involuntary,
+                           uint32_t voluntary);
+
 void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns, uint64_t end_ns,
                   uint64_t work_ns, uint64_t work) {
+    record_pause_sw(h, t, cause, start_ns, end_ns, work_ns, work, RTGC_SWITCHES_UNKNOWN, RTGC_SWITCHES_UNKNOWN);
+}
+
+void pause_start(pause_clock *c) {
+    c->wall = os_now_ns();
+    c->cpu = os_thread_cpu_ns();
+    os_thread_switches(&c->involuntary, &c->voluntary);
+}
+
+void pause_record(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, const pause_clock *c, uint64_t work) {
+    uint32_t inv, vol;
+    uint64_t cpu = os_thread_cpu_ns();
+    os_thread_switches(&inv, &vol);
+    record_pause_sw(h, t, cause, c->wall, os_now_ns(), cpu - c->cpu, work, inv - c->involuntary,
+                    vol - c->voluntary);
+}
+
+static void record_pause_sw(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns,
+                           uint64_t end_ns, uint64_t work_ns, uint64_t work, uint32_t involuntary,
+                           uint32_t voluntary) {
     rtgc_pause_record r = {
+        .involuntary = involuntary,
+        .voluntary = voluntary,
         .start_ns = start_ns,
         .wall_ns = end_ns > start_ns ? end_ns - start_ns : 0,
         .work_ns = work_ns,

@@ -1,5 +1,6 @@
 /* gc/os/clock_linux.c - clocks (see os.h). */
 #define _GNU_SOURCE
+#include <sys/resource.h>
 #include <time.h>
 
 #include "os.h"
@@ -14,4 +15,14 @@ uint64_t os_thread_cpu_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void os_thread_switches(uint32_t *involuntary, uint32_t *voluntary) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0) {
+        *involuntary = *voluntary = 0;
+        return;
+    }
+    *involuntary = (uint32_t)ru.ru_nivcsw;
+    *voluntary = (uint32_t)ru.ru_nvcsw;
 }

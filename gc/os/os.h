@@ -15,6 +15,7 @@
  * Clocks:
  *   os_now_ns()        CLOCK_MONOTONIC
  *   os_thread_cpu_ns() CPU time of the calling thread
+ *   os_thread_switches() its context switches (getrusage RUSAGE_THREAD)
  */
 #ifndef RTGC_OS_H
 #define RTGC_OS_H
@@ -32,5 +33,8 @@ size_t os_page_size(void);
 
 uint64_t os_now_ns(void);
 uint64_t os_thread_cpu_ns(void);
+/* Context switches of the calling thread so far: involuntary (preempted)
+ * and voluntary (blocked: a lock, a sleep). */
+void os_thread_switches(uint32_t *involuntary, uint32_t *voluntary);
 
 #endif

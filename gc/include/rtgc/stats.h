@@ -40,7 +40,11 @@ typedef struct rtgc_pause_record {
     uint32_t thread;     /* rtgc_thread_id of the paused thread */
     uint16_t cause;      /* rtgc_pause_cause */
     uint16_t stall;      /* 1 for a stall */
+    uint32_t involuntary; /* the thread's involuntary context switches inside the pause (preempted) */
+    uint32_t voluntary;   /* ... and voluntary ones (it blocked: a lock, a sleep); both
+                             RTGC_SWITCHES_UNKNOWN for pauses that do not count them */
 } rtgc_pause_record;
+#define RTGC_SWITCHES_UNKNOWN 0xffffffffu
 
 /* --- log-linear histogram (HdrHistogram's design), values in ns --- */
 #define RTGC_HIST_SUB_BITS 7u                 /* 64 buckets per power of two: <= 1.6% error */
