@@ -138,8 +138,10 @@ typedef struct gclat_result {
     /* verdict (verdict.c) */
     uint64_t over_work;         /* pauses whose collector work exceeded the budget */
     uint64_t over_wall_explained; /* over the budget by wall time, explained by a probe hiccup */
+    uint64_t over_wall_preempted; /* ... of those explained: the thread was preempted inside the pause */
     uint64_t over_wall_unexplained; /* over by wall time with no platform hiccup to explain it */
     uint64_t stalls_over;       /* stalls over the budget */
+    uint64_t over_by_cause[RTGC_CAUSE_COUNT]; /* pauses that broke the budget, by cause */
     int pass;
     char error[256];            /* a workload that could not run */
     char settings[512];         /* rtgc_config_format of the heap */

@@ -90,11 +90,20 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
     fprintf(f, "\n");
     fprintf(f, "  stalls             %llu, %s in all, longest %s\n", (unsigned long long)pf.stall.count,
             ns(a, pf.stall.total), ns(b, pf.stall.max));
-    fprintf(f, "  over the budget    %llu by collector work; %llu by wall time: %llu explained by platform hiccups, "
-               "%llu unexplained\n",
+    fprintf(f, "  over the budget    %llu by collector work; %llu by wall time: %llu explained by the platform "
+               "(%llu preempted, %llu probe hiccups), %llu unexplained\n",
             (unsigned long long)r->over_work,
             (unsigned long long)(r->over_wall_explained + r->over_wall_unexplained),
-            (unsigned long long)r->over_wall_explained, (unsigned long long)r->over_wall_unexplained);
+            (unsigned long long)r->over_wall_explained, (unsigned long long)r->over_wall_preempted,
+            (unsigned long long)(r->over_wall_explained - r->over_wall_preempted),
+            (unsigned long long)r->over_wall_unexplained);
+    if (r->over_work + r->over_wall_unexplained) {
+        fprintf(f, "  broke it, by cause");
+        for (int i = 0; i < RTGC_CAUSE_COUNT; i++)
+            if (r->over_by_cause[i])
+                fprintf(f, " %s %llu", rtgc_cause_name((rtgc_pause_cause)i), (unsigned long long)r->over_by_cause[i]);
+        fprintf(f, "\n");
+    }
     if (r->pauses_lost)
         fprintf(f, "  records lost       %llu (the verdict fails: not every pause was seen)\n",
                 (unsigned long long)r->pauses_lost);
@@ -223,9 +232,9 @@ int gclat_report_json(const char *path, const gclat_opts *o, const gclat_result 
             fprintf(f, "%s\"%s\": %llu", k ? ", " : "", rtgc_cause_name((rtgc_pause_cause)k),
                     (unsigned long long)pf.by_cause[k]);
         fprintf(f, "},\n   \"over_budget_work\": %llu, \"over_budget_wall_explained\": %llu, "
-                   "\"over_budget_wall_unexplained\": %llu, \"stalls_over_budget\": %llu, \"records_lost\": %llu,\n",
+                   "\"over_budget_wall_preempted\": %llu, \"over_budget_wall_unexplained\": %llu, \"stalls_over_budget\": %llu, \"records_lost\": %llu,\n",
                 (unsigned long long)r->over_work, (unsigned long long)r->over_wall_explained,
-                (unsigned long long)r->over_wall_unexplained, (unsigned long long)r->stalls_over,
+                (unsigned long long)r->over_wall_preempted, (unsigned long long)r->over_wall_unexplained, (unsigned long long)r->stalls_over,
                 (unsigned long long)r->pauses_lost);
         fprintf(f, "   \"mmu\": {\"1ms\": %.4f, \"10ms\": %.4f, \"100ms\": %.4f}, \"mmu_work\": {\"1ms\": %.4f, "
                    "\"10ms\": %.4f, \"100ms\": %.4f},\n   ",

@@ -7,9 +7,15 @@
  * CPU time of the collector's work inside it.  A pause (or stall) breaks
  * the budget when
  *   (a) the collector's own work in it exceeds the budget, or
- *   (b) its wall time exceeds the budget and no platform hiccup explains
- *       the excess: no control probe saw a hiccup that overlaps the pause
- *       and is at least (wall - budget - probe period) long.
+ *   (b) its wall time exceeds the budget and nothing outside the collector
+ *       explains the excess: no control probe saw a hiccup that overlaps
+ *       the pause and is at least (wall - budget - probe period) long, and
+ *       the paused thread was not preempted inside it.  "Preempted" is
+ *       read from the record's context switches (getrusage): involuntary
+ *       ones and no voluntary one, so the thread never waited for a lock
+ *       or slept in the pause; it was runnable, and the CPU went elsewhere.
+ *       (A probe cannot see that: a sleeping probe gets its CPU back at
+ *       once on wake-up, while a running thread waits out its time slice.)
  * A pause over the budget by wall time only, with such a hiccup beside it,
  * is counted and shown as "explained by the platform", never dropped.
  * The probe period (250 us) is the slack in (b): a probe only notices a
@@ -50,6 +56,8 @@ static int explained(const gclat_result *r, const rtgc_pause_record *p, uint64_t
 
 void gclat_judge(gclat_result *r, uint64_t budget) {
     r->over_work = r->over_wall_explained = r->over_wall_unexplained = r->stalls_over = 0;
+    r->over_wall_preempted = 0;
+    memset(r->over_by_cause, 0, sizeof r->over_by_cause);
     for (size_t i = 0; i < r->npauses; i++) {
         const rtgc_pause_record *p = &r->pauses[i];
         int bad = 0;
@@ -57,7 +65,10 @@ void gclat_judge(gclat_result *r, uint64_t budget) {
             r->over_work++;
             bad = 1;
         } else if (p->wall_ns > budget) {
-            if (explained(r, p, budget)) {
+            int preempted = p->involuntary != RTGC_SWITCHES_UNKNOWN && p->involuntary > 0 && p->voluntary == 0;
+            if (preempted)
+                r->over_wall_preempted++;
+            if (preempted || explained(r, p, budget)) {
                 r->over_wall_explained++;
             } else {
                 r->over_wall_unexplained++;
@@ -66,6 +77,8 @@ void gclat_judge(gclat_result *r, uint64_t budget) {
         }
         if (bad && p->stall)
             r->stalls_over++;
+        if (bad && p->cause < RTGC_CAUSE_COUNT)
+            r->over_by_cause[p->cause]++;
     }
     r->pass = !r->error[0] && r->over_work == 0 && r->over_wall_unexplained == 0 && r->pauses_lost == 0;
 }
