@@ -189,7 +189,7 @@ static vm_frame *push_frame(rtvm_ctx *c, vm_func *f, val *fp, int argc) {
     for (int i = f->nparams; i < f->nregs; i++) fp[i] = V_NIL;
     vm_frame *fr = &c->frames[c->depth];
     val *top = fp + f->nregs;
-    val *prev = c->depth ? c->frames[c->depth - 1].top_max : c->stack;
+    val *prev = c->frames[c->depth - 1].top_max; /* frames[-1].top_max is the stack base */
     fr->fn = f;
     fr->fp = fp;
     fr->top_max = top > prev ? top : prev;
@@ -230,6 +230,65 @@ val vm_call_value(rtvm_ctx *c, val *base, int argc) {
 
 /* JIT code calling a function that is not compiled: closure at fp[-1]. */
 val vm_call_from_jit(rtvm_ctx *c, val *fp, int argc) { return vm_call_value(c, fp - 1, argc); }
+
+/* One non-control instruction with its full semantics: the interpreter's
+ * rarer ops and every slow path of JIT code (which calls it with the frame
+ * record's pc already set, and the operands still in their slots). */
+void vm_exec_op(rtvm_ctx *c, val *fp, const insn *in) {
+    switch (in->op) {
+    case OP_MOV: fp[in->a] = fp[in->b]; return;
+    case OP_KINT: fp[in->a] = MKINT(in->j); return;
+    case OP_KCONST: fp[in->a] = vm_load(c, &c->consts[in->b]); return;
+    case OP_KNIL: fp[in->a] = V_NIL; return;
+    case OP_KTRUE: fp[in->a] = V_TRUE; return;
+    case OP_KFALSE: fp[in->a] = V_FALSE; return;
+    case OP_GGET: {
+        val v = vm_load(c, &c->globals[in->b]);
+        if (v == V_UNDEF) vm_error(c, "undefined name '%s'", c->p->globals[in->b]);
+        fp[in->a] = v;
+        return;
+    }
+    case OP_GSET: vm_store(c, NULL, &c->globals[in->b], fp[in->a]); return;
+    case OP_UGET: fp[in->a] = vm_load(c, &((vclosure *)fp[-1])->up[in->b]); return;
+    case OP_UGETBOX: {
+        vbox *b = (vbox *)vm_load(c, &((vclosure *)fp[-1])->up[in->b]);
+        fp[in->a] = vm_load(c, &b->v);
+        return;
+    }
+    case OP_USETBOX: {
+        vbox *b = (vbox *)vm_load(c, &((vclosure *)fp[-1])->up[in->b]);
+        vm_store(c, b, &b->v, fp[in->a]);
+        return;
+    }
+    case OP_BOX: {
+        vbox *b = vm_alloc(c, K_BOX, 0);
+        vm_store(c, b, &b->v, fp[in->a]);
+        fp[in->a] = (val)b;
+        return;
+    }
+    case OP_BOXGET: fp[in->a] = vm_load(c, &((vbox *)fp[in->b])->v); return;
+    case OP_BOXSET: vm_store(c, (void *)fp[in->a], &((vbox *)fp[in->a])->v, fp[in->b]); return;
+    case OP_CLOSURE: fp[in->a] = vm_new_closure(c, c->p->funcs[in->b], fp); return;
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
+    case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
+        fp[in->a] = vm_arith_slow(c, in->op, fp[in->b], fp[in->c]);
+        return;
+    case OP_NOT: fp[in->a] = MKBOOL(!TRUTHY(fp[in->b])); return;
+    case OP_NEG: fp[in->a] = vm_arith_slow(c, OP_NEG, fp[in->b], 0); return;
+    case OP_NEWREC: fp[in->a] = vm_new_record(c, in->b, fp + in->c); return;
+    case OP_GETF: fp[in->a] = vm_getfield(c, fp[in->b], in->c); return;
+    case OP_SETF: vm_setfield(c, fp[in->a], in->b, fp[in->c]); return;
+    case OP_GET: fp[in->a] = vm_get(c, fp[in->b], fp[in->c]); return;
+    case OP_PUT: vm_put(c, &fp[in->a], &fp[in->b], &fp[in->c]); return;
+    case OP_LEN: fp[in->a] = vm_len(c, fp[in->b]); return;
+    case OP_BUILTIN: {
+        val r = vm_builtin(c, fp, in->b, in->x, fp + in->c);
+        fp[in->a] = r;
+        return;
+    }
+    default: vm_error(c, "internal: bad opcode %d", in->op);
+    }
+}
 
 val vm_interp(rtvm_ctx *c, int entry) {
     rtgc_thread *t = c->t;
@@ -387,7 +446,7 @@ val vm_interp(rtvm_ctx *c, int entry) {
             fp[in->a] = r;
             break;
         }
-        default: vm_error(c, "internal: bad opcode %d", in->op);
+        default: vm_exec_op(c, fp, in); break;
         }
     }
 }

@@ -180,7 +180,11 @@ rtvm_ctx *rtvm_ctx_create(rtvm_program *p, rtgc_thread *t, char *err, size_t err
     c->stack = calloc(c->nstack, sizeof(val));
     c->stack_end = c->stack ? c->stack + c->nstack - 256 : NULL; /* slack for apply */
     c->max_depth = VM_MAX_FRAMES_DEFAULT;
-    c->frames = calloc((size_t)c->max_depth + 1, sizeof(vm_frame));
+    c->frames = calloc((size_t)c->max_depth + 2, sizeof(vm_frame));
+    if (c->frames) {
+        c->frames++; /* frames[-1]: a sentinel whose top_max is the stack base */
+        c->frames[-1].top_max = c->stack;
+    }
     c->hot = calloc((size_t)p->nfuncs, sizeof(uint32_t));
     c->globals = malloc(sizeof(val) * (size_t)(p->nglobals + 1));
     c->consts = calloc((size_t)p->nconsts + 1, sizeof(val));
@@ -228,7 +232,7 @@ oom:
     snprintf(err, errlen, "%s: out of memory creating a context", p->file);
     if (c) {
         free(c->stack);
-        free(c->frames);
+        free(c->frames ? c->frames - 1 : NULL);
         free(c->hot);
         free(c->globals);
         free(c->consts);
@@ -249,7 +253,7 @@ void rtvm_ctx_destroy(rtvm_ctx *c) {
     rtgc_root_range_remove(heap, (void **)c->globals);
     rtgc_root_range_remove(heap, (void **)c->consts);
     free(c->stack);
-    free(c->frames);
+    free(c->frames - 1);
     free(c->hot);
     free(c->globals);
     free(c->consts);

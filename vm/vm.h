@@ -145,7 +145,7 @@ typedef struct vm_frame {
 #define VM_MAX_STACK_DEFAULT (1u << 20)
 
 struct rtvm_ctx {
-    /* fields JIT code reads: keep them first and in this order (jit.c offsets) */
+    /* fields JIT code reads (jit.c takes their offsets with offsetof) */
     val *stack_end;        /* 0: no frame may extend past this */
     vm_frame *frames;      /* 8 */
     int64_t depth;         /* 16: frames in use */
@@ -198,6 +198,8 @@ int vm_is_number(rtvm_ctx *c, val v, double *d);
 
 /* ---- interpreter and builtins ---- */
 val vm_interp(rtvm_ctx *c, int base_depth);
+void vm_exec_op(rtvm_ctx *c, val *fp, const insn *in);
+val vm_call_from_jit(rtvm_ctx *c, val *fp, int argc);
 /* Arithmetic and comparisons on non-small-int operands (interp and JIT share them). */
 val vm_arith_slow(rtvm_ctx *c, int op, val a, val b);
 val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args);
