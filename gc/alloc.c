@@ -281,7 +281,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
     for (;;) {
         int st;
         if (size > RTGC_SMALL_MAX) {
-            pthread_mutex_lock(&h->lock);
+            heap_lock_as_mutator(h);
             void *obj = alloc_large(h, t, size, collected, &st);
             pthread_mutex_unlock(&h->lock);
             if (obj) {
@@ -309,7 +309,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
                 pause_clock pc;
                 pause_start(&pc);
                 sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2};
-                pthread_mutex_lock(&h->lock);
+                heap_lock_as_mutator(h);
                 st = refill(h, t, cls, collected, &swept, &clk);
                 pthread_mutex_unlock(&h->lock);
                 if (swept)

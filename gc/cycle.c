@@ -176,6 +176,7 @@ static void start_cycle(rtgc_heap *h) {
 /* One unswept span, or else up to 1 MiB of idle blocks given back; false
  * when there is nothing left to do of either. */
 static bool sweep_one(rtgc_heap *h) {
+    heap_lock_handoff(h);
     pthread_mutex_lock(&h->lock);
     span *s = NULL;
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES && !s; c++)
@@ -347,6 +348,29 @@ static bool mutator_slice(rtgc_thread *t, rtgc_pause_cause cause, bool wait_for_
     return active;
 }
 
+/* [cycle.pacer] An assist of `ns`: a slice of marking when the marker is
+ * free; when another thread (the collector thread, most often) is in a
+ * slice of its own, this thread cannot mark beside it, so it gives up the
+ * same time instead, asleep as a blocked thread: allocation is throttled
+ * to the marker's pace, which is what the assist is for.  Waiting for the
+ * marker's lock instead would add its slice to this pause.  Either way the
+ * pause is an ASSIST of at most `ns` plus a wake-up. */
+static void assist_or_yield(rtgc_thread *t, uint64_t ns) {
+    rtgc_heap *h = t->heap;
+    pause_clock pc;
+    pause_start(&pc);
+    if (pthread_mutex_trylock(&h->gc_lock) == 0) {
+        cycle_step(h, t, ns);
+        pthread_mutex_unlock(&h->gc_lock);
+    } else {
+        rtgc_enter_blocking(t);
+        struct timespec ts = {0, (long)ns};
+        nanosleep(&ts, NULL);
+        rtgc_leave_blocking(t);
+    }
+    pause_record(h, t, RTGC_CAUSE_ASSIST, &pc, 0);
+}
+
 /* [cycle.pacer] How far marking lags behind allocation, as the time the
  * calling thread should spend marking to catch up (0: on schedule).
  * Marking of pace_work bytes should be done when the heap has grown from
@@ -360,7 +384,7 @@ static uint64_t pace_debt_ns(rtgc_heap *h) {
     uintptr_t ph = rtgc_atomic_load(&h->phase);
     if (ph < PHASE_ROOTS || ph > PHASE_TERMINATE)
         return 0;
-    pthread_mutex_lock(&h->lock);
+    heap_lock_as_mutator(h);
     uint64_t alloc = h->handed_out - h->cycle_alloc_start;
     uint64_t runway = h->pace_goal > h->pace_heap_start ? h->pace_goal - h->pace_heap_start : 1;
     uint64_t work = h->pace_work, heap = h->heap_size, limit = h->cfg.heap_limit;
@@ -393,7 +417,7 @@ void cycle_alloc_hook(rtgc_thread *t) {
         /* [cycle.pacer] Behind schedule: this thread pays for its own
          * allocation with a slice of marking, whatever the mode. */
         uint64_t cap = budget / 10 > 20000 ? budget / 10 : 20000; /* many short assists, not few long ones */
-        mutator_slice(t, RTGC_CAUSE_ASSIST, false, assist < cap ? assist : cap);
+        assist_or_yield(t, assist < cap ? assist : cap);
         return;
     }
     if (h->cfg.mode != RTGC_MODE_INCREMENTAL)
@@ -419,7 +443,7 @@ int rtgc_step(rtgc_thread *t, uint64_t budget_ns) {
     rtgc_heap *h = t->heap;
     if (h->cfg.mode == RTGC_MODE_STW)
         return 0;
-    pthread_mutex_lock(&h->lock);
+    heap_lock_as_mutator(h);
     bool over = heap_live(h) >= h->trigger;
     pthread_mutex_unlock(&h->lock);
     if (over)

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sched.h>
+
 #include "internal.h"
 
 const uint32_t rtgc_class_size[RTGC_SIZE_CLASSES] = {
@@ -533,4 +535,14 @@ void rtgc_heap_destroy(rtgc_heap *h) {
 
 const rtgc_config *rtgc_heap_config(rtgc_heap *h) {
     return &h->cfg;
+}
+
+void heap_lock_handoff(rtgc_heap *h) {
+    /* [heap.handoff] At most 200 us: a waiter that does not get the lock by
+     * then is not running, and the caller's own slice is bounded. */
+    if (!rtgc_atomic_load(&h->lock_waiters))
+        return;
+    uint64_t until = os_now_ns() + 200000;
+    while (rtgc_atomic_load(&h->lock_waiters) && os_now_ns() < until)
+        sched_yield();
 }

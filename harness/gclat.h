@@ -142,6 +142,9 @@ typedef struct gclat_result {
     uint64_t over_wall_unexplained; /* over by wall time with no platform hiccup to explain it */
     uint64_t stalls_over;       /* stalls over the budget */
     uint64_t over_by_cause[RTGC_CAUSE_COUNT]; /* pauses that broke the budget, by cause */
+#define GCLAT_BROKE_KEEP 8
+    rtgc_pause_record broke[GCLAT_BROKE_KEEP]; /* the first pauses that broke it */
+    int nbroke;
     int pass;
     char error[256];            /* a workload that could not run */
     char settings[512];         /* rtgc_config_format of the heap */

@@ -103,6 +103,14 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
             if (r->over_by_cause[i])
                 fprintf(f, " %s %llu", rtgc_cause_name((rtgc_pause_cause)i), (unsigned long long)r->over_by_cause[i]);
         fprintf(f, "\n");
+        for (int i = 0; i < r->nbroke; i++) {
+            const rtgc_pause_record *p = &r->broke[i];
+            fprintf(f, "    at %8.3f s  %-10s wall %-9s work %-9s thread %u", (p->start_ns - r->t_start_ns) / 1e9,
+                    rtgc_cause_name((rtgc_pause_cause)p->cause), ns(a, p->wall_ns), ns(b, p->work_ns), p->thread);
+            if (p->involuntary != RTGC_SWITCHES_UNKNOWN)
+                fprintf(f, "  switches: %u preempted, %u waited", p->involuntary, p->voluntary);
+            fprintf(f, "\n");
+        }
     }
     if (r->pauses_lost)
         fprintf(f, "  records lost       %llu (the verdict fails: not every pause was seen)\n",

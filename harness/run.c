@@ -297,8 +297,14 @@ int gclat_run_workload(const gclat_opts *o, const gclat_workload *w, gclat_resul
     }
 
     int show = o->progress == 1 || (o->progress == -1 && isatty(2));
+    /* Room for a million records up front: growing the array while the
+     * workload runs would remap memory (taking the process's mmap lock
+     * for writing), which stalls the mutators' page faults. */
     uint64_t next = 0;
-    size_t cap = 0;
+    size_t cap = 1u << 20;
+    res->pauses = malloc(cap * sizeof *res->pauses);
+    if (!res->pauses)
+        cap = 0;
     for (;;) {
         pthread_mutex_lock(&sync.mu);
         int done = sync.finished >= started;

@@ -57,6 +57,7 @@ static int explained(const gclat_result *r, const rtgc_pause_record *p, uint64_t
 void gclat_judge(gclat_result *r, uint64_t budget) {
     r->over_work = r->over_wall_explained = r->over_wall_unexplained = r->stalls_over = 0;
     r->over_wall_preempted = 0;
+    r->nbroke = 0;
     memset(r->over_by_cause, 0, sizeof r->over_by_cause);
     for (size_t i = 0; i < r->npauses; i++) {
         const rtgc_pause_record *p = &r->pauses[i];
@@ -75,6 +76,8 @@ void gclat_judge(gclat_result *r, uint64_t budget) {
                 bad = 1;
             }
         }
+        if (bad && r->nbroke < GCLAT_BROKE_KEEP)
+            r->broke[r->nbroke++] = *p;
         if (bad && p->stall)
             r->stalls_over++;
         if (bad && p->cause < RTGC_CAUSE_COUNT)
