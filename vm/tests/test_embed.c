@@ -130,9 +130,9 @@ static void workloads(const char *opts, rtvm_jit_mode jit, int step) {
     p = load(h, "vm/programs/embedded.rtvm", jit);
     c = rtvm_ctx_create(p, t, err, sizeof err);
     assert_non_null(c);
-    call(c, "setup", 0);
+    assert_int_equal(call(c, "setup", 1, (int64_t)256), 256);
     for (int i = 0; i < 600; i++) {
-        assert_int_equal(call(c, "tick", 1, (int64_t)i), 4);
+        assert_int_equal(call(c, "tick", 2, (int64_t)i, (int64_t)4), 4);
         if (step && i % 10 == 0) rtgc_step(t, 200000);
     }
     rtvm_ctx_destroy(c);
