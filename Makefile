@@ -2,7 +2,7 @@
 #
 #   make               library, tests and tools (flavour: BUILD=opt)
 #   make test          build and run the unit tests
-#   make run           build everything and run the main job
+#   make run           build everything and run the main job (gclat --budget 1ms)
 #   make bench         micro-benchmarks
 #   make install PREFIX=/usr/local
 #
@@ -215,10 +215,10 @@ bench: $(O)/bench/micro $(O)/bench/stw-pause $(O)/bench/rt-pause
 	$(O)/bench/stw-pause --live=1G
 	$(O)/bench/rt-pause --live=1G --threads=2 --seconds=10
 
-run: all $(O)/bench/stw-pause $(O)/bench/rt-pause
-	$(O)/example
-	$(O)/bench/stw-pause --live=100M
-	$(O)/bench/rt-pause --live=256M --threads=2 --seconds=5 --work=1024
+# The main job: the latency harness on the default workloads, judged against
+# a 1 ms pause budget (exit 1 if a pause broke it).  GCLAT_ARGS adds options.
+run: all
+	$(O)/gclat --budget 1ms $(GCLAT_ARGS)
 
 # ---- install ----
 install: lib
