@@ -65,8 +65,9 @@ void gclat_report_header(FILE *f, const gclat_opts *o) {
     if (o->budget_ns < RTGC_BUDGET_MIN_NS)
         fprintf(f, "note: the collector's budget is set to its minimum, 10 us; pauses are judged against %s\n",
                 ns(b, o->budget_ns));
-    fprintf(f, "verdict: a pause breaks the budget when the collector's own work in it exceeds the budget, or when\n"
-               "its wall time does and no control-probe hiccup beside it explains the excess (see harness/README.md)\n");
+    fprintf(f, "verdict: a pause breaks the budget when the collector's own work in it exceeds the budget, or when its\n"
+               "wall time does and nothing outside the collector explains the excess: no control-probe hiccup beside\n"
+               "it, and the thread was not preempted inside it (see harness/README.md)\n");
 }
 
 void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
@@ -126,7 +127,8 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
             (unsigned long long)rtgc_hist_count_above(ph, 1000000));
     const rtgc_hist *lh = &r->lat.hist;
     char unitlabel[32];
-    snprintf(unitlabel, sizeof unitlabel, "%ss", r->unit);
+    size_t ul = strlen(r->unit);
+    snprintf(unitlabel, sizeof unitlabel, "%s%s", r->unit, ul >= 2 && !strcmp(r->unit + ul - 2, "sh") ? "es" : "s");
     fprintf(f, "  %-18s %llu", unitlabel, (unsigned long long)r->ops);
     if (r->ops_scheduled && r->ops_scheduled != r->ops)
         fprintf(f, " of %llu due", (unsigned long long)r->ops_scheduled);
@@ -142,7 +144,7 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
     if (r->step_ns)
         fprintf(f, "  rtgc_step          %.1f ms in frame slack\n", r->step_ns / 1e6);
     double secs = r->duration_ns / 1e9;
-    fprintf(f, "  throughput         %.0f %ss/s\n", secs > 0 ? r->ops / secs : 0.0, r->unit);
+    fprintf(f, "  throughput         %.0f %s/s\n", secs > 0 ? r->ops / secs : 0.0, unitlabel);
     fprintf(f, "  heap               peak %.1f MiB of %.0f MiB (%.0f%%); %llu cycles; live after the last %.1f MiB\n",
             r->stats.heap_peak / 1048576.0, r->heap_limit / 1048576.0,
             100.0 * (double)r->stats.heap_peak / (double)r->heap_limit, (unsigned long long)r->stats.cycles,

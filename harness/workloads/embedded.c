@@ -173,7 +173,7 @@ static void emb_drive(gclat_ctx *c) {
         gclat_lat_add(&lat, gclat_now() - sched, period);
         n++;
     }
-    gclat_run_add(c, &lat, n, (end - t0) / period, 0, 0, sum);
+    gclat_run_add(c, &lat, n, (end - t0 + period - 1) / period, 0, 0, sum);
 }
 
 static const gclat_entry emb_entries[] = {{"setup", emb_setup}, {"tick", emb_tick}, {NULL, NULL}};

@@ -263,7 +263,7 @@ static void game_drive(gclat_ctx *c) {
             }
         }
     }
-    uint64_t due = (end - t0) / period;
+    uint64_t due = (end - t0 + period - 1) / period; /* slots that start before the end */
     gclat_run_add(c, &lat, frames, due, missed, step_ns, sum);
 }
 

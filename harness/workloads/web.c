@@ -18,6 +18,7 @@
  * every request behind a stall carries it.  "over" counts requests slower
  * than 10 ms.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -212,7 +213,7 @@ static void web_drive(gclat_ctx *c) {
     run->res->deadline_ns = 10000000;
     uint64_t t0 = gclat_run_barrier(c), end = run->measure_end_ns;
     double interval = 1e9 / rate;
-    uint64_t i = 0, sum = 0, due = (uint64_t)((double)(end - t0) / interval);
+    uint64_t i = 0, sum = 0, due = (uint64_t)ceil((double)(end - t0) / interval);
     while (!run->failed) {
         uint64_t sched = t0 + (uint64_t)((double)i * interval);
         if (sched >= end)
