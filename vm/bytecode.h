@@ -9,6 +9,11 @@
  * call arguments at the top of the live registers, so everything above
  * R[a+b] is dead in the caller.  A backward JMP is a loop back-edge: it
  * polls for a safepoint.  CALL polls too.
+ *
+ * Hints in x (they never change what an op means, only what the JIT may
+ * assume): on ADD..NE, bit 0 / bit 1 say that R[b] / R[c] hold a small int
+ * (a for loop's variable or limit, checked by CHKINT and not assigned in the
+ * loop); on JF/JT, x = 1 says the tested register is dead after the jump.
  */
 #ifndef RTVM_BYTECODE_H
 #define RTVM_BYTECODE_H
@@ -52,7 +57,8 @@ typedef struct insn {
     X(GET)      /* R[a] = get(R[b], R[c]) : vector index or table key */ \
     X(PUT)      /* put(R[a], R[b], R[c]) */ \
     X(LEN)      /* R[a] = len(R[b]) */ \
-    X(BUILTIN)  /* R[a] = builtin b (R[c .. c+x)) */
+    X(BUILTIN)  /* R[a] = builtin b (R[c .. c+x)) */ \
+    X(CHKINT)   /* error unless R[a] is an int (a for loop's bounds) */
 
 enum {
 #define X(n) OP_##n,

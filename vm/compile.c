@@ -43,6 +43,8 @@ typedef struct fstate {
     int nreg, maxreg;
     int toplevel;          /* the program's main function */
     int blockdepth;        /* 0: directly at the top level of main */
+    int discard;           /* a loop body's result register: nothing reads it */
+    uint8_t intreg[MAX_REGS]; /* registers known to hold small ints (for loops) */
     uint32_t curpos;
 } fstate;
 
@@ -104,6 +106,14 @@ static int emitj(fstate *fs, int op, int a, int32_t j) {
     return at;
 }
 static void patch(fstate *fs, int at) { fs->code[at].j = fs->n; }
+
+/* A conditional jump on a temporary that nothing reads afterwards (x = 1):
+ * the JIT may then branch on a compare without storing its result. */
+static int emit_test_jump(fstate *fs, int op, int reg, int save) {
+    int at = emitj(fs, op, reg, 0);
+    if (reg >= save) fs->code[at].x = 1;
+    return at;
+}
 
 static int newreg(fstate *fs, node *n) {
     int r = fs->nreg++;
@@ -336,7 +346,8 @@ static void binop(fstate *fs, node *n, int op, int dst) {
         int b = expr_reg(fs, n->items[i]);
         setpos(fs, n);
         int out = i == n->n - 1 ? dst : newreg(fs, n);
-        emit(fs, op, out, acc, b);
+        int at = emit(fs, op, out, acc, b);
+        fs->code[at].x = (uint8_t)((fs->intreg[acc] ? 1 : 0) | (fs->intreg[b] ? 2 : 0));
         acc = out;
     }
     fs->nreg = save;
@@ -373,6 +384,7 @@ static void compile_builtin(fstate *fs, node *n, int id, int dst) {
     fs->nreg = save;
 }
 
+static void assign(fstate *fs, node *n, int dst); /* dst -1: the value is not needed */
 static void assign(fstate *fs, node *n, int dst) {
     expect_args(n, 2, 2);
     node *target = n->items[1];
@@ -384,7 +396,7 @@ static void assign(fstate *fs, node *n, int dst) {
         int v = expr_reg(fs, n->items[2]);
         setpos(fs, n);
         emit(fs, OP_SETF, o, fid, v);
-        if (v != dst) emit(fs, OP_MOV, dst, v, 0);
+        if (v != dst && dst >= 0) emit(fs, OP_MOV, dst, v, 0);
         fs->nreg = save;
         return;
     }
@@ -394,7 +406,7 @@ static void assign(fstate *fs, node *n, int dst) {
     if (r.decl) r.decl->flags |= NF_ASSIGNED;
     if (r.kind == R_LOCAL && !r.boxed) {
         expr(fs, n->items[2], r.index);
-        if (r.index != dst) emit(fs, OP_MOV, dst, r.index, 0);
+        if (r.index != dst && dst >= 0) emit(fs, OP_MOV, dst, r.index, 0);
         return;
     }
     int v = expr_reg(fs, n->items[2]);
@@ -404,7 +416,7 @@ static void assign(fstate *fs, node *n, int dst) {
         if (!r.boxed && C->pass == 2) cerr(target, "internal: assigned capture not boxed");
         emit(fs, OP_USETBOX, v, r.index, 0);
     } else emit(fs, OP_GSET, v, r.index, 0);
-    if (v != dst) emit(fs, OP_MOV, dst, v, 0);
+    if (v != dst && dst >= 0) emit(fs, OP_MOV, dst, v, 0);
     fs->nreg = save;
 }
 
@@ -497,7 +509,7 @@ static void compile_list(fstate *fs, node *n, int dst) {
         if (!strcmp(s, "if")) {
             if (n->n != 3 && n->n != 4) cerr(n, "(if test then else?) expected");
             int c = expr_reg(fs, n->items[1]);
-            int jf = emitj(fs, OP_JF, c, 0);
+            int jf = emit_test_jump(fs, OP_JF, c, save);
             fs->nreg = save;
             expr(fs, n->items[2], dst);
             int jend = emitj(fs, OP_JMP, 0, 0);
@@ -510,7 +522,7 @@ static void compile_list(fstate *fs, node *n, int dst) {
         if (!strcmp(s, "when") || !strcmp(s, "unless")) {
             if (n->n < 2) cerr(n, "(%s test body...) expected", s);
             int c = expr_reg(fs, n->items[1]);
-            int jf = emitj(fs, s[0] == 'w' ? OP_JF : OP_JT, c, 0);
+            int jf = emit_test_jump(fs, s[0] == 'w' ? OP_JF : OP_JT, c, save);
             fs->nreg = save;
             block(fs, n->items + 2, n->n - 2, dst, n);
             int jend = emitj(fs, OP_JMP, 0, 0);
@@ -531,7 +543,7 @@ static void compile_list(fstate *fs, node *n, int dst) {
                     return;
                 }
                 int c = expr_reg(fs, cl->items[0]);
-                int jf = emitj(fs, OP_JF, c, 0);
+                int jf = cl->n == 1 ? emitj(fs, OP_JF, c, 0) : emit_test_jump(fs, OP_JF, c, save);
                 fs->nreg = save;
                 if (cl->n == 1) emit(fs, OP_MOV, dst, c, 0);
                 else block(fs, cl->items + 1, cl->n - 1, dst, cl);
@@ -546,10 +558,13 @@ static void compile_list(fstate *fs, node *n, int dst) {
             if (n->n < 2) cerr(n, "(while test body...) expected");
             int top = fs->n;
             int c = expr_reg(fs, n->items[1]);
-            int jf = emitj(fs, OP_JF, c, 0);
+            int jf = emit_test_jump(fs, OP_JF, c, save);
             fs->nreg = save;
             int t = newreg(fs, n);
+            int od = fs->discard;
+            fs->discard = t;
             block(fs, n->items + 2, n->n - 2, t, n);
+            fs->discard = od;
             setpos(fs, n);
             emitj(fs, OP_JMP, 0, top);
             patch(fs, jf);
@@ -574,7 +589,14 @@ static void compile_list(fstate *fs, node *n, int dst) {
             expr(fs, spec->items[1], i);
             int lim = newreg(fs, spec);
             expr(fs, spec->items[2], lim);
+            setpos(fs, n);
+            emit(fs, OP_CHKINT, i, 0, 0);
+            emit(fs, OP_CHKINT, lim, 0, 0);
             int boxed = declare(fs, spec->items[0], i);
+            int plain = !boxed && !(spec->items[0]->flags & NF_ASSIGNED);
+            uint8_t oldi = fs->intreg[i], oldl = fs->intreg[lim];
+            fs->intreg[i] = (uint8_t)plain;
+            fs->intreg[lim] = 1;
             int cur = i;
             if (boxed) {
                 emit(fs, OP_BOX, i, 0, 0);
@@ -585,10 +607,15 @@ static void compile_list(fstate *fs, node *n, int dst) {
             int top = fs->n;
             if (boxed) emit(fs, OP_BOXGET, cur, i, 0);
             setpos(fs, n);
-            emit(fs, step > 0 ? OP_LT : OP_GT, cond, cur, lim);
+            int cmp = emit(fs, step > 0 ? OP_LT : OP_GT, cond, cur, lim);
+            fs->code[cmp].x = (uint8_t)(plain ? 3 : 2);
             int jf = emitj(fs, OP_JF, cond, 0);
+            fs->code[jf].x = 1;
             int t = newreg(fs, n);
+            int od = fs->discard;
+            fs->discard = t;
             block(fs, n->items + 2, n->n - 2, t, n);
+            fs->discard = od;
             setpos(fs, n);
             emitj(fs, OP_KINT, stepr, (int32_t)step);
             if (boxed) {
@@ -596,10 +623,13 @@ static void compile_list(fstate *fs, node *n, int dst) {
                 emit(fs, OP_ADD, cur, cur, stepr);
                 emit(fs, OP_BOXSET, i, cur, 0);
             } else {
-                emit(fs, OP_ADD, i, i, stepr);
+                int add = emit(fs, OP_ADD, i, i, stepr);
+                fs->code[add].x = (uint8_t)(plain ? 1 : 0);
             }
             emitj(fs, OP_JMP, 0, top);
             patch(fs, jf);
+            fs->intreg[i] = oldi;
+            fs->intreg[lim] = oldl;
             emit(fs, OP_KNIL, dst, 0, 0);
             fs->nvars = nv;
             fs->nreg = save;
@@ -793,7 +823,17 @@ static void body(fstate *fs, node **items, int count, int dst, node *where) {
         emit(fs, OP_KNIL, dst, 0, 0);
         return;
     }
-    for (int i = 0; i < count; i++) expr(fs, items[i], dst);
+    for (int i = 0; i < count; i++) {
+        node *it = items[i];
+        /* a set! statement directly in a loop body: its value goes nowhere */
+        if (dst == fs->discard && it->kind == N_LIST && it->n == 3 && is_sym(it->items[0], "set!") &&
+            find_local(fs, "set!") < 0) {
+            setpos(fs, it);
+            assign(fs, it, -1);
+        } else {
+            expr(fs, it, dst);
+        }
+    }
 }
 
 /* A body with its own scope: locals defined in it end with it. */

@@ -286,6 +286,9 @@ void vm_exec_op(rtvm_ctx *c, val *fp, const insn *in) {
         fp[in->a] = r;
         return;
     }
+    case OP_CHKINT:
+        if (!IS_INT(fp[in->a])) vm_error(c, "for loop bounds must be ints, got %s", vm_type_name(c, fp[in->a]));
+        return;
     default: vm_error(c, "internal: bad opcode %d", in->op);
     }
 }

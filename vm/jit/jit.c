@@ -44,15 +44,56 @@ _Static_assert(sizeof(vm_frame) == 32, "the prologue indexes frame records with 
 #define SLOT(i) M(RBX, 8 * (int64_t)(i))
 #define STATE M(R13, RTGC_ATTR_STATE_OFFSET)
 
+/* A slow path, emitted out of line after the function's body so that the
+ * fast paths fall through. */
+enum { S_EXEC, S_EXEC_JF, S_EXEC_JT, S_LOAD, S_STORE, S_POLL, S_ALLOC };
+typedef struct stub {
+    int kind, pc, reg, nf, target, slot;
+    size_t fails[12];
+    size_t resume;
+    rtgc_layout_id id;
+    uint32_t count;
+    size_t size;
+} stub;
+
 typedef struct jctx {
     xbuf a;
     rtvm_program *p;
     vm_func *f;
     const rtgc_slow_path_table *slow;
     size_t *label;          /* native offset of each bytecode pc */
+    uint8_t *target;        /* is this pc a jump target? */
     struct fix { size_t at; int target; } *fix;
     size_t nfix;
+    stub *stubs;
+    size_t nstubs, cstubs;
+    int failed;
+    uint8_t *kint;          /* slots known to hold small ints here (reset at jump targets) */
 } jctx;
+
+/* Is slot r of instruction in known to hold a small int (hint bit `bit` or local knowledge)? */
+static int known(jctx *j, const insn *in, int r, int bit) {
+    return (r >= 0 && r < j->f->nregs && j->kint[r]) || (in->x & bit);
+}
+
+static stub *new_stub(jctx *j, int kind, int pc) {
+    if (j->nstubs == j->cstubs) {
+        size_t nc = j->cstubs ? j->cstubs * 2 : 64;
+        stub *ns = realloc(j->stubs, nc * sizeof *ns);
+        if (!ns) {
+            j->failed = 1;
+            static stub dummy;
+            return &dummy;
+        }
+        j->stubs = ns;
+        j->cstubs = nc;
+    }
+    stub *s = &j->stubs[j->nstubs++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->pc = pc;
+    return s;
+}
 
 /* ---- shared sequences ---- */
 
@@ -67,35 +108,31 @@ static void call_exec(jctx *j, int pc) {
     x_call_abs(&j->a, (void *)vm_exec_op, "vm_exec_op");
 }
 
-/* Load barrier on the reference in `r` (rax after a slow call; r is updated). */
+/* Load barrier on the reference in `r`: the test of RTGC_ATTR_MARKING_BIT
+ * in the thread's state word; the slow path (out of line) shades it. */
 static void load_barrier(jctx *j, int r) {
     x_test_mi(&j->a, STATE, RTGC_ATTR_MARKING_BIT);
-    size_t skip = x_jcc_fwd(&j->a, CC_E);
-    x_mov_rr(&j->a, RDI, R13);
-    x_mov_rr(&j->a, RSI, r);
-    x_call_abs(&j->a, (void *)j->slow->load, "rtgc slow load");
-    if (r != RAX) x_mov_rr(&j->a, r, RAX);
-    x_patch_here(&j->a, skip);
+    stub *s = new_stub(j, S_LOAD, 0);
+    s->reg = r;
+    s->fails[s->nf++] = x_jcc_fwd(&j->a, CC_NE);
+    s->resume = j->a.len;
 }
 
-/* After `mov [slot], r`: the store barrier's test, slow path shades r.
- * Clobbers the caller-saved registers when it calls. */
+/* After `mov [slot], r`: the store barrier's test of RTGC_ATTR_STORE_BIT;
+ * the slow path shades r.  Caller-saved registers are clobbered when it calls. */
 static void store_barrier(jctx *j, int r) {
     x_test_mi(&j->a, STATE, RTGC_ATTR_STORE_BIT);
-    size_t skip = x_jcc_fwd(&j->a, CC_E);
-    x_mov_rr(&j->a, RDI, R13);
-    x_mov_rr(&j->a, RSI, r);
-    x_call_abs(&j->a, (void *)j->slow->store, "rtgc slow store");
-    x_patch_here(&j->a, skip);
+    stub *s = new_stub(j, S_STORE, 0);
+    s->reg = r;
+    s->fails[s->nf++] = x_jcc_fwd(&j->a, CC_NE);
+    s->resume = j->a.len;
 }
 
 static void poll(jctx *j, int pc) {
     x_test_mi(&j->a, STATE, RTGC_ATTR_POLL_BIT);
-    size_t skip = x_jcc_fwd(&j->a, CC_E);
-    set_pc(j, pc);
-    x_mov_rr(&j->a, RDI, R13);
-    x_call_abs(&j->a, (void *)j->slow->poll, "rtgc slow poll");
-    x_patch_here(&j->a, skip);
+    stub *s = new_stub(j, S_POLL, pc);
+    s->fails[s->nf++] = x_jcc_fwd(&j->a, CC_NE);
+    s->resume = j->a.len;
 }
 
 static void oom_error(rtvm_ctx *c) { vm_error(c, "out of memory"); }
@@ -107,37 +144,29 @@ static void alloc(jctx *j, int pc, int kind, uint32_t count) {
     const vm_layouts *L = j->p->L;
     rtgc_layout_id id = L->id[kind];
     size_t size = kind == K_BOX ? sizeof(vbox) : 16 + 8 * (size_t)count; /* records and closures */
-    size_t done = 0;
+    stub *s = new_stub(j, S_ALLOC, pc);
+    s->id = id;
+    s->count = count;
+    s->size = size;
     if (size <= RTGC_SMALL_MAX) {
         unsigned cls = rtgc_size_class(size);
         xmem freel = M(R13, RTGC_ATTR_FREE_OFFSET + 8 * cls);
         x_mov_rm(&j->a, RAX, freel);
         x_alu_rr(&j->a, 0x85, RAX, RAX);
-        size_t slow = x_jcc_fwd(&j->a, CC_E);
+        s->fails[s->nf++] = x_jcc_fwd(&j->a, CC_E);
         x_mov_rm(&j->a, RCX, M(RAX, RTGC_ATTR_FREE_LINK_OFFSET));
         x_mov_mr(&j->a, freel, RCX);
         x_alu_rr(&j->a, 6, RCX, RCX);
         for (size_t off = 8; off < size; off += 8) x_mov_mr(&j->a, M(RAX, off), RCX);
         x_mov_ri(&j->a, RCX, (int64_t)RTGC_HEADER(id, count));
         x_mov_mr(&j->a, M(RAX, 0), RCX);
-        done = x_jmp_fwd(&j->a);
-        x_patch_here(&j->a, slow);
+    } else {
+        s->fails[s->nf++] = x_jmp_fwd(&j->a);
     }
-    set_pc(j, pc);
-    x_mov_rr(&j->a, RDI, R13);
-    x_mov_ri(&j->a, RSI, id);
-    x_mov_ri(&j->a, RDX, count);
-    x_mov_ri(&j->a, RCX, (int64_t)size);
-    x_call_abs(&j->a, (void *)j->slow->alloc, "rtgc slow alloc");
-    x_alu_rr(&j->a, 0x85, RAX, RAX);
-    size_t ok = x_jcc_fwd(&j->a, CC_NE);
-    x_mov_rr(&j->a, RDI, R12);
-    x_call_abs(&j->a, (void *)oom_error, "oom_error");
-    x_patch_here(&j->a, ok);
-    if (size <= RTGC_SMALL_MAX) x_patch_here(&j->a, done);
+    s->resume = j->a.len;
 }
 
-/* Jump to `fail` unless r is an object of `kind` (clobbers ecx). */
+/* Jump to a failure unless r is an object of `kind` (clobbers ecx). */
 static void check_kind(jctx *j, int r, int kind, size_t *fails, int *nf) {
     x_alu_rr(&j->a, 0x85, r, r);
     fails[(*nf)++] = x_jcc_fwd(&j->a, CC_E);
@@ -148,11 +177,10 @@ static void check_kind(jctx *j, int r, int kind, size_t *fails, int *nf) {
     fails[(*nf)++] = x_jcc_fwd(&j->a, CC_NE);
 }
 
-/* Jump unless r holds a small int (clobbers edx). */
+/* Jump unless r holds a small int: (r - 1) & 3 == 0 (clobbers rdx). */
 static void check_int(jctx *j, int r, size_t *fails, int *nf) {
-    x_mov_rr(&j->a, RDX, r);
-    x_alu_ri(&j->a, 4, RDX, 3);
-    x_alu_ri(&j->a, 7, RDX, 1);
+    x_lea(&j->a, RDX, M(r, -1));
+    x_test_ri(&j->a, RDX, 3);
     fails[(*nf)++] = x_jcc_fwd(&j->a, CC_NE);
 }
 
@@ -166,12 +194,12 @@ static void check_ints(jctx *j, size_t *fails, int *nf) {
     fails[(*nf)++] = x_jcc_fwd(&j->a, CC_NE);
 }
 
-/* Fast path done: jump over the slow path, which binds the fails and calls vm_exec_op. */
-static void slow_exec(jctx *j, int pc, size_t *fails, int nf) {
-    size_t done = x_jmp_fwd(&j->a);
-    for (int i = 0; i < nf; i++) x_patch_here(&j->a, fails[i]);
-    call_exec(j, pc);
-    x_patch_here(&j->a, done);
+/* The fast path ends here; its failures go to an out-of-line call of vm_exec_op. */
+static stub *slow_exec(jctx *j, int pc, size_t *fails, int nf) {
+    stub *s = new_stub(j, S_EXEC, pc);
+    for (int i = 0; i < nf; i++) s->fails[s->nf++] = fails[i];
+    s->resume = j->a.len;
+    return s;
 }
 
 static void jump_to(jctx *j, int cc, int target) {
@@ -179,6 +207,68 @@ static void jump_to(jctx *j, int cc, int target) {
     j->fix[j->nfix].at = at;
     j->fix[j->nfix].target = target;
     j->nfix++;
+}
+
+static void emit_stubs(jctx *j) {
+    xbuf *a = &j->a;
+    x_note(a, "slow paths");
+    for (size_t i = 0; i < j->nstubs; i++) {
+        stub *s = &j->stubs[i];
+        for (int k = 0; k < s->nf; k++) x_patch_here(a, s->fails[k]);
+        switch (s->kind) {
+        case S_LOAD:
+            x_mov_rr(a, RDI, R13);
+            x_mov_rr(a, RSI, s->reg);
+            x_call_abs(a, (void *)j->slow->load, "rtgc slow load");
+            if (s->reg != RAX) x_mov_rr(a, s->reg, RAX);
+            break;
+        case S_STORE:
+            x_mov_rr(a, RDI, R13);
+            x_mov_rr(a, RSI, s->reg);
+            x_call_abs(a, (void *)j->slow->store, "rtgc slow store");
+            break;
+        case S_POLL:
+            set_pc(j, s->pc);
+            x_mov_rr(a, RDI, R13);
+            x_call_abs(a, (void *)j->slow->poll, "rtgc slow poll");
+            break;
+        case S_ALLOC: {
+            set_pc(j, s->pc);
+            x_mov_rr(a, RDI, R13);
+            x_mov_ri(a, RSI, s->id);
+            x_mov_ri(a, RDX, s->count);
+            x_mov_ri(a, RCX, (int64_t)s->size);
+            x_call_abs(a, (void *)j->slow->alloc, "rtgc slow alloc");
+            x_alu_rr(a, 0x85, RAX, RAX);
+            size_t ok = x_jcc_fwd(a, CC_NE);
+            x_mov_rr(a, RDI, R12);
+            x_call_abs(a, (void *)oom_error, "oom_error");
+            x_patch_here(a, ok);
+            break;
+        }
+        case S_EXEC:
+        case S_EXEC_JF:
+        case S_EXEC_JT:
+            call_exec(j, s->pc);
+            if (s->kind != S_EXEC) {
+                /* the fused branch that followed the compare */
+                x_mov_rm(a, RAX, SLOT(s->slot));
+                x_alu_rr(a, 0x85, RAX, RAX);
+                if (s->kind == S_EXEC_JF) {
+                    jump_to(j, CC_E, s->target);
+                    x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
+                    jump_to(j, CC_E, s->target);
+                } else {
+                    size_t skip = x_jcc_fwd(a, CC_E);
+                    x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
+                    jump_to(j, CC_NE, s->target);
+                    x_patch_here(a, skip);
+                }
+            }
+            break;
+        }
+        x_jmp_to(a, s->resume);
+    }
 }
 
 static void err_argc(rtvm_ctx *c, vm_func *f, int argc) {
@@ -251,6 +341,37 @@ static void epilogue(jctx *j, int slot) {
     x_ret(a);
 }
 
+/* Was register r set to a small constant by the KINT just before pc (in the same block)? */
+static int known_int(jctx *j, int pc, int r, int64_t *k) {
+    if (pc == 0 || j->target[pc]) return 0;
+    const insn *p = &j->f->code[pc - 1];
+    if (p->op != OP_KINT || p->a != r || p->j > (1 << 28) || p->j < -(1 << 28)) return 0;
+    *k = p->j;
+    return 1;
+}
+
+/* After an instruction: which slots are known to hold small ints.  Only
+ * results whose slow path cannot return something else count: KINT,
+ * CHKINT, LEN, and ADD/SUB/MUL of known ints (their slow path is the
+ * overflow error). */
+static void track_ints(jctx *j, const insn *in) {
+    int w = -1, isint = 0;
+    switch (in->op) {
+    case OP_CALL: memset(j->kint, 0, (size_t)j->f->nregs); return;
+    case OP_GSET: case OP_USETBOX: case OP_BOXSET: case OP_SETF: case OP_PUT:
+    case OP_JMP: case OP_JF: case OP_JT: case OP_RET: return;
+    case OP_KINT: case OP_LEN: w = in->a; isint = 1; break;
+    case OP_CHKINT: w = in->a; isint = 1; break;
+    case OP_ADD: case OP_SUB: case OP_MUL:
+        w = in->a;
+        isint = known(j, in, in->b, 1) && known(j, in, in->c, 2);
+        break;
+    default: w = in->a; break;
+    }
+    if (w >= 0 && w < j->f->nregs) j->kint[w] = (uint8_t)isint;
+}
+
+/* Emit pc; returns how many following instructions it also covered. */
 static int emit_op(jctx *j, int pc) {
     const insn *in = &j->f->code[pc];
     xbuf *a = &j->a;
@@ -354,10 +475,23 @@ static int emit_op(jctx *j, int pc) {
     }
     case OP_ADD:
     case OP_SUB:
-    case OP_MUL:
+    case OP_MUL: {
+        int64_t k;
+        int kb = known(j, in, in->b, 1), kc = known(j, in, in->c, 2);
         x_mov_rm(a, RAX, SLOT(in->b));
+        if (in->op != OP_MUL && known_int(j, pc, in->c, &k)) {
+            /* an operand set by the KINT just before: an immediate */
+            if (!kb) check_int(j, RAX, fails, &nf);
+            x_alu_ri(a, in->op == OP_ADD ? 0 : 5, RAX, (int32_t)(4 * k));
+            fails[nf++] = x_jcc_fwd(a, CC_O);
+            x_mov_mr(a, SLOT(in->a), RAX);
+            slow_exec(j, pc, fails, nf);
+            break;
+        }
         x_mov_rm(a, RCX, SLOT(in->c));
-        check_ints(j, fails, &nf);
+        if (!kb && !kc) check_ints(j, fails, &nf);
+        else if (!kb) check_int(j, RAX, fails, &nf);
+        else if (!kc) check_int(j, RCX, fails, &nf);
         if (in->op == OP_ADD) {
             x_lea(a, RDX, M(RCX, -1));
             x_alu_rr(a, 0, RDX, RAX);
@@ -378,38 +512,60 @@ static int emit_op(jctx *j, int pc) {
         x_mov_mr(a, SLOT(in->a), RDX);
         slow_exec(j, pc, fails, nf);
         break;
+    }
     case OP_LT:
     case OP_LE:
     case OP_GT:
-    case OP_GE: {
-        static const int cc[] = {CC_L, CC_LE, CC_G, CC_GE};
-        x_mov_rm(a, RAX, SLOT(in->b));
-        x_mov_rm(a, RCX, SLOT(in->c));
-        check_ints(j, fails, &nf);
-        x_mov_ri(a, RDX, V_TRUE);
-        x_alu_rr(a, 7, RAX, RCX);
-        x_mov_ri(a, RAX, V_FALSE);
-        x_cmov(a, cc[in->op - OP_LT], RAX, RDX);
-        x_mov_mr(a, SLOT(in->a), RAX);
-        slow_exec(j, pc, fails, nf);
-        break;
-    }
+    case OP_GE:
     case OP_EQ:
     case OP_NE: {
+        static const int ccs[] = {CC_L, CC_LE, CC_G, CC_GE, CC_E, CC_NE};
+        int cc = ccs[in->op - OP_LT];
+        int64_t k;
+        int isk = known_int(j, pc, in->c, &k);
+        /* fused with a JF/JT on the result that follows (and is no jump target) */
+        const insn *nx = pc + 1 < j->f->ninsns ? &j->f->code[pc + 1] : NULL;
+        int fuse = nx && (nx->op == OP_JF || nx->op == OP_JT) && nx->a == in->a && !j->target[pc + 1];
+        int kb = known(j, in, in->b, 1), kc = known(j, in, in->c, 2);
         x_mov_rm(a, RAX, SLOT(in->b));
-        x_mov_rm(a, RCX, SLOT(in->c));
-        x_alu_rr(a, 7, RAX, RCX);
-        size_t same = x_jcc_fwd(a, CC_E);
-        check_ints(j, fails, &nf);
-        x_mov_mi(a, SLOT(in->a), (int32_t)(in->op == OP_EQ ? V_FALSE : V_TRUE));
-        size_t d1 = x_jmp_fwd(a);
-        x_patch_here(a, same);
-        x_mov_mi(a, SLOT(in->a), (int32_t)(in->op == OP_EQ ? V_TRUE : V_FALSE));
-        size_t d2 = x_jmp_fwd(a);
-        for (int i = 0; i < nf; i++) x_patch_here(a, fails[i]);
-        call_exec(j, pc);
-        x_patch_here(a, d1);
-        x_patch_here(a, d2);
+        size_t same = 0;
+        if (isk) {
+            if (!kb) check_int(j, RAX, fails, &nf);
+        } else {
+            x_mov_rm(a, RCX, SLOT(in->c));
+            if ((in->op == OP_EQ || in->op == OP_NE) && !(kb && kc)) {
+                /* identical words are equal whatever they are (nil, objects) */
+                x_alu_rr(a, 7, RAX, RCX);
+                same = x_jcc_fwd(a, CC_E);
+            }
+            if (!kb && !kc) check_ints(j, fails, &nf);
+            else if (!kb) check_int(j, RAX, fails, &nf);
+            else if (!kc) check_int(j, RCX, fails, &nf);
+        }
+        if (same) x_patch_here(a, same); /* flags: equal */
+        else if (isk) x_alu_ri(a, 7, RAX, (int32_t)(4 * k + 1));
+        else x_alu_rr(a, 7, RAX, RCX);
+        if (same) {
+            /* rejoin with the flags of a compare: redo it (cheap, no branch) */
+            x_alu_rr(a, 7, RAX, RCX);
+        }
+        if (!fuse || !nx->x) { /* x: the jump's register is dead after it */
+            x_mov_ri(a, RDX, V_TRUE);
+            x_mov_ri(a, RAX, V_FALSE);
+            x_cmov(a, cc, RAX, RDX);
+            x_mov_mr(a, SLOT(in->a), RAX);
+        }
+        if (fuse) {
+            /* flags still hold the compare: branch on them */
+            int ncc = cc ^ 1;
+            jump_to(j, nx->op == OP_JF ? ncc : cc, nx->j);
+            stub *st = slow_exec(j, pc, fails, nf);
+            st->kind = nx->op == OP_JF ? S_EXEC_JF : S_EXEC_JT;
+            st->slot = in->a;
+            st->target = nx->j;
+            return 1; /* the branch is done */
+        }
+        slow_exec(j, pc, fails, nf);
         break;
     }
     case OP_NOT: {
@@ -498,13 +654,23 @@ static int emit_op(jctx *j, int pc) {
         int name = in->op == OP_GETF ? in->c : in->b;
         x_mov_rm(a, RAX, SLOT(obj));
         check_kind(j, RAX, K_RECORD, fails, &nf);
-        /* index = fidx[type * nfnames + name], -1 when the type lacks the field */
-        x_mov_rm(a, RCX, M(RAX, offsetof(vrecord, type)));
-        x_imul_rri(a, RCX, RCX, j->p->nfnames);
-        x_mov_ri(a, RDX, (int64_t)(uintptr_t)(j->p->fidx + name));
-        x_movsx_w(a, RCX, MX(RDX, RCX, 2, 0));
-        x_alu_rr(a, 0x85, RCX, RCX);
-        fails[nf++] = x_jcc_fwd(a, CC_S);
+        int owner = -1, owners = 0;
+        for (int t = 0; t < j->p->nrtypes; t++)
+            if (j->p->fidx[t * j->p->nfnames + name] >= 0) owner = t, owners++;
+        if (owners == 1) {
+            /* one record type has this field: check the type, constant offset */
+            x_alu_mi(a, 7, M(RAX, offsetof(vrecord, type)), owner);
+            fails[nf++] = x_jcc_fwd(a, CC_NE);
+            x_mov_ri(a, RCX, j->p->fidx[owner * j->p->nfnames + name]);
+        } else {
+            /* index = fidx[type * nfnames + name], -1 when the type lacks the field */
+            x_mov_rm(a, RCX, M(RAX, offsetof(vrecord, type)));
+            x_imul_rri(a, RCX, RCX, j->p->nfnames);
+            x_mov_ri(a, RDX, (int64_t)(uintptr_t)(j->p->fidx + name));
+            x_movsx_w(a, RCX, MX(RDX, RCX, 2, 0));
+            x_alu_rr(a, 0x85, RCX, RCX);
+            fails[nf++] = x_jcc_fwd(a, CC_S);
+        }
         if (in->op == OP_GETF) {
             x_mov_rm(a, RAX, MX(RAX, RCX, 8, offsetof(vrecord, f)));
             load_barrier(j, RAX);
@@ -554,7 +720,25 @@ static int emit_op(jctx *j, int pc) {
         x_mov_mr(a, SLOT(in->a), RAX);
         slow_exec(j, pc, fails, nf);
         break;
-    default: /* DIV, MOD, NEG, BUILTIN: the interpreter's code */
+    case OP_CHKINT:
+        x_mov_rm(a, RAX, SLOT(in->a));
+        check_int(j, RAX, fails, &nf);
+        slow_exec(j, pc, fails, nf);
+        break;
+    case OP_BUILTIN:
+        if ((in->b == B_NILP && in->x == 1) || (in->b == B_EQP && in->x == 2)) {
+            x_mov_rm(a, RAX, SLOT(in->c));
+            if (in->b == B_NILP) x_alu_rr(a, 0x85, RAX, RAX);
+            else x_cmp_rm(a, RAX, SLOT(in->c + 1));
+            x_mov_ri(a, RDX, V_TRUE);
+            x_mov_ri(a, RAX, V_FALSE);
+            x_cmov(a, CC_E, RAX, RDX);
+            x_mov_mr(a, SLOT(in->a), RAX);
+            break;
+        }
+        call_exec(j, pc);
+        break;
+    default: /* DIV, MOD, NEG: the interpreter's code */
         call_exec(j, pc);
         break;
     }
@@ -569,18 +753,30 @@ int jit_compile(rtvm_program *p, vm_func *f) {
     j.slow = rtgc_slow_paths();
     j.a.record = p->opt.dump_jit;
     j.label = calloc((size_t)f->ninsns + 1, sizeof(size_t));
-    j.fix = calloc((size_t)f->ninsns * 2 + 1, sizeof *j.fix);
-    if (!j.label || !j.fix) goto fail;
+    j.fix = calloc((size_t)f->ninsns * 4 + 16, sizeof *j.fix);
+    j.target = calloc((size_t)f->ninsns + 1, 1);
+    j.kint = calloc((size_t)f->nregs + 1, 1);
+    if (!j.label || !j.fix || !j.target || !j.kint) goto fail;
+    for (int pc = 0; pc < f->ninsns; pc++) {
+        int op = f->code[pc].op;
+        if ((op == OP_JMP || op == OP_JF || op == OP_JT) && f->code[pc].j >= 0 && f->code[pc].j <= f->ninsns)
+            j.target[f->code[pc].j] = 1;
+    }
     prologue(&j);
     for (int pc = 0; pc < f->ninsns; pc++) {
         j.label[pc] = j.a.len;
         const insn *in = &f->code[pc];
         x_note(&j.a, "%d: %s a=%d b=%d c=%d j=%d", pc, vm_op_names[in->op], in->a, in->b, in->c, in->j);
-        emit_op(&j, pc);
+        if (j.target[pc]) memset(j.kint, 0, (size_t)f->nregs);
+        int covered = emit_op(&j, pc);
+        track_ints(&j, in);
+        for (int k = 1; k <= covered; k++) j.label[pc + k] = j.a.len;
+        pc += covered;
     }
+    emit_stubs(&j);
     j.label[f->ninsns] = j.a.len;
     for (size_t i = 0; i < j.nfix; i++) x_patch(&j.a, j.fix[i].at, j.label[j.fix[i].target]);
-    if (j.a.failed) goto fail;
+    if (j.a.failed || j.failed) goto fail;
 
     /* W^X: write into a read-write mapping, then make it read-execute */
     size_t page = 4096, size = (j.a.len + page - 1) & ~(page - 1);
@@ -623,11 +819,17 @@ int jit_compile(rtvm_program *p, vm_func *f) {
     x_free(&j.a);
     free(j.label);
     free(j.fix);
+    free(j.target);
+    free(j.stubs);
+    free(j.kint);
     return 0;
 fail:
     x_free(&j.a);
     free(j.label);
     free(j.fix);
+    free(j.target);
+    free(j.stubs);
+    free(j.kint);
     return -1;
 }
 
