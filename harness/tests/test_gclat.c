@@ -1275,6 +1275,30 @@ static void test_run_workload(void **state) {
                     print_error("%s: the JSON has an error: %s\n", what, error && error->t == J_STR ? error->str : "?");
                     bad++;
                 }
+                /* the run used the workload's defaults where nothing was given */
+                const gclat_workload *wl = gclat_find_workload(c->workload);
+                size_t heap = wl->default_heap;
+                for (int i = 0; c->args[i] && c->args[i + 1]; i++)
+                    if (!strcmp(c->args[i], "--heap"))
+                        assert_int_equal(rtgc_parse_size(c->args[i + 1], &heap), 0);
+                const jval *md = jget(w, "mode"), *un = jget(w, "unit"), *th = jget(w, "threads"),
+                           *hl = jget(w, "heap_limit"), *du = jget(w, "duration_ns");
+                int threads = wl->default_threads > 1 ? wl->default_threads : 1;
+                if (!jis(md, wl->default_mode) || !jis(un, wl->unit) || !th || th->num != threads || !hl ||
+                    hl->num != (double)heap) {
+                    print_error("%s: mode, unit, threads or heap_limit is not the workload's (%s, %s, %d, %zu)\n",
+                                what, wl->default_mode, wl->unit, threads, heap);
+                    bad++;
+                }
+                /* open loops measure the duration asked for; the closed loops
+                 * (msgbuf, gcbench) their loop, which ends with the first
+                 * operation to end after it */
+                int closed = !strcmp(c->workload, "msgbuf") || !strcmp(c->workload, "gcbench");
+                if (!du || (closed ? (du->num < 300e6 || du->num > 10e9) : du->num != 300e6)) {
+                    print_error("%s: duration_ns %.0f, expected %s300 ms\n", what, du ? du->num : -1.0,
+                                closed ? "at least " : "");
+                    bad++;
+                }
             }
             jfree(root);
         }
@@ -1640,12 +1664,15 @@ static void test_json_trace_plot(void **state) {
     assert_int_equal(bad, 0);
 }
 
-/* JSON to stdout with "--json -" parses too (the summary goes first) */
+/* JSON to stdout with "--json -" parses too (the summary goes first), and
+ * --mode, --heap, --gc-options and --duration reach the run */
 static void test_json_stdout(void **state) {
     (void)state;
     require_gclat();
-    const char *args[] = {"--workload", "embedded", "--duration", "100ms", "--budget", "1s", "--json", "-",
-                          "--quiet", NULL};
+    /* with the settings overridden: they must reach the heap */
+    const char *args[] = {"--workload", "embedded", "--duration", "100ms", "--budget", "1s",  "--json",
+                          "-",          "--quiet",  "--mode",     "stw",   "--heap",   "16M", "--gc-options",
+                          "mmu=0.5",    "--threads", "3",         NULL};
     proc_out po;
     run_gclat(&po, RUN_TIMEOUT, args);
     int bad = 0;
@@ -1664,7 +1691,17 @@ static void test_json_stdout(void **state) {
             print_error("the JSON on stdout does not parse: %s\n", err);
             bad++;
         } else {
-            check_report_json(root, "--json -", 1, &bad);
+            const jval *ws = check_report_json(root, "--json -", 1, &bad);
+            const jval *w = ws && ws->n == 1 ? ws->items[0] : NULL;
+            const jval *set = jget(w, "settings"), *md = jget(w, "mode"), *hl = jget(w, "heap_limit"),
+                       *th = jget(w, "threads"), *du = jget(w, "duration_ns");
+            if (!set || set->t != J_STR || !strstr(set->str, "heap=16M") || !strstr(set->str, "mode=stw") ||
+                !strstr(set->str, "mmu=0.5") || !jis(md, "stw") || !hl || hl->num != 16.0 * 1048576 || !th ||
+                th->num != 1 || !du || du->num != 100e6) {
+                print_error("--mode stw --heap 16M --gc-options mmu=0.5 --threads 3 --duration 100ms: not in the "
+                            "settings, mode, heap_limit, threads (embedded runs 1) or duration_ns\n");
+                bad++;
+            }
             jfree(root);
         }
     }
