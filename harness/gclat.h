@@ -75,7 +75,8 @@ int gclat_check_params(const gclat_opts *o, char *err, size_t errlen);
 
 /* --- latency recording --- */
 typedef struct gclat_lat {
-    rtgc_hist hist;     /* ns */
+    rtgc_hist hist;     /* ns, from each operation's scheduled start to its end */
+    rtgc_hist own;      /* ns, from its actual start to its end (its own time) */
     uint64_t over;      /* operations over the workload's deadline */
 } gclat_lat;
 
@@ -85,6 +86,8 @@ uint64_t gclat_now(void);
 void gclat_sleep_until(rtgc_thread *t, uint64_t when_ns);
 void gclat_lat_init(gclat_lat *l);
 void gclat_lat_add(gclat_lat *l, uint64_t ns, uint64_t deadline_ns);
+/* The same, with the operation's own time (start to end) beside it. */
+void gclat_lat_add2(gclat_lat *l, uint64_t ns, uint64_t own_ns, uint64_t deadline_ns);
 void gclat_lat_merge(gclat_lat *into, const gclat_lat *from);
 
 /* --- control probes --- */

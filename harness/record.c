@@ -31,17 +31,24 @@ void gclat_sleep_until(rtgc_thread *t, uint64_t when_ns) {
 
 void gclat_lat_init(gclat_lat *l) {
     rtgc_hist_init(&l->hist);
+    rtgc_hist_init(&l->own);
     l->over = 0;
 }
 
-void gclat_lat_add(gclat_lat *l, uint64_t ns, uint64_t deadline_ns) {
+void gclat_lat_add2(gclat_lat *l, uint64_t ns, uint64_t own_ns, uint64_t deadline_ns) {
     rtgc_hist_record(&l->hist, ns);
+    rtgc_hist_record(&l->own, own_ns);
     if (deadline_ns && ns > deadline_ns)
         l->over++;
 }
 
+void gclat_lat_add(gclat_lat *l, uint64_t ns, uint64_t deadline_ns) {
+    gclat_lat_add2(l, ns, ns, deadline_ns);
+}
+
 void gclat_lat_merge(gclat_lat *into, const gclat_lat *from) {
     rtgc_hist_merge(&into->hist, &from->hist);
+    rtgc_hist_merge(&into->own, &from->own);
     into->over += from->over;
 }
 

@@ -137,6 +137,11 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
     if (r->deadline_ns)
         fprintf(f, "; %llu over %s", (unsigned long long)r->lat.over, ns(a, r->deadline_ns));
     fprintf(f, "\n");
+    const rtgc_hist *oh = &r->lat.own;
+    if (oh->count && r->deadline_ns && strcmp(r->workload, "msgbuf")) /* open-loop and slotted workloads */
+        fprintf(f, "  %-18s p50 %s p99 %s p99.9 %s max %s (start to end, without waiting for its slot)\n", "  own time",
+                ns(a, rtgc_hist_percentile(oh, 50)), ns(b, rtgc_hist_percentile(oh, 99)),
+                ns(c, rtgc_hist_percentile(oh, 99.9)), ns(d, oh->max));
     if (!strcmp(r->workload, "gaming"))
         fprintf(f, "  frames missed      %llu of %llu slots%s\n", (unsigned long long)r->frames_missed,
                 (unsigned long long)r->ops_scheduled,
@@ -253,6 +258,8 @@ int gclat_report_json(const char *path, const gclat_opts *o, const gclat_result 
         fprintf(f, ", \"probe_over_1ms\": %llu, \"probes\": %d,\n   ",
                 (unsigned long long)rtgc_hist_count_above(&r->probe.hist, 1000000), r->probe.nprobes);
         jhist(f, "latency", &r->lat.hist);
+        fprintf(f, ",\n   ");
+        jhist(f, "own_time", &r->lat.own);
         double secs = r->duration_ns / 1e9;
         fprintf(f, ",\n   \"ops\": %llu, \"ops_due\": %llu, \"deadline_ns\": %llu, \"over_deadline\": %llu, "
                    "\"frames_missed\": %llu, \"step_ns\": %llu, \"throughput\": %.1f,\n",

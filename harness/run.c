@@ -250,7 +250,7 @@ int gclat_run_workload(const gclat_opts *o, const gclat_workload *w, gclat_resul
     int rt_set = 0;
     if (o->rt) {
         pthread_getschedparam(pthread_self(), &saved_policy, &saved_param);
-        struct sched_param sp = {.sched_priority = 5};
+        struct sched_param sp = {.sched_priority = 10}; /* the mutators' own: a lower one would invert priorities */
         rt_set = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
     }
     rtgc_status st = rtgc_heap_create(&cfg, &run.heap, &err);

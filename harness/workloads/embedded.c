@@ -166,11 +166,13 @@ static void emb_drive(gclat_ctx *c) {
         if (gclat_now() > end + 2000000000ull)
             break;
         gclat_sleep_until(c->t, sched);
+        uint64_t began = gclat_now();
         int64_t a[2] = {(int64_t)n, events}, got;
         if (gclat_call(c, "tick", 2, a, &got))
             break;
         sum += (uint64_t)got;
-        gclat_lat_add(&lat, gclat_now() - sched, period);
+        uint64_t done = gclat_now();
+        gclat_lat_add2(&lat, done - sched, done - began, period);
         n++;
     }
     gclat_run_add(c, &lat, n, (end - t0 + period - 1) / period, 0, 0, sum);

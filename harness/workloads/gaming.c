@@ -227,12 +227,13 @@ static void game_drive(gclat_ctx *c) {
         if (sched >= end)
             break;
         gclat_sleep_until(c->t, sched);
+        uint64_t began = gclat_now();
         int64_t fa = (int64_t)frames, live;
         if (gclat_call(c, "frame", 1, &fa, &live))
             break;
         sum += (uint64_t)live;
         uint64_t done = gclat_now();
-        gclat_lat_add(&lat, done - sched, period);
+        gclat_lat_add2(&lat, done - sched, done - began, period);
         frames++;
         if (done > sched + period)
             missed++;

@@ -221,13 +221,15 @@ static void web_drive(gclat_ctx *c) {
         if (gclat_now() > end + 2000000000ull)
             break; /* hopelessly behind: the rest count as never served */
         gclat_sleep_until(c->t, sched);
+        uint64_t began = gclat_now();
         int64_t a[2] = {(int64_t)(i * (uint64_t)run->threads + (uint64_t)c->worker),
                         (int64_t)(gclat_rand(&seed) % (uint64_t)sessions)};
         int64_t res;
         if (gclat_call(c, "request", 2, a, &res))
             break;
         sum += (uint64_t)res;
-        gclat_lat_add(&lat, gclat_now() - sched, 10000000);
+        uint64_t done = gclat_now();
+        gclat_lat_add2(&lat, done - sched, done - began, 10000000);
         i++;
     }
     gclat_run_add(c, &lat, i, due, 0, 0, sum);
