@@ -43,3 +43,9 @@ $(O)/tests/test_rtvm_embed: vm/tests/test_embed.c $(RTVM_LIB) $(O)/librtgc.a
 
 ALL_EXTRA += $(O)/tests/test_rtvm_embed
 TESTS_EXTRA += $(O)/tests/test_rtvm_embed
+
+# ---- benchmarks: the JIT against the interpreter (bench/vm/) ----
+.PHONY: bench-vm
+bench-vm: $(O)/rtvm
+	sh bench/vm/run.sh $(O) 5
+bench: bench-vm

@@ -184,13 +184,12 @@ static void check_int(jctx *j, int r, size_t *fails, int *nf) {
     fails[(*nf)++] = x_jcc_fwd(&j->a, CC_NE);
 }
 
-/* Both rax and rcx small ints?  ((rax & 3) << 2 | (rcx & 3)) == 5 */
+/* Both rax and rcx small ints?  ((rax - 1) | (rcx - 1)) & 3 == 0 (clobbers rdx, rsi) */
 static void check_ints(jctx *j, size_t *fails, int *nf) {
-    x_mov_rr(&j->a, RDX, RAX);
-    x_shift_ri(&j->a, 4, RDX, 2);
-    x_alu_rr(&j->a, 1, RDX, RCX);
-    x_alu_ri(&j->a, 4, RDX, 15);
-    x_alu_ri(&j->a, 7, RDX, 5);
+    x_lea(&j->a, RDX, M(RAX, -1));
+    x_lea(&j->a, RSI, M(RCX, -1));
+    x_alu_rr(&j->a, 1, RDX, RSI);
+    x_test_ri(&j->a, RDX, 3);
     fails[(*nf)++] = x_jcc_fwd(&j->a, CC_NE);
 }
 
@@ -323,8 +322,7 @@ static void prologue(jctx *j) {
     x_alu_rr(a, 7, RAX, RDX);
     x_cmov(a, CC_B, RAX, RDX);
     x_mov_mr(a, FR(top_max), RAX);
-    x_mov_m32i(a, FR(pc), 0);
-    x_mov_m32i(a, FR(native), 1);
+    /* fr->pc is written before anything that can fail or stop; fr->native is unused by JIT frames */
     x_alu_ri(a, 0, RCX, 1);
     x_mov_mr(a, CTX(depth), RCX);
 }
