@@ -32,6 +32,7 @@ typedef struct uvar { const char *name; int boxed; uint16_t src; node *decl; } u
 
 typedef struct fstate {
     struct fstate *parent;
+    struct fstate *live_next; /* the compiler's list of unfinished states, freed on error */
     vm_func *f;
     insn *code;
     uint32_t *pos;
@@ -53,11 +54,14 @@ typedef struct comp {
     rtvm_program *p;
     int pass;
     int fcap, ccap, gcap, tcap, ncap;
+    struct fstate *live;
 } comp;
 
 static comp *C;  /* set per compile; compile runs on one thread under cmp_lock */
 static pthread_mutex_t cmp_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static fstate *fs_new(void);
+static void fs_done(fstate *fs);
 static _Noreturn void cerr(node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void cerr(node *n, const char *fmt, ...) {
     char msg[300];
@@ -870,11 +874,35 @@ static void finish_func(fstate *fs) {
     for (int i = 0; i < fs->nups; i++) f->up_src[i] = fs->ups[i].src;
 }
 
+/* Function states are on the compiler's live list until finished, so an
+ * error (a longjmp) frees them and their half-built code. */
+static fstate *fs_new(void) {
+    fstate *fs = calloc(1, sizeof *fs);
+    if (!fs) cerr(NULL, "out of memory while compiling");
+    fs->discard = -2;
+    fs->live_next = C->live;
+    C->live = fs;
+    return fs;
+}
+static void fs_done(fstate *fs) {
+    /* the code now belongs to the vm_func (finish_func) */
+    C->live = fs->live_next;
+    free(fs);
+}
+static void fs_free_live(comp *cs) {
+    while (cs->live) {
+        fstate *fs = cs->live;
+        cs->live = fs->live_next;
+        free(fs->code);
+        free(fs->pos);
+        free(fs);
+    }
+}
+
 static void compile_fn(fstate *fs, node *params, node **bodyv, int nbody, int dst, const char *name, node *where) {
     if (params->kind != N_LIST) cerr(params, "parameter list expected");
     if (params->n > 255) cerr(params, "too many parameters (more than 255)");
-    fstate *nf = calloc(1, sizeof *nf);
-    if (!nf) cerr(where, "out of memory while compiling");
+    fstate *nf = fs_new();
     nf->parent = fs;
     nf->f = new_func(name);
     nf->f->nparams = params->n;
@@ -892,7 +920,7 @@ static void compile_fn(fstate *fs, node *params, node **bodyv, int nbody, int ds
     emit(nf, OP_RET, res, 0, 0);
     finish_func(nf);
     int fi = nf->f->index;
-    free(nf);
+    fs_done(nf);
     setpos(fs, where);
     emit(fs, OP_CLOSURE, dst, fi, 0);
 }
@@ -943,15 +971,14 @@ void vm_program_free(rtvm_program *p) {
 }
 
 static void compile_main(node *prog) {
-    fstate *fs = calloc(1, sizeof *fs);
-    if (!fs) cerr(NULL, "out of memory while compiling");
+    fstate *fs = fs_new();
     fs->f = new_func("<top>");
     fs->toplevel = 1;
     int res = newreg(fs, prog);
     body(fs, prog->items, prog->n, res, prog);
     emit(fs, OP_RET, res, 0, 0);
     finish_func(fs);
-    free(fs);
+    fs_done(fs);
 }
 
 rtvm_program *vm_compile(rtgc_heap *heap, const char *name, const char *src, const rtvm_options *o, char *err,
@@ -980,6 +1007,7 @@ rtvm_program *vm_compile(rtgc_heap *heap, const char *name, const char *src, con
     pthread_mutex_lock(&cmp_lock);
     C = &cs;
     if (setjmp(jb)) {
+        fs_free_live(&cs);
         C = NULL;
         pthread_mutex_unlock(&cmp_lock);
         arena_free(&r);

@@ -93,7 +93,7 @@ typedef struct vm_func {
     uint32_t *pos;         /* per instruction: line << 12 | column (column capped) */
     int nups;              /* upvalues */
     uint16_t *up_src;      /* per upvalue: bit 15 set = parent's upvalue, else parent's register */
-    void *_Atomic jit_entry; /* compiled code, NULL until compiled */
+    void *jit_entry;       /* compiled code, NULL until compiled (atomic loads and stores) */
     int jit_failed;        /* set under the program lock */
 } vm_func;
 

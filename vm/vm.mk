@@ -49,3 +49,21 @@ TESTS_EXTRA += $(O)/tests/test_rtvm_embed
 bench-vm: $(O)/rtvm
 	sh bench/vm/run.sh $(O) 5
 bench: bench-vm
+
+# ---- fuzzing the reader, the compiler and the JIT's code generator (libFuzzer) ----
+# Built with Debian's clang in the default flavour only (it brings its own
+# AddressSanitizer).  make test runs it for 12 seconds; for longer:
+#   build/fuzz/fuzz_compile -max_total_time=3600 -timeout=5 /tmp/corpus vm/fuzz/corpus
+ifeq ($(SAN)$(BUILD),opt)
+FUZZ_CC := clang
+$(O)/fuzz/fuzz_compile: vm/fuzz/fuzz_compile.c $(RTVM_SRC) $(wildcard vm/*.h vm/jit/*.h) $(O)/librtgc.a
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=fuzzer,address -Igc/include -Ibarriers/include -Ivm \
+	  -o $@ $< $(RTVM_SRC) $(O)/librtgc.a -latomic_ops -lpthread -lm
+$(O)/tests/vm-fuzz: vm/fuzz/run-fuzz.sh
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec sh vm/fuzz/run-fuzz.sh $(O)/fuzz/fuzz_compile 12\n' > $@ && chmod +x $@
+ALL_EXTRA += $(O)/fuzz/fuzz_compile $(O)/tests/vm-fuzz
+TESTS_EXTRA += $(O)/tests/vm-fuzz
+endif
