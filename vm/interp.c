@@ -293,6 +293,11 @@ void vm_exec_op(rtvm_ctx *c, val *fp, const insn *in) {
     }
 }
 
+void vm_exec_op_counted(rtvm_ctx *c, val *fp, const insn *in) {
+    c->jit_slow_ops++;
+    vm_exec_op(c, fp, in);
+}
+
 val vm_interp(rtvm_ctx *c, int entry) {
     rtgc_thread *t = c->t;
     vm_frame *fr = &c->frames[c->depth - 1];

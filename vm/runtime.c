@@ -307,3 +307,10 @@ int rtvm_call(rtvm_ctx *c, const char *name, int argc, const int64_t *argv, int6
 }
 
 const char *rtvm_last_error(const rtvm_ctx *c) { return c->err; }
+
+void rtvm_get_stats(const rtvm_ctx *c, rtvm_stats *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < c->p->nfuncs; i++)
+        if (__atomic_load_n(&c->p->funcs[i]->jit_entry, __ATOMIC_ACQUIRE)) out->jit_functions++;
+    out->jit_slow_ops = c->jit_slow_ops;
+}

@@ -163,6 +163,7 @@ struct rtvm_ctx {
     jmp_buf *err_jmp;
     rtgc_frame *err_frame; /* the shadow frame to pop back to on error */
     int err_pending;
+    uint64_t jit_slow_ops;
     char err[512];
     char *outbuf;          /* print buffer */
     size_t outlen, outcap;
@@ -199,6 +200,7 @@ int vm_is_number(rtvm_ctx *c, val v, double *d);
 /* ---- interpreter and builtins ---- */
 val vm_interp(rtvm_ctx *c, int base_depth);
 void vm_exec_op(rtvm_ctx *c, val *fp, const insn *in);
+void vm_exec_op_counted(rtvm_ctx *c, val *fp, const insn *in); /* JIT slow paths: counts them */
 val vm_call_from_jit(rtvm_ctx *c, val *fp, int argc);
 /* Arithmetic and comparisons on non-small-int operands (interp and JIT share them). */
 val vm_arith_slow(rtvm_ctx *c, int op, val a, val b);

@@ -60,6 +60,13 @@ int rtvm_has_function(rtvm_ctx *c, const char *name);
 int rtvm_call(rtvm_ctx *c, const char *name, int argc, const int64_t *argv, int64_t *result);
 const char *rtvm_last_error(const rtvm_ctx *c);
 
+/* Counters of one context (added after the first version of this header). */
+typedef struct rtvm_stats {
+    uint64_t jit_functions;   /* functions of the program compiled to machine code so far */
+    uint64_t jit_slow_ops;    /* ops that this context's JIT code handed to C (slow paths, builtins) */
+} rtvm_stats;
+void rtvm_get_stats(const rtvm_ctx *c, rtvm_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -105,7 +105,7 @@ static void call_exec(jctx *j, int pc) {
     x_mov_rr(&j->a, RDI, R12);
     x_mov_rr(&j->a, RSI, RBX);
     x_mov_ri(&j->a, RDX, (int64_t)(uintptr_t)&j->f->code[pc]);
-    x_call_abs(&j->a, (void *)vm_exec_op, "vm_exec_op");
+    x_call_abs(&j->a, (void *)vm_exec_op_counted, "vm_exec_op");
 }
 
 /* Load barrier on the reference in `r`: the test of RTGC_ATTR_MARKING_BIT

@@ -214,9 +214,51 @@ static void api_errors(void **state) {
     rtgc_heap_destroy(h);
 }
 
+/* JIT code takes its fast paths: int arithmetic and compares, branches,
+ * calls, record fields, vector reads and writes, allocation.  Counted by
+ * rtvm_get_stats: an op handed to C is a slow path (or a builtin). */
+static void jit_fast_paths(void **state) {
+    rtgc_heap *h = make_heap("mode=stw");
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(h, &e);
+    char err[512];
+    rtvm_options o;
+    rtvm_options_init(&o);
+    o.jit = RTVM_JIT_ON;
+    static const char src[] =
+        "(record pt (x y))\n"
+        "(defn fib (n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2)))))\n"
+        "(defn work (n)\n"
+        "  (let ((v (make-vector 16 0)) (s 0) (p (new pt 1 2)))\n"
+        "    (for (i 0 n)\n"
+        "      (put! v (% i 16) (* i 3))\n"
+        "      (set! s (+ s (get v 5) p.x (- i 1000)))\n"
+        "      (set! p (new pt (+ p.x 1) p.y))\n"
+        "      (when (= (nil? p) (eq? p v)) (set! s (+ s 1))))\n"
+        "    (+ s (fib 15) (len v))))\n";
+    rtvm_program *p = rtvm_program_from_source(h, "fast.rtvm", src, &o, err, sizeof err);
+    assert_non_null(p);
+    rtvm_ctx *c = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(c);
+    rtvm_stats st;
+    rtvm_get_stats(c, &st);
+    uint64_t before = st.jit_slow_ops;
+    int64_t r = call(c, "work", 1, (int64_t)100000);
+    rtvm_get_stats(c, &st);
+    assert_true(r > 0);
+    assert_int_equal(st.jit_functions, 3);
+    /* the loop's % runs in C (no inline division) and make-vector is a builtin: 100000 + a few */
+    assert_in_range(st.jit_slow_ops - before, 100000, 100010);
+    rtvm_ctx_destroy(c);
+    rtvm_program_free(p);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(api_errors),
+        cmocka_unit_test(jit_fast_paths),
         cmocka_unit_test(workloads_stw),
         cmocka_unit_test(workloads_concurrent),
         cmocka_unit_test(workloads_incremental),
