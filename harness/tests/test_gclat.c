@@ -1234,6 +1234,9 @@ static void test_run_workload(void **state) {
     };
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
         expect_in(&po, lines[i], what, &bad);
+    /* the slotted and open-loop workloads show each operation's own time too */
+    if (strcmp(c->workload, "msgbuf") && strcmp(c->workload, "gcbench"))
+        expect_in(&po, "\n    own time           p50 ", what, &bad);
     if (strstr(po.out, "  ERROR  ")) {
         print_error("%s: the report has an ERROR line\n", what);
         bad++;
@@ -1443,7 +1446,7 @@ static const jval *check_report_json(const jval *root, const char *where, int nw
                 (*bad)++;
             }
         }
-        static const char *const hists[] = {"pauses", "pause_work", "stalls", "probe", "latency"};
+        static const char *const hists[] = {"pauses", "pause_work", "stalls", "probe", "latency", "own_time"};
         for (size_t k = 0; k < sizeof hists / sizeof *hists; k++)
             check_hist(w, wh, hists[k], bad);
         check_mmu(w, wh, "mmu", bad);
@@ -1478,8 +1481,8 @@ static const jval *check_report_json(const jval *root, const char *where, int nw
             (*bad)++;
         }
         /* every key is one of those above: nothing written that we do not know */
-        static const char *const objs[] = {"pauses", "pause_work", "stalls", "probe", "latency", "mmu",
-                                           "mmu_work", "by_cause", "pass"};
+        static const char *const objs[] = {"pauses", "pause_work", "stalls", "probe", "latency", "own_time",
+                                           "mmu", "mmu_work", "by_cause", "pass"};
         for (size_t k = 0; k < w->n; k++) {
             int known = 0;
             for (size_t s = 0; s < sizeof strs / sizeof *strs && !known; s++)
@@ -1806,6 +1809,25 @@ static void test_usage_exits(void **state) {
     run_gclat(&po, RUN_TIMEOUT, oom);
     if (po.status != 1 || !strstr(po.out, "  ERROR              ") || !strstr(po.out, "FAIL (error)")) {
         show(&po, "gclat --workload msgbuf --heap 4M --param window=20000 (expected exit 1 and an ERROR line)");
+        bad++;
+    }
+    proc_free(&po);
+
+    /* a parameter out of the workload's range passes parsing, fails the run */
+    const char *rate0[] = {"--workload", "web", "--param", "rate=0", "--duration", "100ms", "--budget", "1s", NULL};
+    run_gclat(&po, RUN_TIMEOUT, rate0);
+    if (po.status != 1 || !strstr(po.out, "  ERROR              web: rate and sessions must be positive")) {
+        show(&po, "gclat --workload web --param rate=0 (expected exit 1 and an ERROR line)");
+        bad++;
+    }
+    proc_free(&po);
+
+    /* a report that cannot be written: exit 1, said on stderr */
+    const char *nowrite[] = {"--workload", "embedded", "--duration", "10ms", "--budget", "1s", "--quiet", "--json",
+                             "/nonexistent-dir/gclat.json", NULL};
+    run_gclat(&po, RUN_TIMEOUT, nowrite);
+    if (po.status != 1 || !strstr(po.err, "gclat: cannot write /nonexistent-dir/gclat.json")) {
+        show(&po, "gclat --json /nonexistent-dir/gclat.json (expected exit 1)");
         bad++;
     }
     proc_free(&po);
