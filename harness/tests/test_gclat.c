@@ -1236,7 +1236,7 @@ static void test_run_workload(void **state) {
         expect_in(&po, lines[i], what, &bad);
     /* the slotted and open-loop workloads show each operation's own time too */
     if (strcmp(c->workload, "msgbuf") && strcmp(c->workload, "gcbench"))
-        expect_in(&po, "\n    own time           p50 ", what, &bad);
+        expect_in(&po, "\n    own time         p50 ", what, &bad);
     if (strstr(po.out, "  ERROR  ")) {
         print_error("%s: the report has an ERROR line\n", what);
         bad++;
