@@ -38,7 +38,7 @@ void cycle_end_marking(rtgc_heap *h) {
     sweep_large(h);
     rtgc_atomic_store_release(&h->cycle, h->cycle + 1);
     sweep_queue_all(h);              /* every span is stale now; threads' spans follow at MARK_OFF */
-    h->handed_at_mark_end = h->handed_out;
+    h->handed_at_mark_end = h->handed_at_mark_start;  /* [cycle.pacer] black allocation survives */
     pthread_mutex_lock(&h->stats_lock);
     h->stats.cycles = h->cycle;
     h->stats.live_bytes = h->marked_bytes;
@@ -69,6 +69,7 @@ static void collect_world_stopped(rtgc_heap *h) {
     h->epoch = h->epoch == 1 ? 2 : 1;
     for (rtgc_thread *t = h->threads; t; t = t->next)
         t->fast.mark_epoch = h->epoch;
+    h->handed_at_mark_start = h->handed_out;
     pthread_mutex_unlock(&h->lock);
 
     emit_event(h, RTGC_EV_MARK_START, 0);

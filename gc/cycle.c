@@ -173,9 +173,11 @@ static void start_cycle(rtgc_heap *h) {
     set_phase(h, PHASE_SWEEP);
 }
 
-/* One unswept span, or else up to 1 MiB of idle blocks given back; false
- * when there is nothing left to do of either. */
-static bool sweep_one(rtgc_heap *h) {
+/* One unswept span, or else (when `shrink`) up to 1 MiB of idle blocks
+ * given back; false when there is nothing left to do.  A cycle's SWEEP
+ * phase does not shrink: giving memory back is idle-time work, and the
+ * mutators allocate, unpaced, until marking starts. */
+static bool sweep_one(rtgc_heap *h, bool shrink) {
     heap_lock_handoff(h);
     pthread_mutex_lock(&h->lock);
     span *s = NULL;
@@ -184,7 +186,7 @@ static bool sweep_one(rtgc_heap *h) {
     size_t shrunk = 0;
     if (s) {
         sweep_popped(h, s);
-    } else {
+    } else if (shrink) {
         shrunk = heap_decommit_idle(h, 16);     /* 1 MiB at a time */
     }
     pthread_mutex_unlock(&h->lock);
@@ -238,7 +240,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             break;
         }
         case PHASE_SWEEP:
-            if (sweep_one(h)) {
+            if (sweep_one(h, false)) {
                 if (os_now_ns() >= deadline)
                     return true;
                 break;
@@ -250,6 +252,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             pthread_mutex_lock(&h->lock);
             rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
             h->marked_bytes = h->marked_objects = 0;
+            h->handed_at_mark_start = h->handed_out;
             pthread_mutex_unlock(&h->lock);
             emit_event(h, RTGC_EV_MARK_START, 0);
             set_phase(h, PHASE_MARK_ON);
@@ -381,8 +384,13 @@ static void assist_or_yield(rtgc_thread *t, uint64_t ns) {
  * quantum of allocation [alloc.quantum], instead of one long one at the
  * limit. */
 static uint64_t pace_debt_ns(rtgc_heap *h) {
+    /* From the cycle's first phase: finishing the last cycle's sweep is
+     * part of the cycle's work, and a mutator that allocates unpaced while
+     * the sweep goes on (at the collector's CPU share) eats the runway
+     * marking needs (GCBench in the VM: from 107 to 130 MiB of a 128 MiB
+     * heap before marking began, then a stall). */
     uintptr_t ph = rtgc_atomic_load(&h->phase);
-    if (ph < PHASE_ROOTS || ph > PHASE_TERMINATE)
+    if (ph < PHASE_SWEEP || ph > PHASE_TERMINATE)
         return 0;
     heap_lock_as_mutator(h);
     uint64_t alloc = h->handed_out - h->cycle_alloc_start;
@@ -518,7 +526,7 @@ static void *collector_main(void *arg) {
         if (!wanted) {
             /* Idle: sweep in the background, a span at a time. */
             pthread_mutex_unlock(&h->cycle_lock);
-            bool swept = sweep_one(h);
+            bool swept = sweep_one(h, true);
             pthread_mutex_lock(&h->cycle_lock);
             if (!swept && !h->shutdown && h->cycle_requested <= rtgc_atomic_load(&h->cycle))
                 pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);

@@ -239,7 +239,8 @@ struct rtgc_heap {
     uint32_t recent_next;
     uint64_t cycle_alloc_start;      /* handed_out when the cycle started */
     uint64_t handed_out;             /* bytes of free cells given to threads, and large objects (lock) */
-    uint64_t handed_at_mark_end;     /* handed_out when the last marking ended */
+    uint64_t handed_at_mark_start;   /* handed_out when the current (or last) marking started */
+    uint64_t handed_at_mark_end;     /* what heap_live counts from: the last marking's start (see there) */
     uint64_t pace_heap_start;        /* heap_size when marking started [cycle.pacer] */
     uint64_t pace_goal;              /* heap_size marking should finish under */
     uint64_t pace_work;              /* bytes marking is expected to mark */
@@ -282,9 +283,14 @@ enum phase {
 enum block_state { BLOCK_FREE_CLEAN = 0, BLOCK_FREE_DIRTY = 1, BLOCK_USED = 2 };
 
 /* [cycle.pacer] The heap the pacer sees: what the last cycle found live
- * plus everything handed out since.  Span bytes (heap_size) stay high once
- * the heap has grown, free cells inside them included, so they say nothing
- * about progress; this does.  Lock held. */
+ * plus everything handed out since that cycle's marking started.  Cells
+ * handed out while marking is on are allocated black and survive the
+ * cycle whether they die or not, so they count as live until the next
+ * sweep; counting only what came after marking ended let the span bytes
+ * reach the limit while this figure sat under the trigger (GCBench: 64 MiB
+ * of spans, 31 MiB counted, a stall).  Span bytes (heap_size) stay high
+ * once the heap has grown, free cells inside them included, so they say
+ * nothing about progress; this does.  Lock held. */
 static inline uint64_t heap_live(const rtgc_heap *h) {
     return h->stats.live_bytes + (h->handed_out - h->handed_at_mark_end);
 }
