@@ -537,6 +537,8 @@ const rtgc_config *rtgc_heap_config(rtgc_heap *h) {
     return &h->cfg;
 }
 
+_Thread_local uint64_t tl_lock_wait_ns;
+
 void heap_lock_handoff(rtgc_heap *h) {
     /* [heap.handoff] At most 200 us: a waiter that does not get the lock by
      * then is not running, and the caller's own slice is bounded. */

@@ -440,7 +440,7 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
  * reader can tell a pause stretched by preemption (involuntary switches
  * only) from one that waited (voluntary ones). */
 typedef struct pause_clock {
-    uint64_t wall, cpu;
+    uint64_t wall, cpu, wait;
     uint32_t involuntary, voluntary;
 } pause_clock;
 void pause_start(pause_clock *c);
@@ -454,12 +454,15 @@ void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes);
  * through 98 wake-ups).  So a mutator that finds the lock taken says so,
  * and a loop that releases the lock between units hands it over before
  * taking it again: it waits, briefly, until no mutator is waiting. */
+extern _Thread_local uint64_t tl_lock_wait_ns; /* this thread's time blocked on heap->lock */
 static inline void heap_lock_as_mutator(rtgc_heap *h) {
     if (pthread_mutex_trylock(&h->lock) == 0)
         return;
+    uint64_t t0 = os_now_ns();
     rtgc_atomic_fetch_add(&h->lock_waiters, 1);
     pthread_mutex_lock(&h->lock);
     rtgc_atomic_fetch_add(&h->lock_waiters, (uintptr_t)-1);
+    tl_lock_wait_ns += os_now_ns() - t0;
 }
 void heap_lock_handoff(rtgc_heap *h);   /* lock not held: let waiting mutators in first */
 

@@ -115,16 +115,17 @@ void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes) {
 
 static void record_pause_sw(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns,
                            uint64_t end_ns, uint64_t work_ns, uint64_t work, uint32_t involuntary,
-                           uint32_t voluntary);
+                           uint32_t voluntary, uint64_t wait_ns);
 
 void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns, uint64_t end_ns,
                   uint64_t work_ns, uint64_t work) {
-    record_pause_sw(h, t, cause, start_ns, end_ns, work_ns, work, RTGC_SWITCHES_UNKNOWN, RTGC_SWITCHES_UNKNOWN);
+    record_pause_sw(h, t, cause, start_ns, end_ns, work_ns, work, RTGC_SWITCHES_UNKNOWN, RTGC_SWITCHES_UNKNOWN, 0);
 }
 
 void pause_start(pause_clock *c) {
     c->wall = os_now_ns();
     c->cpu = os_thread_cpu_ns();
+    c->wait = tl_lock_wait_ns;
     os_thread_switches(&c->involuntary, &c->voluntary);
 }
 
@@ -133,13 +134,14 @@ void pause_record(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, const pa
     uint64_t cpu = os_thread_cpu_ns();
     os_thread_switches(&inv, &vol);
     record_pause_sw(h, t, cause, c->wall, os_now_ns(), cpu - c->cpu, work, inv - c->involuntary,
-                    vol - c->voluntary);
+                    vol - c->voluntary, tl_lock_wait_ns - c->wait);
 }
 
 static void record_pause_sw(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t start_ns,
                            uint64_t end_ns, uint64_t work_ns, uint64_t work, uint32_t involuntary,
-                           uint32_t voluntary) {
+                           uint32_t voluntary, uint64_t wait_ns) {
     rtgc_pause_record r = {
+        .wait_ns = wait_ns,
         .involuntary = involuntary,
         .voluntary = voluntary,
         .start_ns = start_ns,

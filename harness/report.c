@@ -109,7 +109,8 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
             fprintf(f, "    at %8.3f s  %-10s wall %-9s work %-9s thread %u", (p->start_ns - r->t_start_ns) / 1e9,
                     rtgc_cause_name((rtgc_pause_cause)p->cause), ns(a, p->wall_ns), ns(b, p->work_ns), p->thread);
             if (p->involuntary != RTGC_SWITCHES_UNKNOWN)
-                fprintf(f, "  switches: %u preempted, %u waited", p->involuntary, p->voluntary);
+                fprintf(f, "  switches: %u preempted, %u waited; lock wait %s", p->involuntary, p->voluntary,
+                        ns(c, p->wait_ns));
             fprintf(f, "\n");
         }
     }

@@ -10,12 +10,15 @@
  *   (b) its wall time exceeds the budget and nothing outside the collector
  *       explains the excess: no control probe saw a hiccup that overlaps
  *       the pause and is at least (wall - budget - probe period) long, and
- *       the paused thread was not preempted inside it.  "Preempted" is
- *       read from the record's context switches (getrusage): involuntary
- *       ones and no voluntary one, so the thread never waited for a lock
- *       or slept in the pause; it was runnable, and the CPU went elsewhere.
- *       (A probe cannot see that: a sleeping probe gets its CPU back at
- *       once on wake-up, while a running thread waits out its time slice.)
+ *       the paused thread was not preempted inside it.  "Preempted": for
+ *       the records that count context switches and lock waits (sweep,
+ *       assist, step, handshake), the collector's own time in the pause
+ *       (its CPU work plus the thread's waits for the collector's lock)
+ *       is within the budget and the thread was switched out
+ *       involuntarily: the rest of the wall time it was runnable and the
+ *       CPU went elsewhere.  (A probe cannot see that: a sleeping probe
+ *       gets its CPU back at once on wake-up, while a running thread waits
+ *       out its time slice.)
  * A pause over the budget by wall time only, with such a hiccup beside it,
  * is counted and shown as "explained by the platform", never dropped.
  * The probe period (250 us) is the slack in (b): a probe only notices a
@@ -66,7 +69,8 @@ void gclat_judge(gclat_result *r, uint64_t budget) {
             r->over_work++;
             bad = 1;
         } else if (p->wall_ns > budget) {
-            int preempted = p->involuntary != RTGC_SWITCHES_UNKNOWN && p->involuntary > 0 && p->voluntary == 0;
+            int preempted = p->involuntary != RTGC_SWITCHES_UNKNOWN && p->involuntary > 0 &&
+                            p->work_ns + p->wait_ns <= budget;
             if (preempted)
                 r->over_wall_preempted++;
             if (preempted || explained(r, p, budget)) {

@@ -6,7 +6,11 @@
  * heap limit was reached; it is recorded as such, never folded into the
  * ordinary pauses.  Every record keeps its wall time and the CPU time the
  * collector's work took inside it (the thread CPU clock), so a pause
- * stretched by the platform (a preempted vCPU) shows wall >> work.
+ * stretched by the platform (a preempted vCPU) shows wall >> work.  Pauses
+ * of pure work on the paused thread (sweep, assist, step, handshake) also
+ * count the thread's context switches and its waits for the collector's
+ * lock inside them: wall - work - wait is then time the thread was
+ * runnable and not running.
  */
 #ifndef RTGC_STATS_H
 #define RTGC_STATS_H
@@ -43,6 +47,7 @@ typedef struct rtgc_pause_record {
     uint32_t involuntary; /* the thread's involuntary context switches inside the pause (preempted) */
     uint32_t voluntary;   /* ... and voluntary ones (it blocked: a lock, a sleep); both
                              RTGC_SWITCHES_UNKNOWN for pauses that do not count them */
+    uint64_t wait_ns;     /* time it waited for the collector's heap lock inside the pause */
 } rtgc_pause_record;
 #define RTGC_SWITCHES_UNKNOWN 0xffffffffu
 
