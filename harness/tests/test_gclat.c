@@ -945,9 +945,10 @@ static void test_verdict(void **state) {
     assert_int_equal(r->over_by_cause[RTGC_CAUSE_HEAP_LIMIT], 0);
     free_result(r);
 
-    /* preemption (read from the record's context switches) explains a
-     * pause over by wall time without any hiccup: involuntary switches and
-     * no voluntary one */
+    /* preemption (read from the record's context switches and lock waits)
+     * explains a pause over by wall time without any hiccup: involuntary
+     * switches, and the collector's own time (work + lock wait) within
+     * the budget */
     rtgc_pause_record pre[] = {pause_at(T0, 3 * MS, 200 * US)};
     pre[0].involuntary = 2;
     pre[0].voluntary = 0;
@@ -955,8 +956,15 @@ static void test_verdict(void **state) {
     judge(r, B, 0, 1, 0, 1);
     assert_int_equal(r->over_wall_preempted, 1);
     free_result(r);
-    /* ... but not when the thread also blocked (a voluntary switch) */
+    /* ... nor does a short wait for the collector's lock change that (the
+     * collector's own time, work plus wait, is within the budget) ... */
     pre[0].voluntary = 1;
+    pre[0].wait_ns = 300 * US;
+    r = new_result(pre, 1, NULL, 0);
+    judge(r, B, 0, 1, 0, 1);
+    free_result(r);
+    /* ... but a wait that takes the collector's own time over it does */
+    pre[0].wait_ns = 900 * US;
     r = new_result(pre, 1, NULL, 0);
     judge(r, B, 0, 0, 1, 0);
     assert_int_equal(r->over_wall_preempted, 0);
@@ -978,6 +986,7 @@ static void test_verdict(void **state) {
     free_result(r);
     /* a pause explained by both a hiccup and preemption counts once */
     pre[0].voluntary = 0;
+    pre[0].wait_ns = 0;
     r = new_result(pre, 1, &overlap, 1);
     judge(r, B, 0, 1, 0, 1);
     assert_int_equal(r->over_wall_preempted, 1);
@@ -1503,6 +1512,265 @@ static const jval *check_report_json(const jval *root, const char *where, int nw
     return ws;
 }
 
+/* The reports written in process from a hand-made result: every figure
+ * lands under its own key and on its own line. */
+static gclat_result *report_result(gclat_opts *o) {
+    char err[256];
+    char *argv[] = {"gclat", "--workload", "web", "--budget", "1ms", "--seed", "9", NULL};
+    assert_int_equal(gclat_parse_args(7, argv, o, err, sizeof err, stdout), 0);
+    rtgc_pause_record recs[] = {
+        pause_at(T0, 300 * US, 250 * US),             /* within */
+        pause_at(T0 + 100 * MS, 2 * MS, 1200 * US),   /* over by work (a stall) */
+        pause_at(T0 + 200 * MS, 4 * MS, 100 * US),    /* over by wall, a probe hiccup explains it */
+        pause_at(T0 + 300 * MS, 4 * MS, 100 * US),    /* over by wall, unexplained (a stall) */
+        pause_at(T0 + 400 * MS, 1500 * US, 900 * US), /* over by wall, preempted */
+    };
+    recs[0].cause = RTGC_CAUSE_ROOTS;
+    recs[1].cause = RTGC_CAUSE_HEAP_LIMIT;
+    recs[1].stall = 1;
+    recs[2].cause = RTGC_CAUSE_ASSIST;
+    recs[3].cause = RTGC_CAUSE_HEAP_LIMIT;
+    recs[3].stall = 1;
+    recs[4].cause = RTGC_CAUSE_SWEEP;
+    recs[4].involuntary = 3;
+    gclat_hiccup h = {.start_ns = T0 + 201 * MS, .len_ns = 3 * MS, .cpu = 0};
+    gclat_result *r = new_result(recs, 5, &h, 1);
+    r->unit = "request";
+    r->mode = "concurrent";
+    r->engine = GCLAT_NATIVE;
+    r->threads = 2;
+    r->heap_limit = (size_t)128 << 20;
+    r->duration_ns = 2000 * MS;
+    r->deadline_ns = 10 * MS;
+    r->ops = 10;
+    r->ops_scheduled = 12;
+    r->frames_missed = 4;
+    r->step_ns = 5;
+    snprintf(r->settings, sizeof r->settings, "heap=128M,budget=1ms,mode=concurrent");
+    gclat_lat_init(&r->lat);
+    for (int i = 1; i <= 10; i++)
+        gclat_lat_add(&r->lat, (uint64_t)i * 3 * MS, r->deadline_ns); /* 3..30 ms: 7 over 10 ms */
+    rtgc_hist_init(&r->probe.hist);
+    for (int i = 0; i < 100; i++)
+        rtgc_hist_record(&r->probe.hist, i < 98 ? 20 * US : 3 * MS); /* 2 over 1 ms */
+    r->probe.nprobes = 2;
+    r->stats.heap_peak = 111 << 20;
+    r->stats.live_bytes = 22 << 20;
+    r->stats.cycles = 333;
+    r->stats.allocated_bytes = 444;
+    r->stats.collector_cpu_ns = 555 * MS;
+    r->mmu_wall[0] = 0.125;
+    r->mmu_wall[1] = 0.25;
+    r->mmu_wall[2] = 0.5;
+    r->mmu_work[0] = 0.375;
+    r->mmu_work[1] = 0.625;
+    r->mmu_work[2] = 0.875;
+    r->t_start_ns = T0 - 1000 * MS;
+    r->t_end_ns = r->t_start_ns + 2000 * MS;
+    gclat_judge(r, o->budget_ns);
+    return r;
+}
+
+static double num_at(const jval *o, const char *key, const char *key2) {
+    const jval *v = jget(o, key);
+    if (key2)
+        v = jget(v, key2);
+    if (!v || v->t != J_NUM) {
+        print_error("no number at %s%s%s\n", key, key2 ? "." : "", key2 ? key2 : "");
+        return -12345;
+    }
+    return v->num;
+}
+
+static void test_report_json_values(void **state) {
+    (void)state;
+    gclat_opts o;
+    gclat_result *r = report_result(&o);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/values.json", tmpdir);
+    assert_int_equal(gclat_report_json(path, &o, r, 1), 0);
+    char *text = read_file(path);
+    assert_non_null(text);
+    unlink(path);
+    char err[160];
+    jval *root = jparse(text, err, sizeof err);
+    if (!root)
+        print_error("%s\n", err);
+    assert_non_null(root);
+    int bad = 0;
+    const jval *ws = check_report_json(root, "in process", 1, &bad);
+    assert_int_equal(bad, 0);
+    assert_non_null(ws);
+    const jval *w = ws->items[0];
+    assert_true(num_at(root, "budget_ns", NULL) == 1e6);
+    assert_true(num_at(root, "seed", NULL) == 9);
+    assert_false(jget(root, "pass")->b);
+    assert_false(jget(w, "pass")->b);
+    assert_true(jis(jget(w, "workload"), "web"));
+    assert_true(jis(jget(w, "mode"), "concurrent"));
+    assert_true(jis(jget(w, "unit"), "request"));
+    assert_true(jis(jget(w, "settings"), "heap=128M,budget=1ms,mode=concurrent"));
+    assert_true(jis(jget(w, "error"), ""));
+    assert_true(num_at(w, "threads", NULL) == 2);
+    assert_true(num_at(w, "heap_limit", NULL) == 128.0 * 1048576);
+    assert_true(num_at(w, "duration_ns", NULL) == 2e9);
+    /* pauses: the three that are not stalls; stalls: the two */
+    assert_true(num_at(w, "pauses", "count") == 3);
+    assert_true(num_at(w, "pauses", "max_ns") == 4e6);
+    assert_true(num_at(w, "pauses", "total_ns") == 300e3 + 4e6 + 1.5e6);
+    assert_true(num_at(w, "pause_work", "count") == 3);
+    assert_true(num_at(w, "pause_work", "max_ns") == 900e3);
+    assert_true(num_at(w, "pause_work", "total_ns") == 250e3 + 100e3 + 900e3);
+    assert_true(num_at(w, "stalls", "count") == 2);
+    assert_true(num_at(w, "stalls", "max_ns") == 4e6);
+    assert_true(num_at(w, "stalls", "total_ns") == 6e6);
+    assert_true(num_at(w, "by_cause", "roots") == 1);
+    assert_true(num_at(w, "by_cause", "heap-limit") == 2);
+    assert_true(num_at(w, "by_cause", "assist") == 1);
+    assert_true(num_at(w, "by_cause", "sweep") == 1);
+    assert_true(num_at(w, "by_cause", "stw") == 0);
+    /* the verdict's counts, each under its own key */
+    assert_true(num_at(w, "over_budget_work", NULL) == 1);
+    assert_true(num_at(w, "over_budget_wall_explained", NULL) == 2);
+    assert_true(num_at(w, "over_budget_wall_preempted", NULL) == 1);
+    assert_true(num_at(w, "over_budget_wall_unexplained", NULL) == 1);
+    assert_true(num_at(w, "stalls_over_budget", NULL) == 2);
+    assert_true(num_at(w, "records_lost", NULL) == 0);
+    assert_true(num_at(w, "mmu", "1ms") == 0.125);
+    assert_true(num_at(w, "mmu", "10ms") == 0.25);
+    assert_true(num_at(w, "mmu", "100ms") == 0.5);
+    assert_true(num_at(w, "mmu_work", "1ms") == 0.375);
+    assert_true(num_at(w, "mmu_work", "10ms") == 0.625);
+    assert_true(num_at(w, "mmu_work", "100ms") == 0.875);
+    assert_true(num_at(w, "probe", "count") == 100);
+    assert_true(num_at(w, "probe", "max_ns") == 3e6);
+    assert_true(num_at(w, "probe_over_1ms", NULL) == 2);
+    assert_true(num_at(w, "probes", NULL) == 2);
+    assert_true(num_at(w, "latency", "count") == 10);
+    assert_true(num_at(w, "latency", "max_ns") == 30e6);
+    assert_true(num_at(w, "latency", "total_ns") == 165e6);
+    assert_true(num_at(w, "ops", NULL) == 10);
+    assert_true(num_at(w, "ops_due", NULL) == 12);
+    assert_true(num_at(w, "deadline_ns", NULL) == 10e6);
+    assert_true(num_at(w, "over_deadline", NULL) == 7);
+    assert_true(num_at(w, "frames_missed", NULL) == 4);
+    assert_true(num_at(w, "step_ns", NULL) == 5);
+    assert_true(num_at(w, "throughput", NULL) == 5.0);
+    assert_true(num_at(w, "heap_peak", NULL) == 111.0 * 1048576);
+    assert_true(num_at(w, "live_bytes", NULL) == 22.0 * 1048576);
+    assert_true(num_at(w, "cycles", NULL) == 333);
+    assert_true(num_at(w, "allocated_bytes", NULL) == 444);
+    assert_true(num_at(w, "collector_cpu_ns", NULL) == 555e6);
+    jfree(root);
+    free(text);
+
+    /* a string that needs escaping stays valid JSON */
+    snprintf(r->error, sizeof r->error, "a \"quoted\" \\ path\nand a tab\t");
+    assert_int_equal(gclat_report_json(path, &o, r, 1), 0);
+    text = read_file(path);
+    assert_non_null(text);
+    unlink(path);
+    root = jparse(text, err, sizeof err);
+    if (!root)
+        print_error("%s\n", err);
+    assert_non_null(root);
+    assert_true(jis(jget(jget(root, "workloads")->items[0], "error"), "a \"quoted\" \\ path\nand a tab\t"));
+    jfree(root);
+    free(text);
+    free_result(r);
+}
+
+static void test_report_text_lines(void **state) {
+    (void)state;
+    gclat_opts o;
+    gclat_result *r = report_result(&o);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    gclat_report_text(f, &o, r);
+    gclat_report_summary(f, &o, r, 1);
+    fclose(f);
+    static const char *const lines[] = {
+        "\n== web: ",
+        "\n  settings           heap=128M,budget=1ms,mode=concurrent\n",
+        "\n  run                engine native, 2 mutator threads, measured 2.00 s\n",
+        "\n  pauses (wall)      count 3 ",
+        "\n  collector work     count 3 ",
+        "\n  stalls             2, 6.00 ms in all, longest 4.00 ms\n",
+        "\n  over the budget    1 by collector work; 3 by wall time: 2 explained by the platform (1 preempted, 1 probe "
+        "hiccups), 1 unexplained\n",
+        "\n  broke it, by cause heap-limit 2\n",
+        "\n    at    1.100 s  heap-limit wall 2.00 ms ",
+        "\n    at    1.300 s  heap-limit wall 4.00 ms ",
+        "\n  MMU (wall)         1 ms 0.125   10 ms 0.250   100 ms 0.500\n",
+        "\n  MMU (work)         1 ms 0.375   10 ms 0.625   100 ms 0.875\n",
+        "\n  platform hiccups   2 probes, 100 wake-ups: ",
+        "; over 1 ms: 2\n",
+        "\n  requests           10 of 12 due: ",
+        "; 7 over 10.00 ms\n",
+        "\n  throughput         5 requests/s\n",
+        "\n  heap               peak 111.0 MiB of 128 MiB (87%); 333 cycles; live after the last 22.0 MiB\n",
+        "\n  collector thread   0.56 s of CPU (28% of a core over the run)\n",
+        "\n  verdict            FAIL: the budget was broken\n",
+        "\nweb       concurrent         3 ",
+        "\ngclat: the budget was broken (or a workload failed): exit 1\n",
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
+        if (!strstr(buf, lines[i])) {
+            print_error("the text report lacks \"%s\"\n", lines[i]);
+            bad++;
+        }
+    /* the summary's "over" is over by work plus unexplained: 2 */
+    const char *row = strstr(buf, "\nweb       concurrent ");
+    if (row) {
+        char mode[32], p99[16], p99u[8], mx[16], mxu[8], mw[16], mwu[8], verdict[16];
+        unsigned long long pauses = 0, over = 0;
+        double mmu = -1;
+        int got = sscanf(row + 1, "web %31s %llu %15s %7s %15s %7s %15s %7s %llu %lf %15s", mode, &pauses, p99, p99u,
+                         mx, mxu, mw, mwu, &over, &mmu, verdict);
+        if (got != 11 || pauses != 3 || over != 2 || mmu != 0.25 || strcmp(verdict, "FAIL")) {
+            print_error("summary row: %d fields, pauses %llu, over %llu, MMU10 %f, verdict %s\n", got, pauses, over,
+                        mmu, got == 11 ? verdict : "?");
+            bad++;
+        }
+    }
+    if (strstr(buf, "records lost") || strstr(buf, "ERROR")) {
+        print_error("the text report has a records-lost or ERROR line it should not\n");
+        bad++;
+    }
+    if (bad)
+        printf("--- the report\n%s---\n", buf);
+    free(buf);
+
+    /* records lost and an error show, and the verdict says which */
+    r->pauses_lost = 7;
+    snprintf(r->error, sizeof r->error, "out of memory");
+    gclat_judge(r, o.budget_ns);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    gclat_report_text(f, &o, r);
+    gclat_report_summary(f, &o, r, 1);
+    fclose(f);
+    static const char *const lines2[] = {
+        "\n  ERROR              out of memory\n",
+        "\n  records lost       7 (the verdict fails: not every pause was seen)\n",
+        "\n  verdict            FAIL (the workload did not run to the end)\n",
+        " FAIL (error)\n",
+    };
+    for (size_t i = 0; i < sizeof lines2 / sizeof *lines2; i++)
+        if (!strstr(buf, lines2[i])) {
+            print_error("the text report lacks \"%s\"\n", lines2[i]);
+            bad++;
+        }
+    if (bad)
+        printf("--- the report\n%s---\n", buf);
+    free(buf);
+    free_result(r);
+    assert_int_equal(bad, 0);
+}
+
 static void test_json_trace_plot(void **state) {
     (void)state;
     require_gclat();
@@ -1881,7 +2149,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_json_parser),     cmocka_unit_test(test_parse_defaults),
         cmocka_unit_test(test_parse_good),      cmocka_unit_test(test_parse_help_version),
         cmocka_unit_test(test_parse_bad),       cmocka_unit_test(test_verdict),
-        cmocka_unit_test(test_mmu),
+        cmocka_unit_test(test_mmu),             cmocka_unit_test(test_report_json_values),
+        cmocka_unit_test(test_report_text_lines),
     };
     int failed = cmocka_run_group_tests_name("gclat units", unit, NULL, NULL);
 
