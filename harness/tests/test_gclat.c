@@ -1524,8 +1524,10 @@ static gclat_result *report_result(gclat_opts *o) {
         pause_at(T0 + 200 * MS, 4 * MS, 100 * US),    /* over by wall, a probe hiccup explains it */
         pause_at(T0 + 300 * MS, 4 * MS, 100 * US),    /* over by wall, unexplained (a stall) */
         pause_at(T0 + 400 * MS, 1500 * US, 900 * US), /* over by wall, preempted */
+        pause_at(T0 + 500 * MS, 3 * MS, 100 * US),    /* over by wall, unexplained */
     };
     recs[0].cause = RTGC_CAUSE_ROOTS;
+    recs[5].cause = RTGC_CAUSE_ROOTS;
     recs[1].cause = RTGC_CAUSE_HEAP_LIMIT;
     recs[1].stall = 1;
     recs[2].cause = RTGC_CAUSE_ASSIST;
@@ -1534,7 +1536,7 @@ static gclat_result *report_result(gclat_opts *o) {
     recs[4].cause = RTGC_CAUSE_SWEEP;
     recs[4].involuntary = 3;
     gclat_hiccup h = {.start_ns = T0 + 201 * MS, .len_ns = 3 * MS, .cpu = 0};
-    gclat_result *r = new_result(recs, 5, &h, 1);
+    gclat_result *r = new_result(recs, 6, &h, 1);
     r->unit = "request";
     r->mode = "concurrent";
     r->engine = GCLAT_NATIVE;
@@ -1614,17 +1616,17 @@ static void test_report_json_values(void **state) {
     assert_true(num_at(w, "threads", NULL) == 2);
     assert_true(num_at(w, "heap_limit", NULL) == 128.0 * 1048576);
     assert_true(num_at(w, "duration_ns", NULL) == 2e9);
-    /* pauses: the three that are not stalls; stalls: the two */
-    assert_true(num_at(w, "pauses", "count") == 3);
+    /* pauses: the four that are not stalls; stalls: the two */
+    assert_true(num_at(w, "pauses", "count") == 4);
     assert_true(num_at(w, "pauses", "max_ns") == 4e6);
-    assert_true(num_at(w, "pauses", "total_ns") == 300e3 + 4e6 + 1.5e6);
-    assert_true(num_at(w, "pause_work", "count") == 3);
+    assert_true(num_at(w, "pauses", "total_ns") == 300e3 + 4e6 + 1.5e6 + 3e6);
+    assert_true(num_at(w, "pause_work", "count") == 4);
     assert_true(num_at(w, "pause_work", "max_ns") == 900e3);
-    assert_true(num_at(w, "pause_work", "total_ns") == 250e3 + 100e3 + 900e3);
+    assert_true(num_at(w, "pause_work", "total_ns") == 250e3 + 100e3 + 900e3 + 100e3);
     assert_true(num_at(w, "stalls", "count") == 2);
     assert_true(num_at(w, "stalls", "max_ns") == 4e6);
     assert_true(num_at(w, "stalls", "total_ns") == 6e6);
-    assert_true(num_at(w, "by_cause", "roots") == 1);
+    assert_true(num_at(w, "by_cause", "roots") == 2);
     assert_true(num_at(w, "by_cause", "heap-limit") == 2);
     assert_true(num_at(w, "by_cause", "assist") == 1);
     assert_true(num_at(w, "by_cause", "sweep") == 1);
@@ -1633,7 +1635,7 @@ static void test_report_json_values(void **state) {
     assert_true(num_at(w, "over_budget_work", NULL) == 1);
     assert_true(num_at(w, "over_budget_wall_explained", NULL) == 2);
     assert_true(num_at(w, "over_budget_wall_preempted", NULL) == 1);
-    assert_true(num_at(w, "over_budget_wall_unexplained", NULL) == 1);
+    assert_true(num_at(w, "over_budget_wall_unexplained", NULL) == 2);
     assert_true(num_at(w, "stalls_over_budget", NULL) == 2);
     assert_true(num_at(w, "records_lost", NULL) == 0);
     assert_true(num_at(w, "mmu", "1ms") == 0.125);
@@ -1695,14 +1697,15 @@ static void test_report_text_lines(void **state) {
         "\n== web: ",
         "\n  settings           heap=128M,budget=1ms,mode=concurrent\n",
         "\n  run                engine native, 2 mutator threads, measured 2.00 s\n",
-        "\n  pauses (wall)      count 3 ",
-        "\n  collector work     count 3 ",
+        "\n  pauses (wall)      count 4 ",
+        "\n  collector work     count 4 ",
         "\n  stalls             2, 6.00 ms in all, longest 4.00 ms\n",
-        "\n  over the budget    1 by collector work; 3 by wall time: 2 explained by the platform (1 preempted, 1 probe "
-        "hiccups), 1 unexplained\n",
-        "\n  broke it, by cause heap-limit 2\n",
-        "\n    at    1.100 s  heap-limit wall 2.00 ms ",
-        "\n    at    1.300 s  heap-limit wall 4.00 ms ",
+        "\n  over the budget    1 by collector work; 4 by wall time: 2 explained by the platform (1 preempted, 1 probe "
+        "hiccups), 2 unexplained\n",
+        "\n  broke it, by cause roots 1 heap-limit 2\n",
+        "\n    at    1.100 s  heap-limit wall 2.00 ms   work 1.20 ms   thread 1",
+        "\n    at    1.300 s  heap-limit wall 4.00 ms   work 100 us    thread 1",
+        "\n    at    1.500 s  roots      wall 3.00 ms   work 100 us    thread 1",
         "\n  MMU (wall)         1 ms 0.125   10 ms 0.250   100 ms 0.500\n",
         "\n  MMU (work)         1 ms 0.375   10 ms 0.625   100 ms 0.875\n",
         "\n  platform hiccups   2 probes, 100 wake-ups: ",
@@ -1713,7 +1716,7 @@ static void test_report_text_lines(void **state) {
         "\n  heap               peak 111.0 MiB of 128 MiB (87%); 333 cycles; live after the last 22.0 MiB\n",
         "\n  collector thread   0.56 s of CPU (28% of a core over the run)\n",
         "\n  verdict            FAIL: the budget was broken\n",
-        "\nweb       concurrent         3 ",
+        "\nweb       concurrent         4 ",
         "\ngclat: the budget was broken (or a workload failed): exit 1\n",
     };
     int bad = 0;
@@ -1722,7 +1725,7 @@ static void test_report_text_lines(void **state) {
             print_error("the text report lacks \"%s\"\n", lines[i]);
             bad++;
         }
-    /* the summary's "over" is over by work plus unexplained: 2 */
+    /* the summary's "over" is over by work plus unexplained: 3 */
     const char *row = strstr(buf, "\nweb       concurrent ");
     if (row) {
         char mode[32], p99[16], p99u[8], mx[16], mxu[8], mw[16], mwu[8], verdict[16];
@@ -1730,7 +1733,7 @@ static void test_report_text_lines(void **state) {
         double mmu = -1;
         int got = sscanf(row + 1, "web %31s %llu %15s %7s %15s %7s %15s %7s %llu %lf %15s", mode, &pauses, p99, p99u,
                          mx, mxu, mw, mwu, &over, &mmu, verdict);
-        if (got != 11 || pauses != 3 || over != 2 || mmu != 0.25 || strcmp(verdict, "FAIL")) {
+        if (got != 11 || pauses != 4 || over != 3 || mmu != 0.25 || strcmp(verdict, "FAIL")) {
             print_error("summary row: %d fields, pauses %llu, over %llu, MMU10 %f, verdict %s\n", got, pauses, over,
                         mmu, got == 11 ? verdict : "?");
             bad++;
