@@ -1246,6 +1246,11 @@ static void test_run_workload(void **state) {
     /* the slotted and open-loop workloads show each operation's own time too */
     if (strcmp(c->workload, "msgbuf") && strcmp(c->workload, "gcbench"))
         expect_in(&po, "\n    own time         p50 ", what, &bad);
+    /* a run without --progress writes nothing to stderr */
+    if (po.err[0]) {
+        print_error("%s: unexpected output on stderr\n", what);
+        bad++;
+    }
     if (strstr(po.out, "  ERROR  ")) {
         print_error("%s: the report has an ERROR line\n", what);
         bad++;
@@ -1871,7 +1876,7 @@ static void test_json_trace_plot(void **state) {
                 print_error("the trace has no traceEvents array of events\n");
                 bad++;
             } else {
-                int procs = 0, spans[3] = {0}, badev = 0;
+                int procs = 0, spans[3] = {0}, badev = 0, cycles2 = 0, tracks[3] = {0};
                 for (size_t i = 0; i < ev->n; i++) {
                     const jval *e = ev->items[i];
                     const jval *ph = jget(e, "ph"), *pid = jget(e, "pid"), *tid = jget(e, "tid"),
@@ -1882,8 +1887,13 @@ static void test_json_trace_plot(void **state) {
                         continue;
                     }
                     if (!strcmp(ph->str, "M")) {
+                        const jval *an = jget(jget(e, "args"), "name");
                         if (!strcmp(name->str, "process_name"))
                             procs++;
+                        /* each process names its collector and platform tracks */
+                        if (!strcmp(name->str, "thread_name") && pid->num >= 1 && pid->num <= 2 &&
+                            (jis(an, "collector phases") || jis(an, "platform hiccups (control probes)")))
+                            tracks[(int)pid->num]++;
                     } else if (!strcmp(ph->str, "X")) {
                         const jval *ts = jget(e, "ts"), *dur = jget(e, "dur"), *cat = jget(e, "cat");
                         /* microseconds from the first workload's start: within the run */
@@ -1894,14 +1904,18 @@ static void test_json_trace_plot(void **state) {
                         }
                         if (!strcmp(cat->str, "pause") && pid->num >= 1 && pid->num <= 2)
                             spans[(int)pid->num]++;
+                        /* msgbuf completes cycles: its collector track has them */
+                        if (!strcmp(cat->str, "phase") && !strcmp(name->str, "cycle") && pid->num == 2)
+                            cycles2++;
                     } else {
                         badev++;
                     }
                 }
-                if (badev || procs != 2 || !spans[1] || !spans[2]) {
+                if (badev || procs != 2 || !spans[1] || !spans[2] || !cycles2 || tracks[1] != 2 || tracks[2] != 2) {
                     print_error("the trace: %d malformed events, %d processes (expected 2), pause spans "
-                                "%d and %d (expected some in each)\n",
-                                badev, procs, spans[1], spans[2]);
+                                "%d and %d (expected some in each), %d msgbuf cycle spans, named tracks %d and %d "
+                                "(expected 2 each)\n",
+                                badev, procs, spans[1], spans[2], cycles2, tracks[1], tracks[2]);
                     bad++;
                 }
             }
@@ -1923,8 +1937,17 @@ static void test_json_trace_plot(void **state) {
             print_error("the plot does not start with <svg and end with </svg>\n");
             bad++;
         }
-        if (!strstr(text, "gaming") || !strstr(text, "msgbuf")) {
-            print_error("the plot does not name both workloads\n");
+        if (!strstr(text, "gaming: pauses (") || !strstr(text, "msgbuf: pauses (") ||
+            !strstr(text, "gaming: minimum mutator utilisation") || !strstr(text, "msgbuf: minimum mutator utilisation")) {
+            print_error("the plot lacks a panel: a pause histogram and an MMU curve for each workload\n");
+            bad++;
+        }
+        /* four curves a workload: wall and work in each panel */
+        int curves = 0;
+        for (const char *q = text; (q = strstr(q, "<polyline")); q++)
+            curves++;
+        if (curves != 8) {
+            print_error("the plot has %d curves, expected 8\n", curves);
             bad++;
         }
         free(text);
@@ -1946,12 +1969,16 @@ static void test_json_stdout(void **state) {
     /* with the settings overridden: they must reach the heap */
     const char *args[] = {"--workload", "embedded", "--duration", "100ms", "--budget", "1s",  "--json",
                           "-",          "--quiet",  "--mode",     "stw",   "--heap",   "16M", "--gc-options",
-                          "mmu=0.5",    "--threads", "3",         NULL};
+                          "mmu=0.5",    "--threads", "3",         "--progress", NULL};
     proc_out po;
     run_gclat(&po, RUN_TIMEOUT, args);
     int bad = 0;
     if (po.status != 0) {
         print_error("exit %d\n", po.status);
+        bad++;
+    }
+    if (!strstr(po.err, "\rgclat: embedded (native, stw): ")) {
+        print_error("--progress: no progress line on stderr\n");
         bad++;
     }
     const char *brace = strstr(po.out, "\n{\"gclat\"");
