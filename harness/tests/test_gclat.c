@@ -2132,6 +2132,28 @@ static void test_usage_exits(void **state) {
     assert_int_equal(bad, 0);
 }
 
+/* --pin: the threads pinned, the run as good as any (the probes are pinned
+ * anyway); the header says so. */
+static void test_pin(void **state) {
+    (void)state;
+    require_gclat();
+    const char *args[] = {"--workload", "web",       "--pin",  "--duration", "200ms", "--budget", "1s",
+                          "--param",    "rate=1000", "--param", "sessions=100", NULL};
+    proc_out po;
+    run_gclat(&po, RUN_TIMEOUT, args);
+    int bad = 0;
+    if (po.status != 0) {
+        print_error("exit %d, expected 0\n", po.status);
+        bad++;
+    }
+    expect_in(&po, "waking every 250 us; --pin\n", "--pin", &bad);
+    expect_in(&po, "\n  verdict            PASS", "--pin", &bad);
+    if (bad)
+        show(&po, "gclat --workload web --pin");
+    proc_free(&po);
+    assert_int_equal(bad, 0);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void find_gclat(const char *argv0) {
@@ -2185,7 +2207,7 @@ int main(int argc, char **argv) {
     int failed = cmocka_run_group_tests_name("gclat units", unit, NULL, NULL);
 
     enum { NW = sizeof native_cases / sizeof *native_cases };
-    struct CMUnitTest runs[NW + 4];
+    struct CMUnitTest runs[NW + 5];
     int nr = 0;
     for (int i = 0; i < NW; i++) {
         snprintf(native_cases[i].name, sizeof native_cases[i].name, "native_%s", native_cases[i].workload);
@@ -2195,6 +2217,7 @@ int main(int argc, char **argv) {
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_json_stdout);
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_impossible_budget);
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_usage_exits);
+    runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_pin);
     printf("gclat under test: %s%s\n", gclat_path, gclat_found ? "" : " (missing: these cases fail)");
     failed += _cmocka_run_group_tests("gclat native runs", runs, (size_t)nr, NULL, NULL);
 
