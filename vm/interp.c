@@ -424,6 +424,7 @@ val vm_interp(rtvm_ctx *c, int entry) {
         case OP_RET: {
             val v = fp[in->a];
             c->depth--;
+            if (RTGC_UNLIKELY(c->frames[c->depth - 1].fp - 1 < c->scan_wm)) vm_return_barrier(c);
             if (c->depth == entry) return v;
             fr = &c->frames[c->depth - 1];
             f = fr->fn;

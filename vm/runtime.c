@@ -129,16 +129,60 @@ void vm_maybe_jit(rtvm_ctx *c, vm_func *f) {
 typedef struct thread_ctxs { rtvm_ctx *list[16]; int n; } thread_ctxs;
 static __thread thread_ctxs tl_ctxs;
 
+/* [ctx.watermark] The scan of a context's stack is sliced at frame
+ * boundaries, innermost frame first: the first slice visits the innermost
+ * frame of every context on the thread (what the thread reads next), later
+ * slices visit older frames while the thread runs.  scan_wm is the lowest
+ * visited slot: slots below it are not visited yet.  A return into a frame
+ * whose base is below scan_wm shades [base, scan_wm) and lowers it
+ * (vm_return_barrier; interpreter and JIT epilogue), so the thread never uses
+ * an unvisited reference without shading it (rtgc/roots.h's contract).
+ * Frames pushed between slices sit above the watermark and hold only what
+ * the (already black-allocating) thread wrote. */
+static void visit_range(rtgc_root_scan *s, val *lo, val *hi) {
+    for (val *p = lo; p < hi; p++)
+        if (IS_PTR(*p)) rtgc_scan_visit(s, (void **)p);
+        else s->slots_visited++; /* immediates cost a look too: count them toward the slice */
+}
+
 static int scan_stacks(rtgc_thread *t, rtgc_root_scan *s, void *data) {
     thread_ctxs *tc = data;
+    if (s->cursor == 0) {
+        for (int i = 0; i < tc->n; i++) {
+            rtvm_ctx *c = tc->list[i];
+            c->scan_wm = c->stack;
+            if (c->depth <= 0) continue;
+            vm_frame *fr = &c->frames[c->depth - 1];
+            visit_range(s, fr->fp - 1, fr->top_max);
+            c->scan_wm = fr->fp - 1;
+            c->scan_frame = c->depth - 1;
+        }
+        s->cursor = 1;
+    }
     for (int i = 0; i < tc->n; i++) {
         rtvm_ctx *c = tc->list[i];
-        if (c->depth <= 0) continue;
-        val *top = c->frames[c->depth - 1].top_max;
-        for (val *p = c->stack; p < top; p++)
-            if (IS_PTR(*p)) rtgc_scan_visit(s, (void **)p);
+        int64_t k = c->scan_frame - 1 < c->depth - 1 ? c->scan_frame - 1 : c->depth - 1;
+        while (c->scan_wm > c->stack) {
+            while (k >= 0 && c->frames[k].fp - 1 >= c->scan_wm) k--;
+            if (k < 0) {
+                c->scan_wm = c->stack; /* no frame left below: nothing live there */
+                break;
+            }
+            val *lo = c->frames[k].fp - 1;
+            visit_range(s, lo, c->scan_wm);
+            c->scan_wm = lo;
+            c->scan_frame = k;
+            if (c->scan_wm > c->stack && rtgc_scan_should_yield(s)) return 1;
+        }
     }
     return 0;
+}
+
+void vm_return_barrier(rtvm_ctx *c) {
+    val *lo = c->frames[c->depth - 1].fp - 1;
+    for (val *p = lo; p < c->scan_wm; p++)
+        if (IS_PTR(*p)) rtgc_shade(c->t, (void *)*p);
+    c->scan_wm = lo;
 }
 
 /* ---- contexts ---- */
@@ -184,6 +228,7 @@ rtvm_ctx *rtvm_ctx_create(rtvm_program *p, rtgc_thread *t, char *err, size_t err
     if (c->frames) {
         c->frames++; /* frames[-1]: a sentinel whose top_max is the stack base */
         c->frames[-1].top_max = c->stack;
+        c->frames[-1].fp = c->stack_end + 1; /* returning to depth 0 never trips the return barrier */
     }
     c->hot = calloc((size_t)p->nfuncs, sizeof(uint32_t));
     c->globals = malloc(sizeof(val) * (size_t)(p->nglobals + 1));
@@ -197,6 +242,7 @@ rtvm_ctx *rtvm_ctx_create(rtvm_program *p, rtgc_thread *t, char *err, size_t err
         goto oom;
     }
     set_cstack_limit(c);
+    c->scan_wm = c->stack;
     tl_ctxs.list[tl_ctxs.n++] = c;
     if (tl_ctxs.n == 1) rtgc_thread_set_stack_scanner(t, scan_stacks, &tl_ctxs);
 

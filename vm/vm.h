@@ -156,6 +156,7 @@ struct rtvm_ctx {
     val *globals;          /* 56: root range */
     rtvm_program *p;       /* 64 */
     const vm_layouts *L;   /* 72 */
+    val *scan_wm;          /* [ctx.watermark] (runtime.c): slots below are not scanned yet */
     /* the rest only C reads */
     val *stack;
     size_t nstack;
@@ -163,6 +164,7 @@ struct rtvm_ctx {
     jmp_buf *err_jmp;
     rtgc_frame *err_frame; /* the shadow frame to pop back to on error */
     int err_pending;
+    int64_t scan_frame;    /* the sliced scan's last visited frame */
     uint64_t jit_slow_ops;
     char err[512];
     char *outbuf;          /* print buffer */
@@ -174,6 +176,9 @@ _Noreturn void vm_error(rtvm_ctx *c, const char *fmt, ...) __attribute__((format
 /* Note the location of the running instruction of the innermost frame. */
 void vm_set_pc(rtvm_ctx *c, int pc);
 val vm_call_value(rtvm_ctx *c, val *base, int argc);
+/* The return barrier of a sliced stack scan: call after popping a frame when
+ * frames[depth-1].fp - 1 < scan_wm. */
+void vm_return_barrier(rtvm_ctx *c);
 void vm_maybe_jit(rtvm_ctx *c, vm_func *f);
 
 /* ---- objects (objects.c) ---- */

@@ -46,7 +46,7 @@ _Static_assert(sizeof(vm_frame) == 32, "the prologue indexes frame records with 
 
 /* A slow path, emitted out of line after the function's body so that the
  * fast paths fall through. */
-enum { S_EXEC, S_EXEC_JF, S_EXEC_JT, S_LOAD, S_STORE, S_POLL, S_ALLOC };
+enum { S_EXEC, S_EXEC_JF, S_EXEC_JT, S_LOAD, S_STORE, S_POLL, S_ALLOC, S_RETBAR };
 typedef struct stub {
     int kind, pc, reg, nf, target, slot;
     size_t fails[12];
@@ -226,6 +226,14 @@ static void emit_stubs(jctx *j) {
             x_mov_rr(a, RSI, s->reg);
             x_call_abs(a, (void *)j->slow->store, "rtgc slow store");
             break;
+        case S_RETBAR:
+            x_push(a, RAX); /* the return value; twice to keep rsp aligned */
+            x_push(a, RAX);
+            x_mov_rr(a, RDI, R12);
+            x_call_abs(a, (void *)vm_return_barrier, "vm_return_barrier");
+            x_pop(a, RAX);
+            x_pop(a, RAX);
+            break;
         case S_POLL:
             set_pc(j, s->pc);
             x_mov_rr(a, RDI, R13);
@@ -331,6 +339,14 @@ static void epilogue(jctx *j, int slot) {
     xbuf *a = &j->a;
     x_mov_rm(a, RAX, SLOT(slot));
     x_alu_mi(a, 5, CTX(depth), 1);
+    /* the return barrier of a sliced stack scan ([ctx.watermark]): the
+     * caller's frame record is the one below ours */
+    x_mov_rm(a, RCX, M(R14, (int)offsetof(vm_frame, fp) - (int)sizeof(vm_frame)));
+    x_alu_ri(a, 5, RCX, 8);
+    x_cmp_rm(a, RCX, CTX(scan_wm));
+    stub *s = new_stub(j, S_RETBAR, 0);
+    s->fails[s->nf++] = x_jcc_fwd(a, CC_B);
+    s->resume = a->len;
     x_pop(a, R14);
     x_pop(a, R13);
     x_pop(a, R12);

@@ -131,7 +131,7 @@ static void workloads(const char *opts, rtvm_jit_mode jit, int step) {
     c = rtvm_ctx_create(p, t, err, sizeof err);
     assert_non_null(c);
     assert_int_equal(call(c, "setup", 1, (int64_t)256), 256);
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < 250; i++) {
         assert_int_equal(call(c, "tick", 2, (int64_t)i, (int64_t)4), 4);
         if (step && i % 10 == 0) rtgc_step(t, 200000);
     }
@@ -255,10 +255,54 @@ static void jit_fast_paths(void **state) {
     rtgc_heap_destroy(h);
 }
 
+/* A deep VM stack scanned in slices while the thread runs ([ctx.watermark]):
+ * each of 3000 frames holds objects it checks after its callee returns,
+ * while garbage keeps the collector busy. */
+static void deep_stack(const char *opts, rtvm_jit_mode jit) {
+    rtgc_heap *h = make_heap(opts);
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(h, &e);
+    char err[512];
+    rtvm_options o;
+    rtvm_options_init(&o);
+    o.jit = jit;
+    static const char src[] =
+        "(record cell (n s next))\n"
+        "(defn walk (c k) (if (nil? c) k (walk c.next (+ k 1))))\n"
+        "(defn deep (n acc)\n"
+        "  (if (= n 0)\n"
+        "      (walk acc 0)\n"
+        "      (let ((c (new cell n (str \"cell-\" n) acc))\n"
+        "            (junk (make-vector 8 (str n))))\n"
+        "        (let ((r (deep (- n 1) c)))\n"
+        "          (when (!= c.n n) (error \"cell number\"))\n"
+        "          (when (!= c.s (str \"cell-\" n)) (error \"cell string\"))\n"
+        "          (+ r (len (get junk 7)))))))\n"
+        "(defn start (n) (deep n nil))\n";
+    rtvm_program *p = rtvm_program_from_source(h, "deep.rtvm", src, &o, err, sizeof err);
+    assert_non_null(p);
+    rtvm_ctx *c = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(c);
+    for (int i = 0; i < 3; i++) assert_int_equal(call(c, "start", 1, (int64_t)3000), 13893);
+    rtgc_stats st;
+    rtgc_get_stats(h, &st);
+    assert_true(st.cycles > 0);
+    rtvm_ctx_destroy(c);
+    rtvm_program_free(p);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+static void deep_stack_concurrent_jit(void **state) { deep_stack("mode=concurrent,stress=31,verify=1", RTVM_JIT_ON); }
+static void deep_stack_concurrent_interp(void **state) { deep_stack("mode=concurrent,stress=43", RTVM_JIT_OFF); }
+static void deep_stack_incremental(void **state) { deep_stack("mode=incremental,stress=37,verify=1", RTVM_JIT_AUTO); }
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(api_errors),
         cmocka_unit_test(jit_fast_paths),
+        cmocka_unit_test(deep_stack_concurrent_jit),
+        cmocka_unit_test(deep_stack_concurrent_interp),
+        cmocka_unit_test(deep_stack_incremental),
         cmocka_unit_test(workloads_stw),
         cmocka_unit_test(workloads_concurrent),
         cmocka_unit_test(workloads_incremental),
@@ -269,5 +313,6 @@ int main(void) {
         cmocka_unit_test(web_two_threads_concurrent_jit),
         cmocka_unit_test(web_three_threads_incremental),
     };
+    if (getenv("RTVM_TEST_FILTER")) cmocka_set_test_filter(getenv("RTVM_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
