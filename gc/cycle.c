@@ -251,7 +251,8 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             grey_discard(h);
             pthread_mutex_lock(&h->lock);
             rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
-            h->marked_bytes = h->marked_objects = 0;
+            __atomic_store_n(&h->marked_bytes, 0, __ATOMIC_RELAXED); /* pace_debt_ns reads it from the sweep phase on */
+            h->marked_objects = 0;
             h->handed_at_mark_start = h->handed_out;
             pthread_mutex_unlock(&h->lock);
             emit_event(h, RTGC_EV_MARK_START, 0);
