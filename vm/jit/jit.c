@@ -46,7 +46,7 @@ _Static_assert(sizeof(vm_frame) == 32, "the prologue indexes frame records with 
 
 /* A slow path, emitted out of line after the function's body so that the
  * fast paths fall through. */
-enum { S_EXEC, S_EXEC_JF, S_EXEC_JT, S_LOAD, S_STORE, S_POLL, S_ALLOC, S_RETBAR };
+enum { S_EXEC, S_EXEC_JF, S_EXEC_JT, S_LOAD, S_STORE, S_POLL, S_ALLOC, S_RETBAR, S_FLOAT };
 typedef struct stub {
     int kind, pc, reg, nf, target, slot;
     size_t fails[12];
@@ -226,6 +226,52 @@ static void emit_stubs(jctx *j) {
             x_mov_rr(a, RSI, s->reg);
             x_call_abs(a, (void *)j->slow->store, "rtgc slow store");
             break;
+        case S_FLOAT: {
+            /* both operands boxed floats: a new boxed float, allocated inline */
+            const insn *in = &j->f->code[s->pc];
+            size_t notf[8];
+            int nn = 0;
+            x_mov_rm(a, RAX, SLOT(in->b));
+            check_kind(j, RAX, K_FLOAT, notf, &nn);
+            x_mov_rm(a, RAX, SLOT(in->c));
+            check_kind(j, RAX, K_FLOAT, notf, &nn);
+            rtgc_layout_id fid = j->p->L->id[K_FLOAT];
+            unsigned cls = rtgc_size_class(sizeof(vfloat));
+            xmem freel = M(R13, RTGC_ATTR_FREE_OFFSET + 8 * cls);
+            x_mov_rm(a, RAX, freel);
+            x_alu_rr(a, 0x85, RAX, RAX);
+            size_t slow = x_jcc_fwd(a, CC_E);
+            x_mov_rm(a, RCX, M(RAX, RTGC_ATTR_FREE_LINK_OFFSET));
+            x_mov_mr(a, freel, RCX);
+            size_t got = x_jmp_fwd(a);
+            x_patch_here(a, slow);
+            set_pc(j, s->pc);
+            x_mov_rr(a, RDI, R13);
+            x_mov_ri(a, RSI, fid);
+            x_mov_ri(a, RDX, 0);
+            x_mov_ri(a, RCX, (int64_t)sizeof(vfloat));
+            x_call_abs(a, (void *)j->slow->alloc, "rtgc slow alloc");
+            x_alu_rr(a, 0x85, RAX, RAX);
+            size_t ok = x_jcc_fwd(a, CC_NE);
+            x_mov_rr(a, RDI, R12);
+            x_call_abs(a, (void *)oom_error, "oom_error");
+            x_patch_here(a, ok);
+            x_patch_here(a, got);
+            x_mov_ri(a, RCX, (int64_t)RTGC_HEADER(fid, 0));
+            x_mov_mr(a, M(RAX, 0), RCX);
+            /* operands reloaded: the allocation may have collected (they are rooted in their slots) */
+            x_mov_rm(a, RCX, SLOT(in->b));
+            x_movsd_xm(a, 0, M(RCX, offsetof(vfloat, d)));
+            x_mov_rm(a, RCX, SLOT(in->c));
+            x_movsd_xm(a, 1, M(RCX, offsetof(vfloat, d)));
+            x_sse_xx(a, in->op == OP_ADD ? 0x58 : in->op == OP_SUB ? 0x5c : 0x59, 0, 1);
+            x_movsd_mx(a, M(RAX, offsetof(vfloat, d)), 0);
+            x_mov_mr(a, SLOT(in->a), RAX);
+            x_jmp_to(a, s->resume);
+            for (int k = 0; k < nn; k++) x_patch_here(a, notf[k]);
+            call_exec(j, s->pc);
+            break;
+        }
         case S_RETBAR:
             x_push(a, RAX); /* the return value; twice to keep rsp aligned */
             x_push(a, RAX);
@@ -503,7 +549,9 @@ static int emit_op(jctx *j, int pc) {
             break;
         }
         x_mov_rm(a, RCX, SLOT(in->c));
-        if (!kb && !kc) check_ints(j, fails, &nf);
+        size_t notint[2];
+        int nni = 0;
+        if (!kb && !kc) check_ints(j, notint, &nni);
         else if (!kb) check_int(j, RAX, fails, &nf);
         else if (!kc) check_int(j, RCX, fails, &nf);
         if (in->op == OP_ADD) {
@@ -525,6 +573,11 @@ static int emit_op(jctx *j, int pc) {
         }
         x_mov_mr(a, SLOT(in->a), RDX);
         slow_exec(j, pc, fails, nf);
+        if (nni) { /* not two ints: boxed floats inline, anything else in C */
+            stub *fl = new_stub(j, S_FLOAT, pc);
+            fl->fails[fl->nf++] = notint[0];
+            fl->resume = j->stubs[j->nstubs - 2].resume;
+        }
         break;
     }
     case OP_LT:

@@ -318,6 +318,34 @@ void x_call_abs(xbuf *a, const void *fn, const char *name) {
     a->record = rec_was;
     rec(a, o, "call %s (movabs rax, %p; call rax)", name, fn);
 }
+void x_movsd_xm(xbuf *a, int x, xmem m) {
+    size_t o = a->len;
+    char b[64];
+    byte(a, 0xf2);
+    rex(a, 0, x, m.index, m.base);
+    byte(a, 0x0f);
+    byte(a, 0x10);
+    modrm_mem(a, x, m);
+    rec(a, o, "movsd xmm%d, %s", x, mtext(m, b, sizeof b));
+}
+void x_movsd_mx(xbuf *a, xmem m, int x) {
+    size_t o = a->len;
+    char b[64];
+    byte(a, 0xf2);
+    rex(a, 0, x, m.index, m.base);
+    byte(a, 0x0f);
+    byte(a, 0x11);
+    modrm_mem(a, x, m);
+    rec(a, o, "movsd %s, xmm%d", mtext(m, b, sizeof b), x);
+}
+void x_sse_xx(xbuf *a, int opc, int d, int s) {
+    size_t o = a->len;
+    byte(a, 0xf2);
+    byte(a, 0x0f);
+    byte(a, (uint8_t)opc);
+    modrm_rr(a, d, s);
+    rec(a, o, "%s xmm%d, xmm%d", opc == 0x58 ? "addsd" : opc == 0x5c ? "subsd" : opc == 0x59 ? "mulsd" : "divsd", d, s);
+}
 size_t x_jcc_fwd(xbuf *a, int cc) {
     size_t o = a->len;
     byte(a, 0x0f);

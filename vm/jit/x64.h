@@ -68,4 +68,8 @@ void x_patch_here(xbuf *a, size_t at);
 void x_jcc_to(xbuf *a, int cc, size_t target);
 void x_jmp_to(xbuf *a, size_t target);
 
+/* SSE2 scalar doubles: xmm registers 0..7 */
+void x_movsd_xm(xbuf *a, int x, xmem m);      /* movsd xmm, [m] */
+void x_movsd_mx(xbuf *a, xmem m, int x);      /* movsd [m], xmm */
+void x_sse_xx(xbuf *a, int opc, int d, int s); /* opc 0x58 add, 0x5c sub, 0x59 mul, 0x5e div: d op= s */
 #endif

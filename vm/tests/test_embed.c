@@ -229,11 +229,12 @@ static void jit_fast_paths(void **state) {
         "(record pt (x y))\n"
         "(defn fib (n) (if (< n 2) n (+ (fib (- n 1)) (fib (- n 2)))))\n"
         "(defn work (n)\n"
-        "  (let ((v (make-vector 16 0)) (s 0) (p (new pt 1 2)))\n"
+        "  (let ((v (make-vector 16 0)) (s 0) (p (new pt 1 2)) (f 0.5) (h 1.5))\n"
         "    (for (i 0 n)\n"
         "      (put! v (% i 16) (* i 3))\n"
         "      (set! s (+ s (get v 5) p.x (- i 1000)))\n"
         "      (set! p (new pt (+ p.x 1) p.y))\n"
+        "      (set! f (- (+ f (* h 0.5)) 0.75))\n"
         "      (when (= (nil? p) (eq? p v)) (set! s (+ s 1))))\n"
         "    (+ s (fib 15) (len v))))\n";
     rtvm_program *p = rtvm_program_from_source(h, "fast.rtvm", src, &o, err, sizeof err);
