@@ -938,21 +938,13 @@ static void free_funcs(rtvm_program *p) {
     free(p->funcs);
     p->funcs = NULL;
     p->nfuncs = 0;
-    C->fcap = 0;
+    if (C) C->fcap = 0;
 }
 
 void vm_program_free(rtvm_program *p) {
     if (!p) return;
     jit_free_all(p);
-    for (int i = 0; i < p->nfuncs; i++) {
-        vm_func *f = p->funcs[i];
-        free(f->name);
-        free(f->code);
-        free(f->pos);
-        free(f->up_src);
-        free(f);
-    }
-    free(p->funcs);
+    free_funcs(p);
     for (int i = 0; i < p->nconsts; i++) free(p->consts[i].s);
     free(p->consts);
     for (int i = 0; i < p->nglobals; i++) free(p->globals[i]);

@@ -312,7 +312,6 @@ val vm_interp(rtvm_ctx *c, int entry) {
         switch (in->op) {
         case OP_MOV: fp[in->a] = fp[in->b]; break;
         case OP_KINT: fp[in->a] = MKINT(in->j); break;
-        case OP_KCONST: fp[in->a] = vm_load(c, &c->consts[in->b]); break;
         case OP_KNIL: fp[in->a] = V_NIL; break;
         case OP_KTRUE: fp[in->a] = V_TRUE; break;
         case OP_KFALSE: fp[in->a] = V_FALSE; break;
@@ -322,27 +321,6 @@ val vm_interp(rtvm_ctx *c, int entry) {
             fp[in->a] = v;
             break;
         }
-        case OP_GSET: vm_store(c, NULL, &c->globals[in->b], fp[in->a]); break;
-        case OP_UGET: fp[in->a] = vm_load(c, &((vclosure *)fp[-1])->up[in->b]); break;
-        case OP_UGETBOX: {
-            vbox *b = (vbox *)vm_load(c, &((vclosure *)fp[-1])->up[in->b]);
-            fp[in->a] = vm_load(c, &b->v);
-            break;
-        }
-        case OP_USETBOX: {
-            vbox *b = (vbox *)vm_load(c, &((vclosure *)fp[-1])->up[in->b]);
-            vm_store(c, b, &b->v, fp[in->a]);
-            break;
-        }
-        case OP_BOX: {
-            vbox *b = vm_alloc(c, K_BOX, 0);
-            vm_store(c, b, &b->v, fp[in->a]);
-            fp[in->a] = (val)b;
-            break;
-        }
-        case OP_BOXGET: fp[in->a] = vm_load(c, &((vbox *)fp[in->b])->v); break;
-        case OP_BOXSET: vm_store(c, (void *)fp[in->a], &((vbox *)fp[in->a])->v, fp[in->b]); break;
-        case OP_CLOSURE: fp[in->a] = vm_new_closure(c, c->p->funcs[in->b], fp); break;
         case OP_ADD: {
             val a = fp[in->b], b = fp[in->c];
             int64_t r;
@@ -364,8 +342,6 @@ val vm_interp(rtvm_ctx *c, int entry) {
             else fp[in->a] = vm_arith_slow(c, OP_MUL, a, b);
             break;
         }
-        case OP_DIV:
-        case OP_MOD: fp[in->a] = vm_arith_slow(c, in->op, fp[in->b], fp[in->c]); break;
 #define CMP(OPC, rel)                                                          \
     case OPC: {                                                                \
         val a = fp[in->b], b = fp[in->c];                                      \
@@ -389,7 +365,6 @@ val vm_interp(rtvm_ctx *c, int entry) {
             break;
         }
         case OP_NOT: fp[in->a] = MKBOOL(!TRUTHY(fp[in->b])); break;
-        case OP_NEG: fp[in->a] = vm_arith_slow(c, OP_NEG, fp[in->b], 0); break;
         case OP_JMP:
             if (in->j < pc) {
                 rtgc_poll(t);
@@ -435,9 +410,7 @@ val vm_interp(rtvm_ctx *c, int entry) {
             pc++;
             break;
         }
-        case OP_NEWREC: fp[in->a] = vm_new_record(c, in->b, fp + in->c); break;
         case OP_GETF: fp[in->a] = vm_getfield(c, fp[in->b], in->c); break;
-        case OP_SETF: vm_setfield(c, fp[in->a], in->b, fp[in->c]); break;
         case OP_GET: {
             val v = fp[in->b], k = fp[in->c];
             if (obj_kind(c->L, v) == K_VECTOR && IS_INT(k) && (uint64_t)INTV(k) < (uint64_t)((vvector *)v)->len) {
@@ -446,13 +419,6 @@ val vm_interp(rtvm_ctx *c, int entry) {
             } else {
                 fp[in->a] = vm_get(c, v, k);
             }
-            break;
-        }
-        case OP_PUT: vm_put(c, &fp[in->a], &fp[in->b], &fp[in->c]); break;
-        case OP_LEN: fp[in->a] = vm_len(c, fp[in->b]); break;
-        case OP_BUILTIN: {
-            val r = vm_builtin(c, fp, in->b, in->x, fp + in->c);
-            fp[in->a] = r;
             break;
         }
         default: vm_exec_op(c, fp, in); break;

@@ -115,6 +115,8 @@ int main(int argc, char **argv) {
             break;
         }
         printf("%s => %lld\n", name, (long long)r);
+        /* step mode: the end of a call is this command's slack, like a game's frame end */
+        if (cfg.mode == RTGC_MODE_STEP) rtgc_step(t, cfg.pause_budget_ns);
     }
     fflush(stdout);
     rtvm_ctx_destroy(c);

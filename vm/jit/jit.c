@@ -111,6 +111,7 @@ static void call_exec(jctx *j, int pc) {
 /* Load barrier on the reference in `r`: the test of RTGC_ATTR_MARKING_BIT
  * in the thread's state word; the slow path (out of line) shades it. */
 static void load_barrier(jctx *j, int r) {
+    x_note(&j->a, "load barrier");
     x_test_mi(&j->a, STATE, RTGC_ATTR_MARKING_BIT);
     stub *s = new_stub(j, S_LOAD, 0);
     s->reg = r;
@@ -121,6 +122,7 @@ static void load_barrier(jctx *j, int r) {
 /* After `mov [slot], r`: the store barrier's test of RTGC_ATTR_STORE_BIT;
  * the slow path shades r.  Caller-saved registers are clobbered when it calls. */
 static void store_barrier(jctx *j, int r) {
+    x_note(&j->a, "store barrier");
     x_test_mi(&j->a, STATE, RTGC_ATTR_STORE_BIT);
     stub *s = new_stub(j, S_STORE, 0);
     s->reg = r;
@@ -129,6 +131,7 @@ static void store_barrier(jctx *j, int r) {
 }
 
 static void poll(jctx *j, int pc) {
+    x_note(&j->a, "safepoint poll");
     x_test_mi(&j->a, STATE, RTGC_ATTR_POLL_BIT);
     stub *s = new_stub(j, S_POLL, pc);
     s->fails[s->nf++] = x_jcc_fwd(&j->a, CC_NE);
@@ -148,6 +151,7 @@ static void alloc(jctx *j, int pc, int kind, uint32_t count) {
     s->id = id;
     s->count = count;
     s->size = size;
+    x_note(&j->a, "allocate %s (%zu bytes)", kind == K_BOX ? "box" : kind == K_RECORD ? "record" : "closure", size);
     if (size <= RTGC_SMALL_MAX) {
         unsigned cls = rtgc_size_class(size);
         xmem freel = M(R13, RTGC_ATTR_FREE_OFFSET + 8 * cls);

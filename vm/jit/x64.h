@@ -20,7 +20,7 @@ typedef struct xmem { int base, index, scale; int32_t disp; } xmem;
 #define M(b, d) ((xmem){(b), NOREG, 1, (int32_t)(d)})
 #define MX(b, i, s, d) ((xmem){(b), (i), (s), (int32_t)(d)})
 
-typedef struct xline { uint32_t off; char text[60]; } xline;
+typedef struct xline { uint32_t off; char text[100]; } xline;
 
 typedef struct xbuf {
     uint8_t *code;
