@@ -76,6 +76,7 @@ static void collect_world_stopped(rtgc_heap *h) {
     h->marked_bytes = 0;
     h->marked_objects = 0;
     mark_roots(h);
+    inject_delay(h, RTGC_INJECT_ROOTS);  /* testing knob (rtgc/config.h) */
     mark_drain(h);
     emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
 

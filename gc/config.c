@@ -28,6 +28,8 @@ void rtgc_config_init(rtgc_config *c) {
     c->stress_alloc = 0;
     c->verify = 0;
     c->pause_log = 65536;
+    c->inject_point = RTGC_INJECT_NONE;
+    c->inject_ns = 0;
 }
 
 const char *rtgc_mode_name(rtgc_mode m) {
@@ -109,6 +111,33 @@ static rtgc_status parse_fraction(const char *text, double *out) {
     return RTGC_OK;
 }
 
+/* inject=none | inject=roots:TIME (a testing knob, rtgc/config.h).  The
+ * point and the delay are one value so that a delay never floats free of
+ * where it goes. */
+static const char *const inject_points[] = {"none", "roots"};
+
+static rtgc_status parse_inject(const char *text, rtgc_config *c) {
+    if (strcmp(text, inject_points[RTGC_INJECT_NONE]) == 0) {
+        c->inject_point = RTGC_INJECT_NONE;
+        c->inject_ns = 0;
+        return RTGC_OK;
+    }
+    const char *colon = strchr(text, ':');
+    if (!colon)
+        return RTGC_EINVAL;
+    for (unsigned p = RTGC_INJECT_NONE + 1; p < sizeof inject_points / sizeof inject_points[0]; p++) {
+        if (strlen(inject_points[p]) == (size_t)(colon - text) && strncmp(text, inject_points[p], (size_t)(colon - text)) == 0) {
+            uint64_t ns;
+            if (rtgc_parse_duration(colon + 1, &ns) != RTGC_OK || ns == 0 || ns > RTGC_INJECT_MAX_NS)
+                return RTGC_EINVAL;
+            c->inject_point = (rtgc_inject_point)p;
+            c->inject_ns = ns;
+            return RTGC_OK;
+        }
+    }
+    return RTGC_EINVAL;
+}
+
 static rtgc_status parse_u64(const char *text, uint64_t *out) {
     if (!text || !isdigit((unsigned char)*text))
         return RTGC_EINVAL;
@@ -123,7 +152,7 @@ static rtgc_status parse_u64(const char *text, uint64_t *out) {
 
 /* ---- the table ---- */
 
-enum opt_type { T_SIZE, T_TIME, T_MODE, T_UINT, T_U64, T_FRAC, T_BOOL };
+enum opt_type { T_SIZE, T_TIME, T_MODE, T_UINT, T_U64, T_FRAC, T_BOOL, T_INJECT };
 
 typedef struct option {
     const char *key;
@@ -145,6 +174,7 @@ static const option options[] = {
     OPT("stress", T_U64, stress_alloc),
     OPT("verify", T_BOOL, verify),
     OPT("pause_log", T_UINT, pause_log),
+    OPT("inject", T_INJECT, inject_point),  /* sets inject_point and inject_ns */
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -156,6 +186,7 @@ static rtgc_status apply(rtgc_config *c, const option *o, const char *val, rtgc_
     case T_TIME: st = rtgc_parse_duration(val, (uint64_t *)p); break;
     case T_U64: st = parse_u64(val, (uint64_t *)p); break;
     case T_FRAC: st = parse_fraction(val, (double *)p); break;
+    case T_INJECT: st = parse_inject(val, c); break;
     case T_UINT: {
         uint64_t v;
         st = parse_u64(val, &v);
@@ -187,7 +218,8 @@ static rtgc_status apply(rtgc_config *c, const option *o, const char *val, rtgc_
     }
     if (st != RTGC_OK) {
         static const char *what[] = {"a size like 64M", "a duration like 250us", "concurrent, incremental, step or stw",
-                                     "a whole number", "a whole number", "a number like 0.7 or 70%", "0 or 1"};
+                                     "a whole number", "a whole number", "a number like 0.7 or 70%", "0 or 1",
+                                     "none or roots:TIME (TIME in (0, 1s])"};
         set_error(err, RTGC_EINVAL, o->field, "option '%s': bad value '%s' (expected %s)", o->key, val,
                   what[o->type]);
     }
@@ -228,7 +260,7 @@ rtgc_status rtgc_config_parse(rtgc_config *cfg, const char *text, rtgc_error *er
         if (!o) {
             set_error(err, RTGC_EINVAL, item,
                       "unknown option '%s' (known: heap, budget, mode, threads, mmu, growth, cpu, "
-                      "min_trigger, stress, verify, pause_log)", item);
+                      "min_trigger, stress, verify, pause_log, inject)", item);
             return RTGC_EINVAL;
         }
         if (apply(&c, o, eq + 1, err) != RTGC_OK)
@@ -282,6 +314,12 @@ rtgc_status rtgc_config_validate(const rtgc_config *c, rtgc_error *err) {
         BAD(verify, "verify must be 0 or 1");
     if (c->pause_log < 16 || c->pause_log > (1u << 24) || (c->pause_log & (c->pause_log - 1)))
         BAD(pause_log, "pause_log %u must be a power of two in [16, 16M]", c->pause_log);
+    if ((unsigned)c->inject_point > RTGC_INJECT_ROOTS)
+        BAD(inject_point, "inject_point %d is not an injection point", (int)c->inject_point);
+    if (c->inject_point == RTGC_INJECT_NONE && c->inject_ns != 0)
+        BAD(inject_ns, "inject_ns is set but inject_point is none");
+    if (c->inject_point != RTGC_INJECT_NONE && (c->inject_ns == 0 || c->inject_ns > RTGC_INJECT_MAX_NS))
+        BAD(inject_ns, "inject_ns %" PRIu64 " is out of range (0, 1s]", c->inject_ns);
 #undef BAD
     return RTGC_OK;
 }
@@ -326,6 +364,16 @@ size_t rtgc_config_format(const rtgc_config *c, char *buf, size_t len) {
             break;
         }
         case T_BOOL: snprintf(v, sizeof v, "%d", *(const int *)p); break;
+        case T_INJECT: {
+            /* Printed only when on: a testing knob stays out of every
+             * ordinary settings line, and shows in any run it affects. */
+            if (c->inject_point == RTGC_INJECT_NONE)
+                continue;
+            char t[40];
+            fmt_time(t, sizeof t, c->inject_ns);
+            snprintf(v, sizeof v, "%s:%s", (unsigned)c->inject_point < 2 ? inject_points[c->inject_point] : "?", t);
+            break;
+        }
         }
         int k = snprintf(used < len ? buf + used : NULL, used < len ? len - used : 0, "%s%s=%s",
                          i ? "," : "", o->key, v);

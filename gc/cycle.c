@@ -80,6 +80,7 @@ static void hs_roots(rtgc_heap *h, rtgc_thread *t, void *arg) {
         alloc_disown_all(h, t);      /* from here on, spans are pre-marked */
         pthread_mutex_unlock(&h->lock);
         t->alloc_black = true;
+        inject_delay(h, RTGC_INJECT_ROOTS); /* testing knob, once per thread and cycle */
     }
     t->scan.visitor = v;
     uint64_t before = t->scan.slots_visited;

@@ -470,6 +470,14 @@ void heap_lock_handoff(rtgc_heap *h);   /* lock not held: let waiting mutators i
 size_t verify_marked(rtgc_heap *h);        /* after marking: closure and free cells */
 size_t verify_heap(rtgc_heap *h);          /* world stopped: the whole heap */
 
+/* ---- the inject= testing knob (rtgc/config.h) ----
+ * Spin until the calling thread has used inject_ns more CPU time, when the
+ * heap's injection point is `at`.  Spinning (not sleeping) makes the delay
+ * collector work: a pause record's work_ns grows by inject_ns, as it would
+ * if the collector itself got slower there, which is what the latency
+ * regression tests (latency-tests/) must catch.  Off, it costs one compare. */
+static inline void inject_delay(const rtgc_heap *h, rtgc_inject_point at);
+
 /* ---- errors.c ---- */
 void rtgc__report(rtgc_heap *h, rtgc_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -477,5 +485,13 @@ void rtgc__misuse(rtgc_heap *h, const char *fmt, ...) __attribute__((format(prin
 _Noreturn void rtgc__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void set_error(rtgc_error *err, rtgc_status st, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+static inline void inject_delay(const rtgc_heap *h, rtgc_inject_point at) {
+    if (__builtin_expect(h->cfg.inject_point != at, 1))
+        return;
+    uint64_t end = os_thread_cpu_ns() + h->cfg.inject_ns;
+    while (os_thread_cpu_ns() < end)
+        ;
+}
 
 #endif

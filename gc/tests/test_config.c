@@ -23,15 +23,17 @@ static int config_equal(const rtgc_config *a, const rtgc_config *b) {
            dbl_eq(a->mmu_target, b->mmu_target) && dbl_eq(a->growth_factor, b->growth_factor) &&
            dbl_eq(a->cpu_share, b->cpu_share) && a->min_trigger == b->min_trigger &&
            a->stress_alloc == b->stress_alloc && a->verify == b->verify &&
-           a->pause_log == b->pause_log;
+           a->pause_log == b->pause_log && a->inject_point == b->inject_point &&
+           a->inject_ns == b->inject_ns;
 }
 
 static void print_config(const char *what, const rtgc_config *c) {
     print_message("%s: heap=%zu budget=%llu mode=%d threads=%u mmu=%g growth=%g cpu=%g "
-                  "min_trigger=%zu stress=%llu verify=%d pause_log=%u\n",
+                  "min_trigger=%zu stress=%llu verify=%d pause_log=%u inject=%d:%llu\n",
                   what, c->heap_limit, (unsigned long long)c->pause_budget_ns, (int)c->mode,
                   c->collector_threads, c->mmu_target, c->growth_factor, c->cpu_share,
-                  c->min_trigger, (unsigned long long)c->stress_alloc, c->verify, c->pause_log);
+                  c->min_trigger, (unsigned long long)c->stress_alloc, c->verify, c->pause_log,
+                  (int)c->inject_point, (unsigned long long)c->inject_ns);
 }
 
 /* err.field "names the offending option": the option key is the documented
@@ -63,6 +65,8 @@ static void test_defaults(void **state) {
     assert_int_equal(c.stress_alloc, 0);
     assert_int_equal(c.verify, 0);
     assert_int_equal(c.pause_log, 65536);
+    assert_int_equal(c.inject_point, RTGC_INJECT_NONE);
+    assert_int_equal(c.inject_ns, 0);
 
     rtgc_error err;
     clear_err(&err);
@@ -107,6 +111,18 @@ static void chk_stress0(const rtgc_config *c) { assert_int_equal(c->stress_alloc
 static void chk_verify1(const rtgc_config *c) { assert_int_equal(c->verify, 1); }
 static void chk_verify0(const rtgc_config *c) { assert_int_equal(c->verify, 0); }
 static void chk_pause_log(const rtgc_config *c) { assert_int_equal(c->pause_log, 1024); }
+static void chk_inject_roots3ms(const rtgc_config *c) {
+    assert_int_equal(c->inject_point, RTGC_INJECT_ROOTS);
+    assert_int_equal(c->inject_ns, 3000000u);
+}
+static void chk_inject_roots250us(const rtgc_config *c) {
+    assert_int_equal(c->inject_point, RTGC_INJECT_ROOTS);
+    assert_int_equal(c->inject_ns, 250000u);
+}
+static void chk_inject_none(const rtgc_config *c) {
+    assert_int_equal(c->inject_point, RTGC_INJECT_NONE);
+    assert_int_equal(c->inject_ns, 0);
+}
 static void chk_multi(const rtgc_config *c) {
     assert_int_equal(c->heap_limit, 64 * MiB);
     assert_int_equal(c->pause_budget_ns, 250000u);
@@ -154,6 +170,9 @@ static const good_case good_cases[] = {
     {"verify=1", chk_verify1},
     {"verify=0", chk_verify0},
     {"pause_log=1024", chk_pause_log},
+    {"inject=roots:3ms", chk_inject_roots3ms},
+    {"inject=roots:250us", chk_inject_roots250us},
+    {"inject=none", chk_inject_none},
     {"heap=64M,budget=250us,mode=stw,threads=2,mmu=0.8,growth=2,cpu=30%,min_trigger=16M,"
      "stress=7,verify=1,pause_log=256",
      chk_multi},
@@ -168,6 +187,10 @@ static void test_parse_every_key(void **state) {
             c.verify = 1; /* so that verify=0 is seen to change something */
         if (strncmp(good_cases[i].opts, "stress=0", 8) == 0)
             c.stress_alloc = 55;
+        if (strcmp(good_cases[i].opts, "inject=none") == 0) {
+            c.inject_point = RTGC_INJECT_ROOTS; /* so that inject=none is seen to turn it off */
+            c.inject_ns = 5000;
+        }
         clear_err(&err);
         rtgc_status st = rtgc_config_parse(&c, good_cases[i].opts, &err);
         if (st != RTGC_OK)
@@ -304,6 +327,16 @@ static const bad_case bad_cases[] = {
     {"pause_log=0", "pause_log", NULL},
     {"pause_log=-4", "pause_log", NULL},
     {"pause_log=", "pause_log", NULL},
+    {"inject=", "inject", "inject_point"},
+    {"inject=roots", "inject", "inject_point"},
+    {"inject=roots:", "inject", "inject_point"},
+    {"inject=roots:3", "inject", "inject_point"},
+    {"inject=roots:0ms", "inject", "inject_point"},
+    {"inject=roots:2s", "inject", "inject_point"},
+    {"inject=root:3ms", "inject", "inject_point"},
+    {"inject=sweep:3ms", "inject", "inject_point"},
+    {"inject=none:3ms", "inject", "inject_point"},
+    {"inject=3ms", "inject", "inject_point"},
     {"bogus=1", "bogus", NULL},
     {"Heap=64M", "Heap", NULL},
     /* a bad key after good ones: nothing at all is applied */
@@ -483,6 +516,11 @@ static void roundtrip(const rtgc_config *c) {
     back.stress_alloc = 12345;
     back.verify = !c->verify;
     back.pause_log = c->pause_log == 8 ? 16 : 8;
+    /* inject= is printed only when on: parsing the string sets it only then */
+    if (c->inject_point != RTGC_INJECT_NONE) {
+        back.inject_point = RTGC_INJECT_NONE;
+        back.inject_ns = 0;
+    }
     clear_err(&err);
     rtgc_status st = rtgc_config_parse(&back, buf, &err);
     if (st != RTGC_OK)
@@ -513,6 +551,21 @@ static void test_format_roundtrip(void **state) {
     c.verify = 1;
     c.pause_log = 128;
     roundtrip(&c);
+
+    c.inject_point = RTGC_INJECT_ROOTS;
+    c.inject_ns = 3000000;
+    roundtrip(&c);
+    c.inject_ns = 1234567; /* not a round number */
+    roundtrip(&c);
+    {
+        char buf[1024];
+        rtgc_config_format(&c, buf, sizeof buf);
+        assert_non_null(strstr(buf, ",inject=roots:1234567ns"));
+        c.inject_point = RTGC_INJECT_NONE;
+        c.inject_ns = 0;
+        rtgc_config_format(&c, buf, sizeof buf);
+        assert_null(strstr(buf, "inject")); /* off: not printed at all */
+    }
 
     const rtgc_mode modes[] = {RTGC_MODE_CONCURRENT, RTGC_MODE_INCREMENTAL, RTGC_MODE_STEP,
                                RTGC_MODE_STW};
@@ -664,6 +717,99 @@ static void test_heap_create_invalid(void **state) {
     c.mode = RTGC_MODE_STW;
     c.pause_log = 3;
     expect_create_fails(&c, "pause_log", NULL);
+
+    rtgc_config_init(&c);
+    c.mode = RTGC_MODE_STW;
+    c.inject_point = (rtgc_inject_point)9;
+    c.inject_ns = 1000;
+    expect_create_fails(&c, "inject", "inject_point");
+
+    rtgc_config_init(&c);
+    c.mode = RTGC_MODE_STW;
+    c.inject_point = RTGC_INJECT_ROOTS;
+    c.inject_ns = 0;
+    expect_create_fails(&c, "inject", "inject_ns");
+
+    rtgc_config_init(&c);
+    c.mode = RTGC_MODE_STW;
+    c.inject_ns = 1000; /* a delay with no point */
+    expect_create_fails(&c, "inject", "inject_ns");
+}
+
+/* inject=roots:T adds T of collector work (CPU time, not a sleep) to the
+ * pause that scans the roots: here the stop-the-world collect pause, and in
+ * a real-time mode each thread's root handshake.  Without the knob the same
+ * collections stay well under it. */
+static uint64_t max_work_of_cause(rtgc_heap *h, int cause, size_t *n) {
+    static rtgc_pause_record recs[256];
+    uint64_t next = 0, most = 0;
+    size_t got = rtgc_pause_records(h, 0, recs, 256, &next);
+    *n = 0;
+    for (size_t i = 0; i < got; i++)
+        if (cause < 0 || recs[i].cause == (rtgc_pause_cause)cause) {
+            (*n)++;
+            if (recs[i].work_ns > most)
+                most = recs[i].work_ns;
+        }
+    return most;
+}
+
+/* stw: three collections.  step: rtgc_step until three cycles are done (the
+ * thread serves its own root handshake inside its steps and polls). */
+static uint64_t inject_run(const char *opts, int cause, size_t *n) {
+    rtgc_config c;
+    rtgc_error err;
+    rtgc_config_init(&c);
+    clear_err(&err);
+    assert_int_equal(rtgc_config_parse(&c, opts, &err), RTGC_OK);
+    rtgc_heap *h = NULL;
+    assert_int_equal(rtgc_heap_create(&c, &h, &err), RTGC_OK);
+    rtgc_thread *t = rtgc_thread_attach(h, &err);
+    assert_non_null(t);
+    if (c.mode == RTGC_MODE_STW) {
+        for (int i = 0; i < 3; i++)
+            rtgc_collect(t);
+    } else {
+        rtgc_layout bl = {.name = "bytes", .kind = RTGC_LAYOUT_BYTES, .size = RTGC_HEADER_BYTES};
+        rtgc_layout_id BYTES;
+        assert_int_equal(rtgc_layout_register(h, &bl, &BYTES, &err), RTGC_OK);
+        rtgc_stats st;
+        for (int i = 0; i < 100000; i++) {
+            for (int k = 0; k < 256; k++) /* 64 KiB of garbage: cycles start by themselves */
+                assert_non_null(rtgc_alloc_sized(t, BYTES, 248, 256));
+            rtgc_step(t, 1000000);
+            rtgc_poll(t);
+            rtgc_get_stats(h, &st);
+            if (st.cycles >= 3)
+                break;
+        }
+        assert_true(st.cycles >= 3);
+    }
+    uint64_t most = max_work_of_cause(h, cause, n);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+    return most;
+}
+
+static void test_inject_roots(void **state) {
+    size_t n;
+    uint64_t with = inject_run("mode=stw,heap=16M,pause_log=64,inject=roots:3ms", RTGC_CAUSE_COLLECT, &n);
+    print_message("stw collect, inject=roots:3ms: longest work %llu ns over %zu collects\n",
+                  (unsigned long long)with, n);
+    assert_int_equal(n, 3);
+    assert_true(with >= 3000000u);
+    uint64_t without = inject_run("mode=stw,heap=16M,pause_log=64", RTGC_CAUSE_COLLECT, &n);
+    assert_true(without < 3000000u);
+
+    with = inject_run("mode=step,heap=16M,pause_log=256,inject=roots:2ms", -1, &n);
+    print_message("step mode, inject=roots:2ms: longest work %llu ns over %zu pauses\n",
+                  (unsigned long long)with, n);
+    assert_true(n > 0);
+    assert_true(with >= 2000000u);
+    without = inject_run("mode=step,heap=16M,pause_log=256", -1, &n);
+    print_message("step mode, no injection: longest work %llu ns over %zu pauses\n",
+                  (unsigned long long)without, n);
+    assert_true(without < 2000000u);
 }
 
 static void test_heap_create_valid(void **state) {
@@ -706,6 +852,7 @@ int main(void) {
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_heap_create_invalid),
         cmocka_unit_test(test_heap_create_valid),
+        cmocka_unit_test(test_inject_roots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

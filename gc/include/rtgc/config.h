@@ -20,6 +20,12 @@
  *   stress=N         collect every N allocations (testing knob; 0 = off)
  *   verify=0|1       run the heap verifier at the end of every cycle
  *   pause_log=N      how many pause records the ring keeps (a power of two, 16..16M)
+ *   inject=POINT:TIME  testing knob: spin for TIME of CPU inside every pause
+ *                    at POINT, so that regression tests can prove they catch
+ *                    a slower collector.  POINT: roots (a thread's root
+ *                    handshake; in stw mode, the root scan of the collect
+ *                    pause).  inject=none (the default) turns it off;
+ *                    rtgc_config_format prints the key only when it is on.
  */
 #ifndef RTGC_CONFIG_H
 #define RTGC_CONFIG_H
@@ -53,6 +59,12 @@ typedef enum rtgc_mode {
     RTGC_MODE_STW = 3          /* stop the world: the correctness reference */
 } rtgc_mode;
 
+/* Where inject= adds its delay (a testing knob; see the key list above). */
+typedef enum rtgc_inject_point {
+    RTGC_INJECT_NONE = 0,
+    RTGC_INJECT_ROOTS = 1  /* a thread's root handshake (stw: the collect pause's root scan) */
+} rtgc_inject_point;
+
 typedef struct rtgc_config {
     size_t heap_limit;          /* hard limit on heap memory in bytes (default 256 MiB) */
     uint64_t pause_budget_ns;   /* longest collector-caused stop (default 1 ms) */
@@ -65,6 +77,8 @@ typedef struct rtgc_config {
     uint64_t stress_alloc;      /* collect every N allocations; 0 = off */
     int verify;                 /* run the heap verifier after every cycle */
     uint32_t pause_log;         /* pause records kept in the ring: a power of two in [16, 16M] (default 65536) */
+    rtgc_inject_point inject_point; /* testing knob: where to add a busy delay (default none) */
+    uint64_t inject_ns;         /* the delay, CPU time spun at inject_point (0 with none) */
 } rtgc_config;
 
 /* Limits that validation enforces. */
@@ -73,6 +87,7 @@ typedef struct rtgc_config {
 #define RTGC_BUDGET_MIN_NS 10000u                      /* 10 us */
 #define RTGC_BUDGET_MAX_NS 1000000000u                 /* 1 s */
 #define RTGC_COLLECTOR_THREADS_MAX 64u
+#define RTGC_INJECT_MAX_NS 1000000000u                 /* inject= at most 1 s */
 
 void rtgc_config_init(rtgc_config *cfg);
 
