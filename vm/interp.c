@@ -210,7 +210,7 @@ static vm_func *closure_func(rtvm_ctx *c, val fv) {
 
 /* Count a call or back-edge of f; compile it when it is hot (or at once with --jit=on). */
 static inline void note_hot(rtvm_ctx *c, vm_func *f, uint32_t weight) {
-    if (c->p->opt.jit == RTVM_JIT_OFF || f->jit_failed) return;
+    if (c->p->opt.jit == RTVM_JIT_OFF || __atomic_load_n(&f->jit_failed, __ATOMIC_RELAXED)) return;
     uint32_t h = c->hot[f->index] += weight;
     if (c->p->opt.jit == RTVM_JIT_ON || h >= 1000) vm_maybe_jit(c, f);
 }

@@ -121,7 +121,7 @@ void vm_maybe_jit(rtvm_ctx *c, vm_func *f) {
     if (p->opt.jit == RTVM_JIT_OFF || !jit_available()) return;
     if (__atomic_load_n(&f->jit_entry, __ATOMIC_ACQUIRE)) return;
     pthread_mutex_lock(&p->jit_lock);
-    if (!f->jit_entry && !f->jit_failed && jit_compile(p, f) != 0) f->jit_failed = 1;
+    if (!f->jit_entry && !f->jit_failed && jit_compile(p, f) != 0) __atomic_store_n(&f->jit_failed, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->jit_lock);
 }
 

@@ -94,7 +94,7 @@ typedef struct vm_func {
     int nups;              /* upvalues */
     uint16_t *up_src;      /* per upvalue: bit 15 set = parent's upvalue, else parent's register */
     void *jit_entry;       /* compiled code, NULL until compiled (atomic loads and stores) */
-    int jit_failed;        /* set under the program lock */
+    int jit_failed;        /* set under the program lock, read without it (atomic) */
 } vm_func;
 
 typedef struct vm_rtype {

@@ -95,6 +95,31 @@ static void web_threads(const char *opts, rtvm_jit_mode jit, int n, int requests
     rtgc_heap_destroy(h);
 }
 
+/* Two contexts of one program on one thread: the thread's scanner visits both. */
+static void two_contexts_one_thread(void **state) {
+    rtgc_heap *h = make_heap("mode=concurrent,stress=29,verify=1");
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(h, &e);
+    char err[512];
+    rtvm_program *p = load(h, "vm/programs/web.rtvm", RTVM_JIT_ON);
+    rtvm_ctx *a = rtvm_ctx_create(p, t, err, sizeof err);
+    rtvm_ctx *b = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(call(a, "setup", 2, (int64_t)0, (int64_t)10), 10);
+    assert_int_equal(call(b, "setup", 2, (int64_t)1, (int64_t)20), 20);
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(call(a, "request", 2, (int64_t)i, (int64_t)i), 2048);
+        assert_int_equal(call(b, "request", 2, (int64_t)i, (int64_t)(i * 3)), 2048);
+    }
+    rtvm_ctx_destroy(a);
+    assert_int_equal(call(b, "request", 2, (int64_t)1, (int64_t)2), 2048);
+    rtvm_ctx_destroy(b);
+    rtvm_program_free(p);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
 static void web_two_threads_concurrent_stress(void **state) {
     web_threads("mode=concurrent,stress=41,verify=1", RTVM_JIT_AUTO, 2, 300);
 }
@@ -310,6 +335,7 @@ int main(void) {
         cmocka_unit_test(workloads_step),
         cmocka_unit_test(gcbench_small),
         cmocka_unit_test(web_two_threads_stw),
+        cmocka_unit_test(two_contexts_one_thread),
         cmocka_unit_test(web_two_threads_concurrent_stress),
         cmocka_unit_test(web_two_threads_concurrent_jit),
         cmocka_unit_test(web_three_threads_incremental),
