@@ -54,8 +54,8 @@ bench: bench-vm
 # Built with Debian's clang in the default flavour only (it brings its own
 # AddressSanitizer).  make test runs it for 12 seconds; for longer:
 #   build/fuzz/fuzz_compile -max_total_time=3600 -timeout=5 /tmp/corpus vm/fuzz/corpus
-ifeq ($(SAN)$(BUILD),opt)
-FUZZ_CC := clang
+FUZZ_CC ?= clang
+ifeq ($(SAN)$(BUILD)$(if $(shell command -v $(FUZZ_CC) 2>/dev/null),yes,no),optyes)
 $(O)/fuzz/fuzz_compile: vm/fuzz/fuzz_compile.c $(RTVM_SRC) $(wildcard vm/*.h vm/jit/*.h) $(O)/librtgc.a
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
