@@ -56,7 +56,8 @@ static val display_all(rtvm_ctx *c, int argc, val *args, int spaces, int to_stdo
     }
     if (to_stdout) {
         sb_put(&b, "\n", 1);
-        fwrite(b.s, 1, b.len, stdout);
+        if (c->capture) sb_put(c->out, b.s, b.len);
+        else fwrite(b.s, 1, b.len, stdout);
         free(b.s);
         return V_NIL;
     }
@@ -165,7 +166,7 @@ val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args) {
         char ch = (char)k;
         return vm_string(c, &ch, 1);
     }
-    case B_CLOCK: return MKINT((int64_t)(rtgc_now_ns() & (uint64_t)INT_MAX62));
+    case B_CLOCK: return c->capture ? MKINT(0) : MKINT((int64_t)(rtgc_now_ns() & (uint64_t)INT_MAX62));
     case B_FLOAT: return vm_float(c, want_num(c, args[0], "float"));
     case B_INT: {
         if (IS_INT(args[0])) return args[0];

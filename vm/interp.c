@@ -367,6 +367,7 @@ val vm_interp(rtvm_ctx *c, int entry) {
         case OP_NOT: fp[in->a] = MKBOOL(!TRUTHY(fp[in->b])); break;
         case OP_JMP:
             if (in->j < pc) {
+                if (RTGC_UNLIKELY(c->fuel) && --c->fuel == 0) vm_out_of_fuel(c);
                 rtgc_poll(t);
                 note_hot(c, f, 1);
             }
@@ -379,6 +380,7 @@ val vm_interp(rtvm_ctx *c, int entry) {
             if (TRUTHY(fp[in->a])) pc = in->j;
             break;
         case OP_CALL: {
+            if (RTGC_UNLIKELY(c->fuel) && --c->fuel == 0) vm_out_of_fuel(c);
             rtgc_poll(t);
             vm_func *g = closure_func(c, fp[in->a]);
             note_hot(c, g, 1);

@@ -116,6 +116,8 @@ void vm_set_pc(rtvm_ctx *c, int pc) {
     if (c->depth > 0) c->frames[c->depth - 1].pc = pc;
 }
 
+void vm_out_of_fuel(rtvm_ctx *c) { vm_error(c, "out of fuel"); }
+
 void vm_maybe_jit(rtvm_ctx *c, vm_func *f) {
     rtvm_program *p = c->p;
     if (p->opt.jit == RTVM_JIT_OFF || !jit_available()) return;
@@ -243,6 +245,9 @@ rtvm_ctx *rtvm_ctx_create(rtvm_program *p, rtgc_thread *t, char *err, size_t err
     }
     set_cstack_limit(c);
     c->scan_wm = c->stack;
+    c->fuel = p->fuel;
+    c->capture = p->capture;
+    if (c->capture && !(c->out = calloc(1, sizeof(sbuf)))) goto oom;
     tl_ctxs.list[tl_ctxs.n++] = c;
     if (tl_ctxs.n == 1) rtgc_thread_set_stack_scanner(t, scan_stacks, &tl_ctxs);
 
@@ -298,6 +303,8 @@ void rtvm_ctx_destroy(rtvm_ctx *c) {
     rtgc_heap *heap = rtgc_thread_heap(c->t);
     rtgc_root_range_remove(heap, (void **)c->globals);
     rtgc_root_range_remove(heap, (void **)c->consts);
+    if (c->out) free(c->out->s);
+    free(c->out);
     free(c->stack);
     free(c->frames - 1);
     free(c->hot);

@@ -129,6 +129,8 @@ struct rtvm_program {
     int nfnames;
     int16_t *fidx;         /* fidx[type * nfnames + name]: field index or -1 */
     int main_fn;
+    int64_t fuel;          /* each context's fuel (0: unlimited); set by the fuzzer */
+    int capture;           /* contexts capture their output (fuzzer) */
     pthread_mutex_t jit_lock;
     struct jit_code *jit_chunks; /* code mappings, freed with the program */
 };
@@ -167,8 +169,9 @@ struct rtvm_ctx {
     int64_t scan_frame;    /* the sliced scan's last visited frame */
     uint64_t jit_slow_ops;
     char err[512];
-    char *outbuf;          /* print buffer */
-    size_t outlen, outcap;
+    int64_t fuel;          /* calls and back-edges left before "out of fuel" (0: no limit; fuzzing) */
+    int capture;           /* print into `out` instead of stdout, clock reads 0 (fuzzing) */
+    struct sbuf *out;
 };
 
 /* ---- runtime (runtime.c) ---- */
@@ -180,6 +183,7 @@ val vm_call_value(rtvm_ctx *c, val *base, int argc);
  * frames[depth-1].fp - 1 < scan_wm. */
 void vm_return_barrier(rtvm_ctx *c);
 void vm_maybe_jit(rtvm_ctx *c, vm_func *f);
+_Noreturn void vm_out_of_fuel(rtvm_ctx *c);
 
 /* ---- objects (objects.c) ---- */
 void *vm_alloc(rtvm_ctx *c, int kind, uint32_t count);

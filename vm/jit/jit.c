@@ -130,7 +130,22 @@ static void store_barrier(jctx *j, int r) {
     s->resume = j->a.len;
 }
 
+/* Fuzzing only (p->fuel): count calls and back-edges like the interpreter. */
+static void fuel(jctx *j, int pc) {
+    if (!j->p->fuel) return;
+    x_alu_mi(&j->a, 7, CTX(fuel), 0);
+    size_t none = x_jcc_fwd(&j->a, CC_E);
+    x_alu_mi(&j->a, 5, CTX(fuel), 1);
+    size_t left = x_jcc_fwd(&j->a, CC_NE);
+    set_pc(j, pc);
+    x_mov_rr(&j->a, RDI, R12);
+    x_call_abs(&j->a, (void *)vm_out_of_fuel, "vm_out_of_fuel");
+    x_patch_here(&j->a, none);
+    x_patch_here(&j->a, left);
+}
+
 static void poll(jctx *j, int pc) {
+    fuel(j, pc);
     x_note(&j->a, "safepoint poll");
     x_test_mi(&j->a, STATE, RTGC_ATTR_POLL_BIT);
     stub *s = new_stub(j, S_POLL, pc);
