@@ -215,6 +215,11 @@ struct gclat_run {
 /* Call a workload entry on the context's engine.  0 on success; -1 on error
  * (message in c->error; the run stops). */
 int gclat_call(gclat_ctx *c, const char *entry, int argc, const int64_t *argv, int64_t *result);
+/* Step mode: give the time until `when_ns`, less `margin_ns`, to rtgc_step
+ * in slices of at most the budget, until the cycle needs no more; returns
+ * the time given.  Does nothing in the other modes. */
+uint64_t gclat_step_slack(gclat_ctx *c, uint64_t when_ns, uint64_t margin_ns);
+
 /* Every thread calls this after its setup: the last to arrive starts the
  * measured phase; returns its start time. */
 uint64_t gclat_run_barrier(gclat_ctx *c);

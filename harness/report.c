@@ -148,7 +148,7 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
                 (unsigned long long)r->ops_scheduled,
                 r->step_ns ? "" : "");
     if (r->step_ns)
-        fprintf(f, "  rtgc_step          %.1f ms in frame slack\n", r->step_ns / 1e6);
+        fprintf(f, "  rtgc_step          %.1f ms of idle time given to the collector\n", r->step_ns / 1e6);
     double secs = r->duration_ns / 1e9;
     fprintf(f, "  throughput         %.0f %s/s\n", secs > 0 ? r->ops / secs : 0.0, unitlabel);
     fprintf(f, "  heap               peak %.1f MiB of %.0f MiB (%.0f%%); %llu cycles; live after the last %.1f MiB\n",

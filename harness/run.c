@@ -351,3 +351,25 @@ void gclat_result_free(gclat_result *r) {
     r->phases = NULL;
     r->probe.hiccups = NULL;
 }
+
+uint64_t gclat_step_slack(gclat_ctx *c, uint64_t when, uint64_t margin) {
+    gclat_run *run = c->run;
+    uint64_t given = 0;
+    if (!run->step_mode)
+        return 0;
+    for (;;) {
+        uint64_t now = gclat_now();
+        if (now + margin + 50000 >= when)
+            break;
+        uint64_t b = when - now - margin;
+        if (b > run->budget_ns)
+            b = run->budget_ns;
+        if (b < RTGC_BUDGET_MIN_NS)
+            b = RTGC_BUDGET_MIN_NS;
+        int more = rtgc_step(c->t, b);
+        given += gclat_now() - now;
+        if (!more)
+            break;
+    }
+    return given;
+}

@@ -158,13 +158,14 @@ static void emb_drive(gclat_ctx *c) {
     uint64_t period = (uint64_t)(1e9 / hz);
     run->res->deadline_ns = period;
     uint64_t t0 = gclat_run_barrier(c), end = run->measure_end_ns;
-    uint64_t n = 0, sum = 0;
+    uint64_t n = 0, sum = 0, step_ns = 0;
     while (!run->failed) {
         uint64_t sched = t0 + n * period;
         if (sched >= end)
             break;
         if (gclat_now() > end + 2000000000ull)
             break;
+        step_ns += gclat_step_slack(c, sched, 100000); /* step mode: idle time goes to the collector */
         gclat_sleep_until(c->t, sched);
         uint64_t began = gclat_now();
         int64_t a[2] = {(int64_t)n, events}, got;
@@ -175,7 +176,7 @@ static void emb_drive(gclat_ctx *c) {
         gclat_lat_add2(&lat, done - sched, done - began, period);
         n++;
     }
-    gclat_run_add(c, &lat, n, (end - t0 + period - 1) / period, 0, 0, sum);
+    gclat_run_add(c, &lat, n, (end - t0 + period - 1) / period, 0, step_ns, sum);
 }
 
 static const gclat_entry emb_entries[] = {{"setup", emb_setup}, {"tick", emb_tick}, {NULL, NULL}};

@@ -245,24 +245,8 @@ static void game_drive(gclat_ctx *c) {
             next = catch_up;
         }
         slot = next;
-        if (run->step_mode) {
-            /* the frame's slack goes to the collector, in budget-sized steps */
-            uint64_t deadline = t0 + slot * period, margin = 500000;
-            for (;;) {
-                uint64_t now = gclat_now();
-                if (now + margin + 50000 >= deadline)
-                    break;
-                uint64_t b = deadline - now - margin;
-                if (b > run->budget_ns)
-                    b = run->budget_ns;
-                if (b < RTGC_BUDGET_MIN_NS)
-                    b = RTGC_BUDGET_MIN_NS;
-                int more = rtgc_step(c->t, b);
-                step_ns += gclat_now() - now;
-                if (!more)
-                    break;
-            }
-        }
+        /* step mode: the frame's slack goes to the collector */
+        step_ns += gclat_step_slack(c, t0 + slot * period, 500000);
     }
     uint64_t due = (end - t0 + period - 1) / period; /* slots that start before the end */
     gclat_run_add(c, &lat, frames, due, missed, step_ns, sum);
