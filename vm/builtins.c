@@ -56,8 +56,14 @@ static val display_all(rtvm_ctx *c, int argc, val *args, int spaces, int to_stdo
     }
     if (to_stdout) {
         sb_put(&b, "\n", 1);
-        if (c->capture) sb_put(c->out, b.s, b.len);
-        else fwrite(b.s, 1, b.len, stdout);
+        if (c->capture) {
+            sb_put(c->out, b.s, b.len);
+        } else {
+            /* writing may block (a pipe): the collector must not wait for us meanwhile */
+            rtgc_enter_blocking(c->t);
+            fwrite(b.s, 1, b.len, stdout);
+            rtgc_leave_blocking(c->t);
+        }
         free(b.s);
         return V_NIL;
     }
