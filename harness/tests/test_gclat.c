@@ -2132,6 +2132,57 @@ static void test_usage_exits(void **state) {
     assert_int_equal(bad, 0);
 }
 
+/* Step mode: the open-loop workloads give their idle time to rtgc_step
+ * (web and embedded as well as gaming): steps are recorded and the time
+ * given is reported. */
+static void test_step_mode(void **state) {
+    (void)state;
+    require_gclat();
+    static const char *const cases[][8] = {
+        {"web", "--param", "rate=2000", "--param", "sessions=200", NULL},
+        {"embedded", "--heap", "2M", NULL},
+        {"gaming", "--param", "entities=500", NULL},
+    };
+    int bad = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char json[PATH_MAX];
+        snprintf(json, sizeof json, "%s/step-%s.json", tmpdir, cases[k][0]);
+        const char *args[24] = {"--workload", cases[k][0], "--mode", "step", "--duration", "300ms",
+                                "--budget",   "1s",        "--json", json};
+        int n = 10;
+        for (int i = 1; cases[k][i]; i++)
+            args[n++] = cases[k][i];
+        args[n] = NULL;
+        proc_out po;
+        run_gclat(&po, RUN_TIMEOUT, args);
+        char what[64];
+        snprintf(what, sizeof what, "gclat --workload %s --mode step", cases[k][0]);
+        int before = bad;
+        if (po.status != 0) {
+            print_error("%s: exit %d, expected 0\n", what, po.status);
+            bad++;
+        }
+        expect_in(&po, "\n  rtgc_step          ", what, &bad);
+        char *text = read_file(json);
+        char err[160];
+        jval *root = text ? jparse(text, err, sizeof err) : NULL;
+        const jval *ws = jget(root, "workloads");
+        const jval *w = ws && ws->t == J_ARR && ws->n == 1 ? ws->items[0] : NULL;
+        const jval *st = jget(w, "step_ns"), *steps = jget(jget(w, "by_cause"), "step");
+        if (!jis(jget(w, "mode"), "step") || !st || !(st->num > 0) || !steps || !(steps->num > 0)) {
+            print_error("%s: the JSON should say mode step, step_ns > 0 and step records\n", what);
+            bad++;
+        }
+        jfree(root);
+        free(text);
+        unlink(json);
+        if (bad > before)
+            show(&po, what);
+        proc_free(&po);
+    }
+    assert_int_equal(bad, 0);
+}
+
 /* --pin: the threads pinned, the run as good as any (the probes are pinned
  * anyway); the header says so. */
 static void test_pin(void **state) {
@@ -2207,7 +2258,7 @@ int main(int argc, char **argv) {
     int failed = cmocka_run_group_tests_name("gclat units", unit, NULL, NULL);
 
     enum { NW = sizeof native_cases / sizeof *native_cases };
-    struct CMUnitTest runs[NW + 5];
+    struct CMUnitTest runs[NW + 6];
     int nr = 0;
     for (int i = 0; i < NW; i++) {
         snprintf(native_cases[i].name, sizeof native_cases[i].name, "native_%s", native_cases[i].workload);
@@ -2218,6 +2269,7 @@ int main(int argc, char **argv) {
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_impossible_budget);
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_usage_exits);
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_pin);
+    runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_step_mode);
     printf("gclat under test: %s%s\n", gclat_path, gclat_found ? "" : " (missing: these cases fail)");
     failed += _cmocka_run_group_tests("gclat native runs", runs, (size_t)nr, NULL, NULL);
 
