@@ -3,7 +3,8 @@
 #   make               library, tests and tools (flavour: BUILD=opt)
 #   make test          build and run the unit tests
 #   make run           build everything and run the main job (gclat --budget 1ms)
-#   make bench         micro-benchmarks
+#   make bench         benchmarks: micro, pauses, the VM, peers side by side (bench/README.md)
+#   make latency       the pause-percentile regression tests (latency-tests/README.md)
 #   make install PREFIX=/usr/local
 #
 # Flavours: BUILD=opt|check|debug, SAN=address|thread|undefined.  The default
@@ -95,6 +96,7 @@ ALL_EXTRA :=
 TESTS_EXTRA :=
 include vm/vm.mk
 include harness/harness.mk
+include latency-tests/latency.mk
 
 all: lib tests example $(ALL_EXTRA)
 
@@ -174,46 +176,8 @@ $(O)/example: README.md $(O)/librtgc.a
 	@echo "  CC      $@ (the README's example)"
 	$(Q)$(CC) -std=c11 -Wall -Werror $(SANFLAGS) $(INC) -o $@ $(O)/example-src/example.c $(O)/librtgc.a $(LDFLAGS_ALL) $(LDLIBS_LIB)
 
-# ---- benchmarks ----
-BENCH_STAMP := build/.deps-bench
-$(BENCH_STAMP): $(SETUP)
-	@mkdir -p build
-	@sh $(SETUP) bench
-	@touch $@
-
-BENCH_C := $(wildcard bench/micro/*.c)
-BENCH_CC := $(wildcard bench/micro/*.cc)
-BENCH_OBJ := $(BENCH_C:%.c=$(O)/obj/%.o) $(BENCH_CC:%.cc=$(O)/obj/%.o)
-
-$(O)/obj/bench/%.o: bench/%.c $(BENCH_STAMP) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS_ALL) -Ibench/micro -c $< -o $@
-$(O)/obj/bench/%.o: bench/%.cc $(BENCH_STAMP) | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	@echo "  CXX     $<"
-	$(Q)$(CXX) $(CXXFLAGS_ALL) -Ibench/micro -c $< -o $@
-
-$(O)/bench/micro: $(BENCH_OBJ) $(O)/librtgc.a
-	@mkdir -p $(dir $@)
-	@echo "  LD      $@"
-	$(Q)$(CXX) -o $@ $(BENCH_OBJ) $(O)/librtgc.a $(LDFLAGS_ALL) -lbenchmark -ljemalloc $(LDLIBS_LIB)
-
-$(O)/bench/stw-pause: bench/macro/stw_pause.c $(O)/librtgc.a $(BENCH_STAMP)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB)
-
-$(O)/bench/rt-pause: bench/macro/rt_pause.c $(O)/librtgc.a $(BENCH_STAMP)
-	@mkdir -p $(dir $@)
-	@echo "  CC      $@"
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB)
-
-bench: $(O)/bench/micro $(O)/bench/stw-pause $(O)/bench/rt-pause
-	$(O)/bench/micro --benchmark_min_time=0.2
-	$(O)/bench/stw-pause --live=100M
-	$(O)/bench/stw-pause --live=1G
-	$(O)/bench/rt-pause --live=1G --threads=2 --seconds=10
+# ---- benchmarks: bench/bench.mk ----
+include bench/bench.mk
 
 # The main job: the latency harness on the default workloads, judged against
 # a 1 ms pause budget (exit 1 if a pause broke it).  GCLAT_ARGS adds options.
