@@ -7,8 +7,11 @@
 
 /* bench/micro/alloc_bench.c */
 void rtgc_bench_alloc_register(void);
+/* bench/micro/gc_bench.c */
+void rtgc_bench_gc_register(void);
 
 int main(int argc, char **argv) {
     rtgc_bench_alloc_register();
+    rtgc_bench_gc_register();
     return rtb_main(argc, argv);
 }
