@@ -14,7 +14,7 @@
  * every run is a process of its own (peak RSS is per process).
  *
  * librtgc's step mode needs the program to call rtgc_step: these programs
- * give it a 100 us step every 256 safepoints (see peer_poll).
+ * give it a step of up to 250 us once a millisecond (see peer_poll).
  *
  *   peers-X --bench msgbuf|gcbench|binary-trees [--options STR] [--incremental]
  *           [--window N] [--pushes N] [--depth N]
@@ -31,8 +31,9 @@
  *             shows at that resolution; the checkpoint costs under 1 ns an
  *             operation
  *   rss_mb    peak resident set (getrusage ru_maxrss)
- *   gc_max_ns, gc_cycles
- *             librtgc: its own longest pause record and its cycles;
+ *   gc_max_ns, gc_max_cause, gc_cycles
+ *             librtgc: its own longest pause record (wall), its cause, the
+ *             collector work inside it, and the cycles;
  *             Boehm: GC_get_gc_no(); the longest collection it timed itself
  *             is not exposed the same way, so gc_max_ns is -1 there
  *   check     a checksum of the work (the same for every allocator)
@@ -98,6 +99,8 @@ static rtgc_heap *H;
 static rtgc_thread *T;
 static int step_mode;
 static unsigned polls;
+static uint64_t last_step;
+static uint64_t now_ns(void);
 static rtgc_layout_id L_NODE, L_BYTES, L_REFS;
 static const char *peer_name = "rtgc";
 
@@ -134,12 +137,18 @@ static void peer_init(const char *options, int incremental) {
     step_mode = cfg.mode == RTGC_MODE_STEP;
 }
 /* A safepoint.  In step mode nothing collects unless the program calls
- * rtgc_step: here, like a frame loop that gives the collector a slice
- * now and then, a 100 us step every 256 polls. */
+ * rtgc_step: here, like a frame loop that gives the collector a quarter of
+ * its time, a step of up to 250 us once a millisecond (the clock is read
+ * every 64 polls). */
 static inline void peer_poll(void) {
     rtgc_poll(T);
-    if (step_mode && (++polls & 255) == 0)
-        rtgc_step(T, 100000);
+    if (step_mode && (++polls & 63) == 0) {
+        uint64_t t = now_ns();
+        if (t - last_step >= 1000000) {
+            rtgc_step(T, 250000);
+            last_step = t;
+        }
+    }
 }
 static inline node *NEW_NODE(void) { return rtgc_alloc(T, L_NODE); }
 static inline void *NEW_BYTES(size_t n) {
@@ -264,6 +273,7 @@ static int64_t tree_size(int d) {
 
 /* Bottom-up: a tree of depth d (each subtree rooted while its sibling is built). */
 static node *make_tree(int d) {
+    POLL(); /* a call: a VM polls here */
     if (d <= 0)
         return new_node(NULL, NULL);
     ROOTS(r, 2);
@@ -457,11 +467,27 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int64_t gc_max = -1, gc_cycles = -1;
+    const char *gc_max_cause = "-";
+#ifndef PEER_RTGC
+    int64_t gc_max_work = -1;
+#endif
 #ifdef PEER_RTGC
     rtgc_stats st;
     rtgc_get_stats(H, &st);
     gc_max = (int64_t)st.pause_max_ns;
     gc_cycles = (int64_t)st.cycles;
+    /* the longest record's cause, from the records the ring still keeps */
+    static rtgc_pause_record recs[1024];
+    uint64_t next = 0, longest = 0;
+    int64_t gc_max_work = -1;
+    size_t got;
+    while ((got = rtgc_pause_records(H, next, recs, 1024, &next)) > 0)
+        for (size_t k = 0; k < got; k++)
+            if (recs[k].wall_ns > longest) {
+                longest = recs[k].wall_ns;
+                gc_max_work = (int64_t)recs[k].work_ns;
+                gc_max_cause = rtgc_cause_name(recs[k].cause);
+            }
     char opts[512];
     rtgc_config_format(rtgc_heap_config(H), opts, sizeof opts);
 #elif defined(PEER_BOEHM)
@@ -471,10 +497,10 @@ int main(int argc, char **argv) {
     const char *opts = "-";
 #endif
     printf("RESULT bench=%s impl=%s time_s=%.4f max_ns=%llu p999_ns=%llu p99_ns=%llu count=%llu rss_mb=%.1f "
-           "gc_max_ns=%lld gc_cycles=%lld check=%lld options=%s\n",
+           "gc_max_ns=%lld gc_max_cause=%s gc_max_work_ns=%lld gc_cycles=%lld check=%lld options=%s\n",
            bench, peer_name, secs, (unsigned long long)lat->max,
            (unsigned long long)rtgc_hist_percentile(lat, 99.9), (unsigned long long)rtgc_hist_percentile(lat, 99),
-           (unsigned long long)lat->count, (double)ru.ru_maxrss / 1024.0, (long long)gc_max, (long long)gc_cycles,
+           (unsigned long long)lat->count, (double)ru.ru_maxrss / 1024.0, (long long)gc_max, gc_max_cause, (long long)gc_max_work, (long long)gc_cycles,
            (long long)check, opts);
 #ifdef PEER_RTGC
     rtgc_thread_detach(T);
