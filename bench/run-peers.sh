@@ -12,11 +12,14 @@
 # medians from the same invocation.  Raw results: BUILD/bench/peers-runs.txt;
 # the medians and ratios as JSON: BUILD/bench/peers.json (or --out).
 # --args adds options to every run (e.g. "--pushes 1000000").
+# Implementations: rtgc-MODE (librtgc in that mode, default options),
+# rtgc-MODE+KEY=VALUE,... (more librtgc options), boehm, boehm-incremental,
+# jemalloc, glibc.
 set -u
 B=build
 RUNS=3
 BENCHES="msgbuf gcbench binary-trees"
-IMPLS="rtgc-concurrent rtgc-incremental rtgc-step rtgc-stw boehm boehm-incremental jemalloc glibc"
+IMPLS="rtgc-concurrent rtgc-concurrent+growth=0.25 rtgc-incremental rtgc-step rtgc-stw boehm boehm-incremental jemalloc glibc"
 OUT=""
 ARGS=""
 while [ $# -gt 0 ]; do
@@ -38,6 +41,7 @@ mkdir -p "$B/bench"
 
 cmd_of() {
   case "$1" in
+    rtgc-*+*) x=${1#rtgc-}; echo "$B/bench/peers-rtgc --options mode=${x%%+*},${x#*+}" ;;
     rtgc-*) echo "$B/bench/peers-rtgc --options mode=${1#rtgc-}" ;;
     boehm) echo "$B/bench/peers-boehm" ;;
     boehm-incremental) echo "$B/bench/peers-boehm --incremental" ;;
@@ -66,7 +70,7 @@ while [ $r -le "$RUNS" ]; do
         continue
       fi
       echo "run=$r impl_name=$i $line" >> "$raw"
-      printf '  round %d  %-13s %-18s %s\n' "$r" "$b" "$i" "$(echo "$line" | sed -e 's/^RESULT //' -e 's/ check=.*//' -e 's/bench=[^ ]* impl=[^ ]* //' -e 's/ count=[0-9]*//')"
+      printf '  round %d  %-13s %-26s %s\n' "$r" "$b" "$i" "$(echo "$line" | sed -e 's/^RESULT //' -e 's/ check=.*//' -e 's/bench=[^ ]* impl=[^ ]* //' -e 's/ count=[0-9]*//')"
     done
   done
   r=$((r + 1))
@@ -88,9 +92,9 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
 {
   key = ""; impl = ""; bench = ""
   for (f = 1; f <= NF; f++) {
-    split($f, kv, "=")
-    if (kv[1] == "impl_name") impl = kv[2]
-    if (kv[1] == "bench") bench = kv[2]
+    eq = index($f, "=")
+    if (substr($f, 1, eq - 1) == "impl_name") impl = substr($f, eq + 1)
+    if (substr($f, 1, eq - 1) == "bench") bench = substr($f, eq + 1)
   }
   key = bench SUBSEP impl
   n = ++cnt[key]
@@ -127,11 +131,11 @@ END {
 
   printf "\npeers: medians of %d run(s); x jem = the ratio to jemalloc in this run; %s, %d CPUs; %d s\n", runs, machine, cpus, secs
   printf "msgbuf: time = the push loop, pauses = pushes (each timed); gcbench, binary-trees: time = the run, pauses = gaps between checkpoints every 64 allocations/frees\n"
-  printf "%-13s %-18s %9s %6s %11s %6s %11s %9s %6s  %s\n", "bench", "memory", "time (s)", "x jem", "max pause", "x jem", "p99.9", "RSS (MB)", "x jem", "librtgc longest record: wall / work"
+  printf "%-13s %-26s %9s %6s %11s %6s %11s %9s %6s  %s\n", "bench", "memory", "time (s)", "x jem", "max pause", "x jem", "p99.9", "RSS (MB)", "x jem", "librtgc longest record: wall / work"
   for (b = 1; b <= nb; b++) for (i = 1; i <= ni; i++) {
     key = B[b] SUBSEP I[i]; jk = B[b] SUBSEP "jemalloc"
     if (!cnt[key]) continue
-    printf "%-13s %-18s %9.3f %6s %11s %6s %11s %9.1f %6s  %s\n", B[b], I[i], med[key, "time_s"], \
+    printf "%-13s %-26s %9.3f %6s %11s %6s %11s %9.1f %6s  %s\n", B[b], I[i], med[key, "time_s"], \
       ratio(med[key, "time_s"], med[jk, "time_s"]), ms(med[key, "max_ns"]), ratio(med[key, "max_ns"], med[jk, "max_ns"]), \
       ms(med[key, "p999_ns"]), med[key, "rss_mb"], ratio(med[key, "rss_mb"], med[jk, "rss_mb"]), \
       (I[i] ~ /^rtgc/ ? ms(med[key, "gc_max_ns"]) " / " ms(med[key, "gc_max_work_ns"]) : "-")
