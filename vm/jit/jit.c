@@ -441,7 +441,7 @@ static void track_ints(jctx *j, const insn *in) {
     case OP_JMP: case OP_JF: case OP_JT: case OP_RET: return;
     case OP_KINT: case OP_LEN: w = in->a; isint = 1; break;
     case OP_CHKINT: w = in->a; isint = 1; break;
-    case OP_ADD: case OP_SUB: case OP_MUL:
+    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: case OP_MOD:
         w = in->a;
         isint = known(j, in, in->b, 1) && known(j, in, in->c, 2);
         break;
@@ -597,6 +597,31 @@ static int emit_op(jctx *j, int pc) {
             fl->fails[fl->nf++] = notint[0];
             fl->resume = j->stubs[j->nstubs - 2].resume;
         }
+        break;
+    }
+    case OP_DIV:
+    case OP_MOD: {
+        /* small ints: untag, idiv; a zero or -1 divisor goes to C (the
+         * error, and the one quotient that leaves the 62-bit range) */
+        int kb = known(j, in, in->b, 1), kc = known(j, in, in->c, 2);
+        x_mov_rm(a, RAX, SLOT(in->b));
+        x_mov_rm(a, RCX, SLOT(in->c));
+        if (!kb && !kc) check_ints(j, fails, &nf);
+        else if (!kb) check_int(j, RAX, fails, &nf);
+        else if (!kc) check_int(j, RCX, fails, &nf);
+        x_shift_ri(a, 7, RAX, 2);
+        x_shift_ri(a, 7, RCX, 2);
+        x_alu_rr(a, 0x85, RCX, RCX);
+        fails[nf++] = x_jcc_fwd(a, CC_E);
+        x_alu_ri(a, 7, RCX, -1);
+        fails[nf++] = x_jcc_fwd(a, CC_E);
+        x_cqo(a);
+        x_idiv_r(a, RCX);
+        int r = in->op == OP_DIV ? RAX : RDX;
+        x_shift_ri(a, 4, r, 2);
+        x_alu_ri(a, 1, r, 1);
+        x_mov_mr(a, SLOT(in->a), r);
+        slow_exec(j, pc, fails, nf);
         break;
     }
     case OP_LT:
@@ -824,7 +849,7 @@ static int emit_op(jctx *j, int pc) {
         }
         call_exec(j, pc);
         break;
-    default: /* DIV, MOD, NEG: the interpreter's code */
+    default: /* NEG: the interpreter's code */
         call_exec(j, pc);
         break;
     }

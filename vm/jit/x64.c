@@ -318,6 +318,19 @@ void x_call_abs(xbuf *a, const void *fn, const char *name) {
     a->record = rec_was;
     rec(a, o, "call %s (movabs rax, %p; call rax)", name, fn);
 }
+void x_cqo(xbuf *a) {
+    size_t o = a->len;
+    byte(a, 0x48);
+    byte(a, 0x99);
+    rec(a, o, "cqo");
+}
+void x_idiv_r(xbuf *a, int r) {
+    size_t o = a->len;
+    rex(a, 1, 0, NOREG, r);
+    byte(a, 0xf7);
+    modrm_rr(a, 7, r);
+    rec(a, o, "idiv %s", R64[r]);
+}
 void x_movsd_xm(xbuf *a, int x, xmem m) {
     size_t o = a->len;
     char b[64];

@@ -68,6 +68,8 @@ void x_patch_here(xbuf *a, size_t at);
 void x_jcc_to(xbuf *a, int cc, size_t target);
 void x_jmp_to(xbuf *a, size_t target);
 
+void x_cqo(xbuf *a);                          /* sign-extend rax into rdx */
+void x_idiv_r(xbuf *a, int r);                /* rdx:rax / r -> rax quotient, rdx remainder */
 /* SSE2 scalar doubles: xmm registers 0..7 */
 void x_movsd_xm(xbuf *a, int x, xmem m);      /* movsd xmm, [m] */
 void x_movsd_mx(xbuf *a, xmem m, int x);      /* movsd [m], xmm */

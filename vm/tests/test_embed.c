@@ -273,8 +273,8 @@ static void jit_fast_paths(void **state) {
     rtvm_get_stats(c, &st);
     assert_true(r > 0);
     assert_int_equal(st.jit_functions, 3);
-    /* the loop's % runs in C (no inline division) and make-vector is a builtin: 100000 + a few */
-    assert_in_range(st.jit_slow_ops - before, 100000, 100010);
+    /* make-vector is a builtin (C); everything else stays inline */
+    assert_in_range(st.jit_slow_ops - before, 0, 10);
     rtvm_ctx_destroy(c);
     rtvm_program_free(p);
     rtgc_thread_detach(t);
