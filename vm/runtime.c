@@ -353,7 +353,7 @@ int rtvm_call(rtvm_ctx *c, const char *name, int argc, const int64_t *argv, int6
     }
     val r = vm_call_value(c, c->stack, argc);
     c->stack[0] = V_NIL;
-    *result = IS_INT(r) ? INTV(r) : 0;
+    if (result) *result = IS_INT(r) ? INTV(r) : 0;
     rtgc_frame_pop(c->t, &fr);
     c->err_jmp = NULL;
     return 0;
