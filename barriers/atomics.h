@@ -63,6 +63,9 @@ static inline unsigned char rtgc_load_u8(const volatile unsigned char *p) {
 static inline void rtgc_store_u8(volatile unsigned char *p, unsigned char v) {
     AO_char_store(p, v);
 }
+static inline void rtgc_store_ptr(void **p, void *v) {
+    AO_store((volatile AO_t *)p, (AO_t)v);
+}
 static inline void *rtgc_load_ptr(void *const *p) {
     return (void *)AO_load((const volatile AO_t *)p);
 }

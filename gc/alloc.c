@@ -98,7 +98,7 @@ static void *take_quantum(span *s) {
 
 static bool marking_now(rtgc_heap *h) {
     uintptr_t ph = rtgc_atomic_load(&h->phase);
-    return ph >= PHASE_ROOTS && ph <= PHASE_TERMINATE;
+    return ph >= PHASE_ROOTS && ph < PHASE_MARK_OFF;
 }
 
 static void own(rtgc_heap *h, rtgc_thread *t, span *s) {

@@ -78,6 +78,7 @@ static void collect_world_stopped(rtgc_heap *h) {
     mark_roots(h);
     inject_delay(h, RTGC_INJECT_ROOTS);  /* testing knob (rtgc/config.h) */
     mark_drain(h);
+    weak_process_stopped(h);             /* [weak.order] */
     emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
 
     if (h->cfg.verify)

@@ -118,7 +118,7 @@ void cycle_thread_joined(rtgc_heap *h, rtgc_thread *t) {
     uintptr_t ph = rtgc_atomic_load_acquire(&h->phase);
     if (ph == PHASE_MARK_ON) {
         t->fast.state |= RTGC_STATE_MARKING | RTGC_STATE_STORE;
-    } else if (ph >= PHASE_ROOTS && ph <= PHASE_TERMINATE) {
+    } else if (ph >= PHASE_ROOTS && ph < PHASE_MARK_OFF) {
         t->fast.state |= RTGC_STATE_MARKING;
         t->alloc_black = true;
     }
@@ -197,6 +197,7 @@ static bool sweep_one(rtgc_heap *h, bool shrink) {
 }
 
 static void finish_cycle(rtgc_heap *h) {
+    weak_cycle_end(h);                   /* queued finalizers become ready; weak reads plain again */
     pthread_mutex_lock(&h->lock);
     cycle_queue_sweep(h);
     h->last_cycle_alloc = h->handed_out - h->cycle_alloc_start;
@@ -294,7 +295,35 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
                     return true;
                 break;
             }
-            /* [rt.termination] no grey object anywhere: marking is done. */
+            /* No grey object anywhere.  [weak.eph] Ephemerons whose key is
+             * marked now give their values: trace those, and terminate
+             * again. */
+            bool eph_more = false;
+            if (weak_eph_rescan(h, deadline, &eph_more) || eph_more) {
+                set_phase(h, PHASE_TRACE);
+                if (os_now_ns() >= deadline)
+                    return true;
+                break;
+            }
+            /* [rt.termination] marking is done, unless a weak read shaded
+             * something since the round began [weak.get]. */
+            if (!weak_decide(h)) {
+                set_phase(h, PHASE_TRACE);
+                break;
+            }
+            h->weak_step = 0;
+            set_phase(h, PHASE_WEAK);
+            break;
+        }
+        case PHASE_WEAK:
+            /* [weak.order] step 1 (weak_step 0), or step 3 (weak_step 1) */
+            if (!weak_clear_slice(h, deadline, h->weak_step == 1))
+                return true;
+            if (h->weak_step == 0) {
+                h->weak_step = 0;
+                set_phase(h, PHASE_FINALIZE);
+                break;
+            }
             emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
             if (h->cfg.verify) {
                 pthread_mutex_lock(&h->threads_lock);
@@ -308,6 +337,28 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             pthread_mutex_unlock(&h->lock);
             set_phase(h, PHASE_MARK_OFF);
             round_post(h, self, hs_mark_off, NULL);
+            break;
+        case PHASE_FINALIZE: {
+            /* [weak.order] step 2: keep and queue unreachable finalizable
+             * objects (weak_step 0), then trace what they reach, with the
+             * ephemeron fixpoint (weak_step 1).  Nothing but the marker
+             * makes grey objects now: mutators hold only marked objects. */
+            if (h->weak_step == 0) {
+                if (!weak_finalize_slice(h, deadline))
+                    return true;
+                h->weak_step = 1;
+            }
+            bool traced = false, eph_more = false;
+            if (mark_drain_until(h, deadline, &traced))
+                return true;
+            if (weak_eph_rescan(h, deadline, &eph_more) || eph_more)
+                break;                     /* values marked: drain again */
+            h->weak_step = 1;
+            set_phase(h, PHASE_WEAK);
+            pthread_mutex_lock(&h->weak_lock);
+            h->weak_cursor = 0;
+            h->weak_snapshot = h->nweak;
+            pthread_mutex_unlock(&h->weak_lock);
             break;
         }
         case PHASE_MARK_OFF:

@@ -462,6 +462,7 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     pthread_mutex_init(&h->grey_lock, NULL);
     pthread_mutex_init(&h->cycle_lock, NULL);
     pthread_cond_init(&h->cycle_cv, NULL);
+    weak_init(h);
     stats_init(h);
     mark_init(h);
     if (!h->ring || !h->hist_wall || !h->hist_work) {
@@ -510,6 +511,7 @@ void rtgc_heap_destroy(rtgc_heap *h) {
     for (uint32_t i = 0; i < h->nlayouts; i++)
         free(h->layouts[i].offsets);
     roots_fini(h);
+    weak_fini(h);
     mark_fini(h);
     stats_fini(h);
     os_release(h->base, h->reserve);

@@ -263,6 +263,25 @@ struct rtgc_heap {
     rtgc_event_fn event_fn;
     void *event_data;
     rtgc_oom_fn oom_fn;
+    /* weak references, ephemerons, finalizers (weak.c); weak_lock guards the
+     * registries and weak_final [weak.get] */
+    pthread_mutex_t weak_lock;
+    rtgc_layout_id weak_id, eph_id;  /* internal layouts, registered on first use (0: not yet) */
+    volatile uintptr_t weak_final;   /* marking is decided: unmarked means dead [weak.get] */
+    void **weak_reg;                 /* every weak reference and ephemeron not known dead */
+    size_t nweak, capweak;
+    struct fin_entry *fin;           /* registered finalizers */
+    size_t nfin, capfin;
+    struct fin_entry *ready;         /* queued, not run: roots until run */
+    size_t nready, capready, ready_head;
+    struct fin_entry *queued;        /* found this cycle; ready once their tracing is done */
+    size_t nqueued, capqueued;
+    void **eph_pending;              /* ephemerons whose key was white when traced (marker only) */
+    size_t neph_pending, capeph;
+    size_t weak_cursor, weak_snapshot; /* the slice position in a registry, and its length then */
+    int weak_step;                   /* sub-step of PHASE_WEAK / PHASE_FINALIZE (cycle.c) */
+    pthread_mutex_t weak_layout_lock; /* first use registers the layouts (h->lock is taken inside) */
+    uint64_t weak_cleared, finalizers_queued;
     void *oom_data;
     rtgc_error_fn error_fn;
     void *error_data;
@@ -277,6 +296,8 @@ enum phase {
     PHASE_ROOTS,       /* round: each thread's roots, in slices */
     PHASE_TRACE,       /* draining grey objects */
     PHASE_TERMINATE,   /* round: flush grey buffers, check for termination */
+    PHASE_WEAK,        /* marking complete: clear weak references and ephemerons [weak.order] */
+    PHASE_FINALIZE,    /* keep and queue unreachable finalizable objects, trace them, clear again */
     PHASE_MARK_OFF     /* round: barriers off, spans back */
 };
 
@@ -465,6 +486,40 @@ static inline void heap_lock_as_mutator(rtgc_heap *h) {
     tl_lock_wait_ns += os_now_ns() - t0;
 }
 void heap_lock_handoff(rtgc_heap *h);   /* lock not held: let waiting mutators in first */
+
+/* ---- weak.c ---- */
+typedef struct fin_entry {
+    void *obj;
+    rtgc_finalizer_fn fn;
+    void *data;
+} fin_entry;
+void weak_init(rtgc_heap *h);
+void weak_fini(rtgc_heap *h);
+/* The marker reached ephemeron obj (gc_lock held, or the world stopped). */
+void weak_eph_traced(rtgc_heap *h, void *obj, bool atomic);
+static inline bool weak_is_eph(const rtgc_heap *h, uint64_t header) {
+    return h->eph_id && rtgc_header_layout(header) == h->eph_id;
+}
+/* Pending ephemerons whose key is marked now: mark their values.  True if
+ * any value was marked (tracing must go on); *more when the deadline cut
+ * the pass short. */
+bool weak_eph_rescan(rtgc_heap *h, uint64_t deadline, bool *more);
+/* [weak.get] With weak_lock: no shading since the termination round began,
+ * so marking is final; false sends the cycle back to tracing. */
+bool weak_decide(rtgc_heap *h);
+/* Clear weak references and ephemerons whose referent is unmarked, in
+ * slices; drop_dead also forgets unmarked ones.  True when done. */
+bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead);
+/* Keep and queue unmarked finalizable objects, in slices; true when done. */
+bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline);
+/* The queued become ready (their tracing is done); the cycle's weak state
+ * is reset. */
+void weak_cycle_end(rtgc_heap *h);
+/* The ready queue as roots. */
+void weak_visit_roots(rtgc_heap *h, rtgc_visitor *v);
+/* The whole of it with the world stopped (stw collections). */
+void weak_process_stopped(rtgc_heap *h);
+bool weak_marked(const rtgc_heap *h, const void *p);
 
 /* ---- verify.c ---- */
 size_t verify_marked(rtgc_heap *h);        /* after marking: closure and free cells */

@@ -187,6 +187,10 @@ static inline size_t scan_object(rtgc_heap *h, void *obj, bool atomic, uint32_t 
         /* read by mutators' pacing checks [cycle.pacer] */
         __atomic_store_n(&h->marked_bytes, h->marked_bytes + object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count),
                          __ATOMIC_RELAXED);
+        if (RTGC_UNLIKELY(weak_is_eph(h, hdr))) {
+            weak_eph_traced(h, obj, atomic);   /* [weak.eph] */
+            return 3;
+        }
         if (d->kind == RTGC_LAYOUT_CUSTOM) {
             d->trace(obj, mark_visitor(h), d->trace_data);
             return 1 + d->fixed_size / 8 + (size_t)count * d->elem_size / 8;

@@ -144,6 +144,7 @@ void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v) {
             v->visit(v, &h->ghandle_chunks[c][i]);
     for (size_t i = 0; i < h->nroot_cbs; i++)
         h->root_cbs[i].fn(h, v, h->root_cbs[i].data);
+    weak_visit_roots(h, v);              /* queued finalizable objects */
 }
 
 void roots_fini(rtgc_heap *h) {

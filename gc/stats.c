@@ -207,6 +207,10 @@ void rtgc_get_stats(rtgc_heap *h, rtgc_stats *out) {
     out->committed = h->committed;
     pthread_mutex_unlock(&h->stats_lock);
     pthread_mutex_unlock(&h->lock);
+    pthread_mutex_lock(&h->weak_lock);
+    out->weak_cleared = h->weak_cleared;
+    out->finalizers_queued = h->finalizers_queued;
+    pthread_mutex_unlock(&h->weak_lock);
 }
 
 void rtgc_pause_histogram(rtgc_heap *h, rtgc_hist *wall, rtgc_hist *work) {

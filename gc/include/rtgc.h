@@ -23,5 +23,6 @@
 #include "rtgc/roots.h"
 #include "rtgc/barrier.h"
 #include "rtgc/stats.h"
+#include "rtgc/weak.h"
 
 #endif

@@ -92,6 +92,8 @@ typedef struct rtgc_stats {
     uint64_t oom_count;         /* allocations that returned NULL */
     uint64_t collector_cpu_ns;  /* CPU time of the collector thread (concurrent mode) */
     uint64_t by_cause[RTGC_CAUSE_COUNT]; /* records per cause */
+    uint64_t weak_cleared;      /* weak references and ephemerons cleared */
+    uint64_t finalizers_queued; /* objects found unreachable with a finalizer (queued to run) */
 } rtgc_stats;
 void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
 

@@ -1,0 +1,487 @@
+/* gc/weak.c - weak references, ephemerons and finalizers.
+ *
+ * Objects.  A weak reference is a RECORD of one word (the target) and an
+ * ephemeron a RECORD of two (key, value), both of internal layouts with no
+ * reference slots: the marker never follows them as strong references.
+ * The layouts are registered on first use, so an embedder's layout ids do
+ * not move.  Every weak reference and ephemeron is in weak_reg (a registry
+ * under weak_lock) from its creation until a collection finds it dead.
+ *
+ * [weak.order] After strong marking is complete (termination), in a cycle
+ * of any mode:
+ *   WEAK      clear weak refs with an unmarked target and ephemerons with an
+ *             unmarked key (key and value), among the marked ones;
+ *   FINALIZE  every registered object that is unmarked is marked (kept),
+ *             traced with everything it reaches, and queued; ephemerons
+ *             reached by that tracing join the fixpoint;
+ *   WEAK      again, now also forgetting unmarked weak refs and
+ *             ephemerons (they are garbage: the sweep frees them).
+ * Each step works in slices against the caller's deadline; the registries
+ * are walked by index from a snapshot of their length, so threads may
+ * register more meanwhile (those are live this cycle: see [weak.get]).
+ *
+ * [weak.eph] Ephemeron fixpoint.  When the marker traces an ephemeron whose
+ * key is marked, it marks the value; otherwise the ephemeron goes on the
+ * pending list.  Before marking may end, the pending list is rescanned:
+ * values of ephemerons whose key is marked now are marked, and tracing
+ * goes on (those values may make more keys reachable).  Marking ends only
+ * when a rescan marks nothing.  An ephemeron allocated while marking is on
+ * is allocated black and never traced, so its creation shades its value:
+ * the value lives through this cycle whatever becomes of the key.
+ *
+ * [weak.get] The race.  A weak target is white until something marks it,
+ * and a black weak reference points at it: the one place where the strong
+ * tri-colour invariant does not hold, on purpose.  rtgc_weak_get while
+ * marking is on must not hand out a white target after marking has been
+ * declared complete (it would be resurrected without its children being
+ * traced), and must keep alive (shade) what it hands out before that.  So
+ * the slow path runs under weak_lock: if weak_final is set, an unmarked
+ * target reads as NULL (it is being cleared); otherwise the target is
+ * shaded, which moves shade_count.  The collector declares marking
+ * complete (weak_decide) under the same lock, only if shade_count has not
+ * moved since its termination round began: a shade that came before sends
+ * the cycle back to tracing, one that comes after sees weak_final.  Plain
+ * loads cannot shade a white object once no grey object exists
+ * ([rt.invariant]), so the lock is only needed on this path.
+ *
+ * Finalizable objects are held by the registry weakly (it is not a root);
+ * queued objects (found unreachable, finalizer not run yet) are roots
+ * until their finalizer has run.  They become runnable only at the end of
+ * the FINALIZE step, when they and everything they reach are traced.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WEAK_SLICE 256u   /* registry entries between clock reads */
+
+void weak_init(rtgc_heap *h) {
+    pthread_mutex_init(&h->weak_lock, NULL);
+    pthread_mutex_init(&h->weak_layout_lock, NULL);
+}
+
+void weak_fini(rtgc_heap *h) {
+    free(h->weak_reg);
+    free(h->fin);
+    free(h->ready);
+    free(h->queued);
+    free(h->eph_pending);
+    pthread_mutex_destroy(&h->weak_lock);
+    pthread_mutex_destroy(&h->weak_layout_lock);
+}
+
+bool weak_marked(const rtgc_heap *h, const void *p) {
+    if (!rtgc_is_ref(p) || !in_heap(h, p))
+        return true;                    /* immediates and static objects never die */
+    return rtgc_load_u8(mark_byte(h, p)) == rtgc_load_u8(&h->epoch);
+}
+
+static bool grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *n = realloc(*arr, nc * elem);
+    if (!n)
+        return false;
+    *arr = n;
+    *cap = nc;
+    return true;
+}
+
+/* Register the internal layouts once per heap.  Lock order: h->lock may be
+ * held while weak_lock is taken (root scans), never the other way round, so
+ * this takes a lock of its own. */
+static bool ensure_layouts(rtgc_heap *h) {
+    if (__atomic_load_n(&h->eph_id, __ATOMIC_ACQUIRE))
+        return true;
+    pthread_mutex_lock(&h->weak_layout_lock);
+    bool ok = true;
+    if (!h->eph_id) {
+        rtgc_layout w = {.name = "rtgc.weak", .kind = RTGC_LAYOUT_RECORD, .size = 16};
+        rtgc_layout e = {.name = "rtgc.ephemeron", .kind = RTGC_LAYOUT_RECORD, .size = 24};
+        rtgc_layout_id wid, eid;
+        rtgc_error err;
+        ok = rtgc_layout_register(h, &w, &wid, &err) == RTGC_OK && rtgc_layout_register(h, &e, &eid, &err) == RTGC_OK;
+        if (ok) {
+            h->weak_id = wid;
+            __atomic_store_n(&h->eph_id, eid, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&h->weak_layout_lock);
+    return ok;
+}
+
+static void *weak_alloc(rtgc_thread *t, rtgc_layout_id id) {
+    rtgc_heap *h = t->heap;
+    void **obj = rtgc_alloc(t, id);
+    if (!obj)
+        return NULL;
+    pthread_mutex_lock(&h->weak_lock);
+    bool ok = grow((void **)&h->weak_reg, &h->capweak, h->nweak + 1, sizeof *h->weak_reg);
+    if (ok)
+        h->weak_reg[h->nweak++] = obj;
+    pthread_mutex_unlock(&h->weak_lock);
+    if (!ok) {
+        rtgc__report(h, RTGC_ENOMEM, "rtgc_weak_new: out of memory for the weak registry");
+        return NULL;
+    }
+    return obj;
+}
+
+void *rtgc_weak_new(rtgc_thread *t, void *target) {
+    if (!thread_ok(t, "rtgc_weak_new"))
+        return NULL;
+    if (!ensure_layouts(t->heap))
+        return NULL;
+    /* The target is held in a shadow frame across the allocation. */
+    RTGC_FRAME(t, r, 1);
+    r[0] = target;
+    void **w = weak_alloc(t, t->heap->weak_id);
+    if (w)
+        rtgc_store_ptr(&w[1], r[0]);    /* no barrier: the slot is not a reference slot */
+    RTGC_FRAME_POP(t, r);
+    return w;
+}
+
+/* [weak.get] */
+static void *weak_read(rtgc_thread *t, void **slot) {
+    void *v = rtgc_load_ptr(slot);
+    if (!rtgc_is_ref(v) || !(rtgc_mutator_of(t)->state & RTGC_STATE_MARKING))
+        return v;
+    rtgc_heap *h = t->heap;
+    pthread_mutex_lock(&h->weak_lock);
+    v = rtgc_load_ptr(slot);
+    if (rtgc_is_ref(v)) {
+        if (rtgc_atomic_load(&h->weak_final)) {
+            if (!weak_marked(h, v))
+                v = NULL;               /* being cleared */
+        } else {
+#ifndef RTGC_BROKEN_WEAK_BARRIER
+            shade(h, t, v);
+#endif
+        }
+    }
+    pthread_mutex_unlock(&h->weak_lock);
+    return v;
+}
+
+static bool check_kind(rtgc_thread *t, const void *obj, rtgc_layout_id id, const char *what) {
+    if (!obj || !id || rtgc_header_layout(rtgc_object_header(obj)) != id) {
+        rtgc__misuse(t->heap, "%s: %p is not one", what, obj);
+        return false;
+    }
+    return true;
+}
+
+void *rtgc_weak_get(rtgc_thread *t, void *weak) {
+    if (!thread_ok(t, "rtgc_weak_get") || !check_kind(t, weak, t->heap->weak_id, "rtgc_weak_get: a weak reference"))
+        return NULL;
+    return weak_read(t, (void **)weak + 1);
+}
+
+void *rtgc_ephemeron_new(rtgc_thread *t, void *key, void *value) {
+    if (!thread_ok(t, "rtgc_ephemeron_new"))
+        return NULL;
+    if (!key) {
+        rtgc__misuse(t->heap, "rtgc_ephemeron_new: the key must not be NULL (a cleared ephemeron has a NULL key)");
+        return NULL;
+    }
+    if (!ensure_layouts(t->heap))
+        return NULL;
+    RTGC_FRAME(t, r, 2);
+    r[0] = key;
+    r[1] = value;
+    void **e = weak_alloc(t, t->heap->eph_id);
+    if (e) {
+        /* [weak.eph] allocated black while marking: never traced, so the
+         * value is shaded here. */
+        rtgc_shade(t, r[1]);
+        rtgc_store_ptr(&e[1], r[0]);
+        rtgc_store_ptr(&e[2], r[1]);
+    }
+    RTGC_FRAME_POP(t, r);
+    return e;
+}
+
+int rtgc_ephemeron_get(rtgc_thread *t, void *eph, void **key, void **value) {
+    void *k = NULL, *v = NULL;
+    if (thread_ok(t, "rtgc_ephemeron_get") &&
+        check_kind(t, eph, t->heap->eph_id, "rtgc_ephemeron_get: an ephemeron")) {
+        void **e = eph;
+        k = weak_read(t, &e[1]);        /* NULL: cleared, or being cleared */
+        if (k) {
+            /* A live key keeps the value: marked once marking is final
+             * [weak.eph], shaded before that. */
+            v = rtgc_load_ptr(&e[2]);
+            rtgc_shade(t, v);
+        }
+    }
+    if (key)
+        *key = k;
+    if (value)
+        *value = v;
+    return k != NULL;
+}
+
+int rtgc_is_weak(rtgc_heap *h, const void *obj) {
+    return obj && h->weak_id && rtgc_header_layout(rtgc_object_header(obj)) == h->weak_id;
+}
+
+int rtgc_is_ephemeron(rtgc_heap *h, const void *obj) {
+    return obj && h->eph_id && rtgc_header_layout(rtgc_object_header(obj)) == h->eph_id;
+}
+
+/* ---- finalizers ---- */
+
+rtgc_status rtgc_finalizer_register(rtgc_thread *t, void *obj, rtgc_finalizer_fn fn, void *data) {
+    if (!thread_ok(t, "rtgc_finalizer_register"))
+        return RTGC_EMISUSE;
+    rtgc_heap *h = t->heap;
+    if (!fn || !rtgc_is_ref(obj) || !in_heap(h, obj)) {
+        rtgc__misuse(h, "rtgc_finalizer_register: %p is not a heap object, or fn is NULL", obj);
+        return RTGC_EINVAL;
+    }
+    pthread_mutex_lock(&h->weak_lock);
+    bool ok = grow((void **)&h->fin, &h->capfin, h->nfin + 1, sizeof *h->fin);
+    if (ok)
+        h->fin[h->nfin++] = (fin_entry){.obj = obj, .fn = fn, .data = data};
+    pthread_mutex_unlock(&h->weak_lock);
+    return ok ? RTGC_OK : RTGC_ENOMEM;
+}
+
+size_t rtgc_finalizers_ready(rtgc_heap *h) {
+    pthread_mutex_lock(&h->weak_lock);
+    size_t n = h->nready - h->ready_head;
+    pthread_mutex_unlock(&h->weak_lock);
+    return n;
+}
+
+size_t rtgc_run_finalizers(rtgc_thread *t, size_t max) {
+    if (!thread_ok(t, "rtgc_run_finalizers"))
+        return 0;
+    rtgc_heap *h = t->heap;
+    size_t ran = 0;
+    RTGC_FRAME(t, r, 1);
+    while (ran < max) {
+        pthread_mutex_lock(&h->weak_lock);
+        if (h->ready_head == h->nready) {
+            h->ready_head = h->nready = 0;
+            pthread_mutex_unlock(&h->weak_lock);
+            break;
+        }
+        /* The entry stays a root (through r[0]) while fn runs.  Reading it
+         * from the queue, a root the collector scans, is a root read: the
+         * object is marked or its cycle has ended [weak.order]. */
+        fin_entry e = h->ready[h->ready_head];
+        rtgc_store(t, NULL, &r[0], e.obj);
+        h->ready[h->ready_head++].obj = NULL;
+        pthread_mutex_unlock(&h->weak_lock);
+        e.fn(t, r[0], e.data);
+        ran++;
+    }
+    RTGC_FRAME_POP(t, r);
+    return ran;
+}
+
+void weak_visit_roots(rtgc_heap *h, rtgc_visitor *v) {
+    pthread_mutex_lock(&h->weak_lock);
+    for (size_t i = h->ready_head; i < h->nready; i++)
+        v->visit(v, &h->ready[i].obj);
+    pthread_mutex_unlock(&h->weak_lock);
+}
+
+/* ---- the collector's side ---- */
+
+static void mark_value(rtgc_heap *h, void *v, bool atomic) {
+    if (!rtgc_is_ref(v))
+        return;
+    if (atomic)
+        mark_object_atomic(h, v);
+    else
+        mark_object(h, v);
+}
+
+void weak_eph_traced(rtgc_heap *h, void *obj, bool atomic) {
+    void **e = obj;
+    void *k = rtgc_load_ptr(&e[1]), *v = rtgc_load_ptr(&e[2]);
+    if (!rtgc_is_ref(v))
+        return;
+    if (weak_marked(h, k)) {
+        mark_value(h, v, atomic);
+        return;
+    }
+    if (!grow((void **)&h->eph_pending, &h->capeph, h->neph_pending + 1, sizeof *h->eph_pending))
+        rtgc__fatal("out of memory for the ephemeron list");
+    h->eph_pending[h->neph_pending++] = obj;
+}
+
+bool weak_eph_rescan(rtgc_heap *h, uint64_t deadline, bool *more) {
+    bool marked_any = false;
+    size_t k = 0, i = 0, n = h->neph_pending;
+    bool atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE;
+    *more = false;
+    for (; i < n; i++) {
+        void **e = h->eph_pending[i];
+        if (weak_marked(h, rtgc_load_ptr(&e[1]))) {
+            mark_value(h, rtgc_load_ptr(&e[2]), atomic);
+            marked_any = true;
+        } else {
+            h->eph_pending[k++] = e;
+        }
+        if ((i & (WEAK_SLICE - 1)) == WEAK_SLICE - 1 && os_now_ns() >= deadline) {
+            i++;
+            *more = i < n;
+            break;
+        }
+    }
+    memmove(h->eph_pending + k, h->eph_pending + i, (n - i) * sizeof *h->eph_pending);
+    h->neph_pending = k + (n - i);
+    return marked_any;
+}
+
+bool weak_decide(rtgc_heap *h) {
+    pthread_mutex_lock(&h->weak_lock);
+    bool ok = rtgc_atomic_load(&h->shade_count) == h->term_shaded;
+    if (ok) {
+        rtgc_atomic_store(&h->weak_final, 1);
+        h->weak_cursor = 0;
+        h->weak_snapshot = h->nweak;
+    }
+    pthread_mutex_unlock(&h->weak_lock);
+    return ok;
+}
+
+bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead) {
+    pthread_mutex_lock(&h->weak_lock);
+    size_t i = h->weak_cursor, k = h->weak_cursor, end = h->weak_snapshot;
+    /* entries [0, weak_cursor) are kept ones, compacted; [cursor, end) to do */
+    size_t stop = i + WEAK_SLICE;
+    bool done = false;
+    for (;;) {
+        for (; i < end && i < stop; i++) {
+            void **w = h->weak_reg[i];
+            if (!weak_marked(h, w)) {
+                if (drop_dead)
+                    continue;               /* garbage: the sweep frees it */
+                h->weak_reg[k++] = w;
+                continue;
+            }
+            if (rtgc_header_layout(rtgc_object_header(w)) == h->weak_id) {
+                if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
+                    rtgc_store_ptr(&w[1], NULL);
+                    h->weak_cleared++;
+                }
+            } else if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
+                rtgc_store_ptr(&w[1], NULL);
+                rtgc_store_ptr(&w[2], NULL);
+                h->weak_cleared++;
+            }
+            h->weak_reg[k++] = w;
+        }
+        if (i >= end) {
+            done = true;
+            break;
+        }
+        if (os_now_ns() >= deadline)
+            break;
+        stop = i + WEAK_SLICE;
+    }
+    if (done) {
+        /* entries registered since the snapshot follow the kept ones */
+        memmove(h->weak_reg + k, h->weak_reg + end, (h->nweak - end) * sizeof *h->weak_reg);
+        h->nweak = k + (h->nweak - end);
+        h->weak_cursor = 0;
+        h->weak_snapshot = h->nfin;    /* the FINALIZE step walks the finalizer registry next */
+    } else {
+        /* keep [k, i) free by moving the rest down now: the next slice
+         * starts at k */
+        memmove(h->weak_reg + k, h->weak_reg + i, (h->nweak - i) * sizeof *h->weak_reg);
+        size_t removed = i - k;
+        h->nweak -= removed;
+        h->weak_snapshot = end - removed;
+        h->weak_cursor = k;
+    }
+    pthread_mutex_unlock(&h->weak_lock);
+    return done;
+}
+
+bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline) {
+    bool atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE;
+    pthread_mutex_lock(&h->weak_lock);
+    size_t i = h->weak_cursor, k = h->weak_cursor, end = h->weak_snapshot;
+    bool done = false;
+    for (;;) {
+        size_t stop = i + WEAK_SLICE;
+        for (; i < end && i < stop; i++) {
+            fin_entry e = h->fin[i];
+            if (weak_marked(h, e.obj)) {
+                h->fin[k++] = e;
+                continue;
+            }
+            /* Unreachable: keep it (and, by tracing, what it reaches) and
+             * queue it; its registration ends here. */
+            mark_value(h, e.obj, atomic);
+            if (!grow((void **)&h->queued, &h->capqueued, h->nqueued + 1, sizeof *h->queued))
+                rtgc__fatal("out of memory for the finalizer queue");
+            h->queued[h->nqueued++] = e;
+            h->finalizers_queued++;
+        }
+        if (i >= end) {
+            done = true;
+            break;
+        }
+        if (os_now_ns() >= deadline)
+            break;
+    }
+    memmove(h->fin + k, h->fin + i, (h->nfin - i) * sizeof *h->fin);
+    h->nfin -= i - k;
+    if (done) {
+        h->weak_cursor = 0;
+        h->weak_snapshot = h->nweak;   /* the second WEAK step walks the weak registry */
+    } else {
+        h->weak_snapshot = end - (i - k);
+        h->weak_cursor = k;
+    }
+    pthread_mutex_unlock(&h->weak_lock);
+    return done;
+}
+
+void weak_cycle_end(rtgc_heap *h) {
+    pthread_mutex_lock(&h->weak_lock);
+    if (h->nqueued) {
+        if (!grow((void **)&h->ready, &h->capready, h->nready + h->nqueued, sizeof *h->ready))
+            rtgc__fatal("out of memory for the finalizer queue");
+        memcpy(h->ready + h->nready, h->queued, h->nqueued * sizeof *h->ready);
+        h->nready += h->nqueued;
+        h->nqueued = 0;
+    }
+    rtgc_atomic_store(&h->weak_final, 0);
+    h->neph_pending = 0;
+    h->weak_cursor = h->weak_snapshot = 0;
+    pthread_mutex_unlock(&h->weak_lock);
+}
+
+/* With the world stopped, after strong marking (mark_drain done): the
+ * whole sequence of [weak.order] at once. */
+void weak_process_stopped(rtgc_heap *h) {
+    bool more;
+    while (weak_eph_rescan(h, UINT64_MAX, &more))
+        mark_drain(h);
+    pthread_mutex_lock(&h->weak_lock);
+    h->weak_cursor = 0;
+    h->weak_snapshot = h->nweak;
+    pthread_mutex_unlock(&h->weak_lock);
+    while (!weak_clear_slice(h, UINT64_MAX, false)) {
+    }
+    while (!weak_finalize_slice(h, UINT64_MAX)) {
+    }
+    mark_drain(h);
+    while (weak_eph_rescan(h, UINT64_MAX, &more))
+        mark_drain(h);
+    while (!weak_clear_slice(h, UINT64_MAX, true)) {
+    }
+    weak_cycle_end(h);
+}
