@@ -12,6 +12,8 @@
 # medians from the same invocation.  Raw results: BUILD/bench/peers-runs.txt;
 # the medians and ratios as JSON: BUILD/bench/peers.json (or --out).
 # --args adds options to every run (e.g. "--pushes 1000000").
+# Every run of a benchmark must compute the same checksum, whatever the
+# memory manager (exit 1 otherwise, and when a run fails).
 # Implementations: rtgc-MODE (librtgc in that mode, default options),
 # rtgc-MODE+KEY=VALUE,... (more librtgc options), boehm, boehm-incremental,
 # jemalloc, glibc.
@@ -98,6 +100,12 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
   }
   key = bench SUBSEP impl
   n = ++cnt[key]
+  for (f = 1; f <= NF; f++) if (substr($f, 1, 6) == "check=") ck = substr($f, 7)
+  if (!(bench in check)) { check[bench] = ck; check_by[bench] = impl }
+  else if (check[bench] != ck) {
+    printf "peers: ERROR: %s on %s computed %s, %s computed %s: the programs did not do the same work\n", bench, impl, ck, check_by[bench], check[bench]
+    bad = 1
+  }
   for (f = 1; f <= NF; f++) {
     eq = index($f, "=")
     val[key, n, substr($f, 1, eq - 1)] = substr($f, eq + 1)
@@ -141,5 +149,6 @@ END {
       (I[i] ~ /^rtgc/ ? ms(med[key, "gc_max_ns"]) " / " ms(med[key, "gc_max_work_ns"]) : "-")
   }
   printf "results: %s (raw runs: %s)\n", out, FILENAME
-}' "$raw"
+  if (bad) exit 1
+}' "$raw" || status=1
 exit $status
