@@ -252,7 +252,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
     if (!thread_ok(t, "rtgc_alloc"))
         return NULL;
     rtgc_heap *h = t->heap;
-    if (RTGC_UNLIKELY(layout == 0 || layout >= h->nlayouts)) {
+    if (RTGC_UNLIKELY(layout == 0 || layout >= __atomic_load_n(&h->nlayouts, __ATOMIC_ACQUIRE))) {
         rtgc__misuse(h, "rtgc_alloc: layout id %u is not registered", (unsigned)layout);
         return NULL;
     }

@@ -366,7 +366,10 @@ rtgc_status rtgc_layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout
     }
     h->layout_info[n].fixed_size = d->fixed_size;
     h->layout_info[n].elem_size = l->kind == RTGC_LAYOUT_RECORD ? 0 : d->elem_size;
-    h->nlayouts = n + 1;
+    /* Release: a thread that reads the new count sees the whole descriptor
+     * (layouts may be registered while other threads allocate: rtgc/weak.h's
+     * own are registered on first use). */
+    __atomic_store_n(&h->nlayouts, n + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&h->lock);
     *id = (rtgc_layout_id)n;
     return RTGC_OK;
@@ -374,7 +377,7 @@ rtgc_status rtgc_layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout
 }
 
 size_t rtgc_layout_object_size(rtgc_heap *h, rtgc_layout_id id, uint32_t count) {
-    if (id == 0 || id >= h->nlayouts)
+    if (id == 0 || id >= __atomic_load_n(&h->nlayouts, __ATOMIC_ACQUIRE))
         return 0;
     return object_size(&h->layouts[id], h->layouts[id].kind == RTGC_LAYOUT_RECORD ? 0 : count);
 }

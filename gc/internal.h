@@ -498,7 +498,8 @@ void weak_fini(rtgc_heap *h);
 /* The marker reached ephemeron obj (gc_lock held, or the world stopped). */
 void weak_eph_traced(rtgc_heap *h, void *obj, bool atomic);
 static inline bool weak_is_eph(const rtgc_heap *h, uint64_t header) {
-    return h->eph_id && rtgc_header_layout(header) == h->eph_id;
+    rtgc_layout_id e = __atomic_load_n(&h->eph_id, __ATOMIC_RELAXED); /* set once, on first use */
+    return e && rtgc_header_layout(header) == e;
 }
 /* Pending ephemerons whose key is marked now: mark their values.  True if
  * any value was marked (tracing must go on); *more when the deadline cut

@@ -104,7 +104,7 @@ static bool valid_object(rtgc_heap *h, void *obj) {
         return false;
     }
     uint64_t hdr = rtgc_object_header(obj);
-    if (hdr == 0 || rtgc_header_layout(hdr) >= h->nlayouts) {
+    if (hdr == 0 || rtgc_header_layout(hdr) >= __atomic_load_n(&h->nlayouts, __ATOMIC_ACQUIRE)) {
         bad_reference(h, obj, hdr == 0 ? "points at a free cell (freed too early?)" : "has a corrupt header");
         return false;
     }

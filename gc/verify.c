@@ -110,7 +110,7 @@ static void check_ref(rtgc_visitor *v, void **slot) {
 static void check_object(verifier *vf, const void *obj, size_t room) {
     uint64_t hdr = rtgc_object_header(obj);
     rtgc_layout_id id = rtgc_header_layout(hdr);
-    if (id == 0 || id >= vf->h->nlayouts) {
+    if (id == 0 || id >= __atomic_load_n(&vf->h->nlayouts, __ATOMIC_ACQUIRE)) {
         problem(vf, "object %p has a corrupt header %#" PRIx64 " (layout id %u)", obj, hdr, (unsigned)id);
         return;
     }

@@ -77,6 +77,13 @@ bool weak_marked(const rtgc_heap *h, const void *p) {
     return rtgc_load_u8(mark_byte(h, p)) == rtgc_load_u8(&h->epoch);
 }
 
+static rtgc_layout_id weak_layout(const rtgc_heap *h) {
+    return __atomic_load_n(&h->weak_id, __ATOMIC_ACQUIRE);
+}
+static rtgc_layout_id eph_layout(const rtgc_heap *h) {
+    return __atomic_load_n(&h->eph_id, __ATOMIC_ACQUIRE);
+}
+
 static bool grow(void **arr, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap)
         return true;
@@ -99,14 +106,14 @@ static bool ensure_layouts(rtgc_heap *h) {
         return true;
     pthread_mutex_lock(&h->weak_layout_lock);
     bool ok = true;
-    if (!h->eph_id) {
+    if (!__atomic_load_n(&h->eph_id, __ATOMIC_RELAXED)) {
         rtgc_layout w = {.name = "rtgc.weak", .kind = RTGC_LAYOUT_RECORD, .size = 16};
         rtgc_layout e = {.name = "rtgc.ephemeron", .kind = RTGC_LAYOUT_RECORD, .size = 24};
         rtgc_layout_id wid, eid;
         rtgc_error err;
         ok = rtgc_layout_register(h, &w, &wid, &err) == RTGC_OK && rtgc_layout_register(h, &e, &eid, &err) == RTGC_OK;
         if (ok) {
-            h->weak_id = wid;
+            __atomic_store_n(&h->weak_id, wid, __ATOMIC_RELAXED);
             __atomic_store_n(&h->eph_id, eid, __ATOMIC_RELEASE);
         }
     }
@@ -139,7 +146,7 @@ void *rtgc_weak_new(rtgc_thread *t, void *target) {
     /* The target is held in a shadow frame across the allocation. */
     RTGC_FRAME(t, r, 1);
     r[0] = target;
-    void **w = weak_alloc(t, t->heap->weak_id);
+    void **w = weak_alloc(t, weak_layout(t->heap));
     if (w)
         rtgc_store_ptr(&w[1], r[0]);    /* no barrier: the slot is not a reference slot */
     RTGC_FRAME_POP(t, r);
@@ -149,7 +156,7 @@ void *rtgc_weak_new(rtgc_thread *t, void *target) {
 /* [weak.get] */
 static void *weak_read(rtgc_thread *t, void **slot) {
     void *v = rtgc_load_ptr(slot);
-    if (!rtgc_is_ref(v) || !(rtgc_mutator_of(t)->state & RTGC_STATE_MARKING))
+    if (!rtgc_is_ref(v) || !(rtgc_state(t) & RTGC_STATE_MARKING))
         return v;
     rtgc_heap *h = t->heap;
     pthread_mutex_lock(&h->weak_lock);
@@ -177,7 +184,7 @@ static bool check_kind(rtgc_thread *t, const void *obj, rtgc_layout_id id, const
 }
 
 void *rtgc_weak_get(rtgc_thread *t, void *weak) {
-    if (!thread_ok(t, "rtgc_weak_get") || !check_kind(t, weak, t->heap->weak_id, "rtgc_weak_get: a weak reference"))
+    if (!thread_ok(t, "rtgc_weak_get") || !check_kind(t, weak, weak_layout(t->heap), "rtgc_weak_get: a weak reference"))
         return NULL;
     return weak_read(t, (void **)weak + 1);
 }
@@ -194,7 +201,7 @@ void *rtgc_ephemeron_new(rtgc_thread *t, void *key, void *value) {
     RTGC_FRAME(t, r, 2);
     r[0] = key;
     r[1] = value;
-    void **e = weak_alloc(t, t->heap->eph_id);
+    void **e = weak_alloc(t, eph_layout(t->heap));
     if (e) {
         /* [weak.eph] allocated black while marking: never traced, so the
          * value is shaded here. */
@@ -209,7 +216,7 @@ void *rtgc_ephemeron_new(rtgc_thread *t, void *key, void *value) {
 int rtgc_ephemeron_get(rtgc_thread *t, void *eph, void **key, void **value) {
     void *k = NULL, *v = NULL;
     if (thread_ok(t, "rtgc_ephemeron_get") &&
-        check_kind(t, eph, t->heap->eph_id, "rtgc_ephemeron_get: an ephemeron")) {
+        check_kind(t, eph, eph_layout(t->heap), "rtgc_ephemeron_get: an ephemeron")) {
         void **e = eph;
         k = weak_read(t, &e[1]);        /* NULL: cleared, or being cleared */
         if (k) {
@@ -227,11 +234,13 @@ int rtgc_ephemeron_get(rtgc_thread *t, void *eph, void **key, void **value) {
 }
 
 int rtgc_is_weak(rtgc_heap *h, const void *obj) {
-    return obj && h->weak_id && rtgc_header_layout(rtgc_object_header(obj)) == h->weak_id;
+    rtgc_layout_id id = weak_layout(h);
+    return obj && id && rtgc_header_layout(rtgc_object_header(obj)) == id;
 }
 
 int rtgc_is_ephemeron(rtgc_heap *h, const void *obj) {
-    return obj && h->eph_id && rtgc_header_layout(rtgc_object_header(obj)) == h->eph_id;
+    rtgc_layout_id id = eph_layout(h);
+    return obj && id && rtgc_header_layout(rtgc_object_header(obj)) == id;
 }
 
 /* ---- finalizers ---- */
@@ -369,7 +378,7 @@ bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead) {
                 h->weak_reg[k++] = w;
                 continue;
             }
-            if (rtgc_header_layout(rtgc_object_header(w)) == h->weak_id) {
+            if (rtgc_header_layout(rtgc_object_header(w)) == weak_layout(h)) {
                 if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
                     rtgc_store_ptr(&w[1], NULL);
                     h->weak_cleared++;
