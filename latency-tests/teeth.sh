@@ -7,7 +7,7 @@
 #   1. inject=roots:3ms, three times the 1 ms budget: the collector work per
 #      pause is over the budget and over the baseline, and pauses are over
 #      the budget by work;
-#   2. inject=roots:250us, inside the budget: only the baseline comparison
+#   2. inject=roots:350us, inside the budget: only the baseline comparison
 #      can catch it (p99 and above, several times the baseline's).
 #
 # A pause can hold more than one root handshake (a thread serves its own
@@ -23,7 +23,7 @@ mkdir -p "$B/latency"
 ok=1
 
 # expect_fail OPTIONS CASE PATTERN...: the case run with OPTIONS must regress
-# (exit 1) and print every PATTERN.
+# (exit 1) and print every PATTERN (extended regular expressions).
 expect_fail() {
   opts=$1 case=$2
   shift 2
@@ -38,7 +38,7 @@ expect_fail() {
     return
   fi
   for pat in "$@"; do
-    if ! grep -q -- "$pat" "$log"; then
+    if ! grep -Eq -- "$pat" "$log"; then
       echo "teeth: FAILED: no '$pat' in the report with $opts; log: $log"
       ok=0
     fi
@@ -46,19 +46,19 @@ expect_fail() {
 }
 
 expect_fail inject=roots:3ms web-concurrent-2t \
-  "REGRESSION web-concurrent-2t: .* pause(s) over the budget (1.00 ms) by collector work" \
+  "REGRESSION web-concurrent-2t: [0-9]+ pause\(s\) over the budget \(1.00 ms\) by collector work" \
   "REGRESSION web-concurrent-2t: collector work per pause, max: [3-9]\.[0-9]* ms > the budget 1.00 ms" \
   "REGRESSION web-concurrent-2t: collector work per pause, max: [3-9]\.[0-9]* ms > baseline" \
   "reproduce: .*gclat --workload web --mode concurrent .*--gc-options inject=roots:3ms"
-expect_fail inject=roots:250us web-concurrent-2t \
-  "REGRESSION web-concurrent-2t: collector work per pause, p99: [2-9][0-9][0-9]\.[0-9] us > baseline"
+expect_fail inject=roots:350us web-concurrent-2t \
+  "REGRESSION web-concurrent-2t: collector work per pause, (p99|p99\.9|max): [3-9][0-9][0-9]\.[0-9] us > baseline"
 if grep -q "> the budget" "$log"; then
-  echo "teeth: FAILED: a 250 us injection should stay within the 1 ms budget (caught by the baseline alone)"
+  echo "teeth: FAILED: a 350 us injection should stay within the 1 ms budget (caught by the baseline alone)"
   ok=0
 fi
 
 if [ $ok -eq 1 ]; then
-  echo "teeth: ok: the latency tests caught a collector made slower by 3 ms and by 250 us in its root handshakes"
+  echo "teeth: ok: the latency tests caught a collector made slower by 3 ms and by 350 us in its root handshakes"
   exit 0
 fi
 exit 1
