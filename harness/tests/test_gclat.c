@@ -1,23 +1,32 @@
 /* harness/tests/test_gclat.c - gclat's own tests.
  *
- * In process (linked against the harness objects):
+ * Group "gclat units", in process (linked against the harness objects):
  *   - option parsing: the good forms, and a table of bad inputs that must
  *     each return 2 with a message naming the problem;
  *   - the verdict (gclat_judge) and the MMU (gclat_mmu) on hand-made pause
- *     records and probe hiccups, against hand-computed figures.
- * Through the real build/gclat (found beside this program's directory:
- * <builddir>/tests/test_gclat runs <builddir>/gclat):
- *   - each workload briefly in the native engine, with a budget no working
- *     collector can break (1 s): exit 0, the report's lines, and a JSON file
- *     whose figures say the workload did work;
- *   - the same in the vm engine, registered only for the workloads whose
- *     program vm/programs/<workload>.rtvm exists, and only when gclat was
- *     built with the vm engine: a registered vm case that cannot run fails;
- *   - the JSON report parsed by the small parser below, every field that
- *     report.c writes checked for presence and type; the trace (valid JSON
- *     with traceEvents) and the plot (an <svg> document);
- *   - an impossible budget (1 us) exits 1 and says FAIL; bad usage exits 2
- *     with the usage on stderr.
+ *     records and probe hiccups, against hand-computed figures;
+ *   - the JSON and text reports of a hand-made result: every figure under
+ *     its own key and on its own line (the JSON read by the small strict
+ *     parser below, which has its own test).
+ * Group "gclat native runs", through the real build/gclat (found beside
+ * this program's directory: <builddir>/tests/test_gclat runs
+ * <builddir>/gclat; GCLAT=path overrides):
+ *   - each workload for 300 ms in the native engine, with a budget no
+ *     working collector can break (1 s): exit 0, the report's lines, nothing
+ *     on stderr, and a JSON file whose figures say the workload did work
+ *     with its defaults;
+ *   - the JSON report with every field report.c writes checked for presence
+ *     and type; the trace (valid JSON with traceEvents, named tracks, pause
+ *     and cycle spans) and the plot (an <svg> document with its panels);
+ *     --json -, --progress, --pin, step mode, settings that reach the heap;
+ *   - an impossible budget (1 us) exits 1 and says FAIL; a workload that
+ *     cannot run and a report that cannot be written exit 1; bad usage
+ *     exits 2 with the usage on stderr.
+ * Group "gclat vm runs": the same 300 ms runs in the vm engine, registered
+ * only for the workloads whose program vm/programs/<workload>.rtvm exists,
+ * and only when gclat was built with the vm engine (otherwise it prints
+ * "vm engine cases: not built yet"); a registered vm case that cannot run
+ * fails.
  *
  * Runs from the repository root (make test), where vm/programs is.
  */
