@@ -49,7 +49,8 @@ n=0; npass=0; nfail=0; nerr=0; failed=""
 if [ $UPDATE -eq 1 ]; then
   echo "latency: recording baselines ($RUNS runs a case, the worst of them kept)"
 else
-  echo "latency: set $SET${ONLY:+ (cases: $ONLY)}${extra:+, with gclat options: $extra}"
+  if [ -n "$ONLY" ]; then what="cases: $ONLY"; else what="set $SET"; fi
+  echo "latency: $what${extra:+, with gclat options: $extra}"
 fi
 
 # The cases go through a here-document, not a pipe, so the counters above

@@ -92,6 +92,10 @@ OPS=0 run "$T/a.json"; expect 1 "no operations done" $C "$T/a.json"
 # errors: no baseline, another case's baseline, a broken file, bad usage
 run "$T/a.json"
 expect 2 "no baseline" check --case web-x --baseline "$T/none.json" --result "$T/a.json"
+# ... and without one, still judged against the budget
+MAX=3000000 run "$T/a.json"
+expect 2 "max: 3.00 ms > the budget" check --case web-x --baseline "$T/none.json" --result "$T/a.json"
+run "$T/a.json"
 expect 2 "not 'web-y'" check --case web-y --baseline "$T/base.json" --result "$T/a.json"
 printf '{"workloads": [1, }' > "$T/broken.json"
 expect 2 "line 1" check --case web-x --baseline "$T/base.json" --result "$T/broken.json"
