@@ -221,6 +221,13 @@ val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args) {
         }
         vm_error(c, "get-or expects a vector or a table, got %s", vm_type_name(c, args[0]));
     }
+    case B_GC_STEP: {
+        /* step mode from the program itself: up to `us` microseconds of
+         * collector work (rtgc_step); true while a cycle needs more */
+        int64_t us = want_int(c, args[0], "gc-step");
+        if (us < 0 || us > 1000000) vm_error(c, "gc-step: %lld us out of range 0..1000000", (long long)us);
+        return MKBOOL(rtgc_step(c->t, (uint64_t)us * 1000) != 0);
+    }
     case B_APPLY: {
         vvector *v = want_vector(c, args[1], "apply");
         if (v->len > 255) vm_error(c, "apply: too many arguments (%lld)", (long long)v->len);

@@ -78,7 +78,8 @@ extern const char *const vm_op_names[OP_COUNT];
     X(CLOCK, "clock", 0, 0) X(FLOAT, "float", 1, 1) X(INT, "int", 1, 1) X(SQRT, "sqrt", 1, 1) \
     X(ABS, "abs", 1, 1) X(MIN, "min", 2, 2) X(MAX, "max", 2, 2) X(ERROR, "error", 1, 1) \
     X(TYPE, "type", 1, 1) X(EQP, "eq?", 2, 2) X(NILP, "nil?", 1, 1) X(GETD, "get-or", 3, 3) \
-    X(CHAR, "char", 1, 1) X(APPLY, "apply", 2, 2) X(JOIN, "join", 1, 2)
+    X(CHAR, "char", 1, 1) X(APPLY, "apply", 2, 2) X(JOIN, "join", 1, 2) \
+    X(GC_STEP, "gc-step", 1, 1)
 
 enum {
 #define X(id, name, lo, hi) B_##id,

@@ -33,8 +33,22 @@ $(O)/tests/vm-errors: vm/tests/run-errors.sh
 	@mkdir -p $(dir $@)
 	@printf '#!/bin/sh\nexec sh vm/tests/run-errors.sh $(O)\n' > $@ && chmod +x $@
 
-ALL_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors
-TESTS_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors
+# A VM whose return barrier does not shade: run-teeth.sh expects the
+# verifier to catch it on vm/tests/teeth/return-barrier.rtvm.
+$(O)/obj/vm-broken/runtime.o: vm/runtime.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (RTVM_BROKEN_RETURN_BARRIER)"
+	$(Q)$(CC) $(RTVM_CFLAGS) -DRTVM_BROKEN_RETURN_BARRIER -c $< -o $@
+$(O)/tests/rtvm-broken-barrier: $(O)/obj/vm/main.o $(O)/obj/vm-broken/runtime.o $(filter-out $(O)/obj/vm/runtime.o,$(RTVM_OBJ)) $(O)/librtgc.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(O)/librtgc.a $(LDFLAGS_ALL) -ljemalloc $(LDLIBS_LIB) -lm
+$(O)/tests/vm-teeth: vm/tests/run-teeth.sh $(O)/tests/rtvm-broken-barrier
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec sh vm/tests/run-teeth.sh $(O)\n' > $@ && chmod +x $@
+
+ALL_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors $(O)/tests/vm-teeth
+TESTS_EXTRA += $(O)/tests/vm-programs $(O)/tests/vm-errors $(O)/tests/vm-teeth
 
 $(O)/tests/test_rtvm_embed: vm/tests/test_embed.c $(RTVM_LIB) $(O)/librtgc.a
 	@mkdir -p $(dir $@)
