@@ -43,5 +43,16 @@ for f in "$dir"/*.rtvm; do
   run "$n" "$exp" "RTGC_OPTIONS=stress=29" "$f" --jit=off --gc-mode=incremental
   run "$n" "$exp" "RTGC_OPTIONS=stress=97,verify=1" "$f" --jit=on --gc-mode=incremental
 done
+# --dump-jit: the listing shows ops, instructions and the GC fast paths
+if "$RTVM" "$dir/closures.rtvm" --jit=on --dump-jit > /dev/null 2> "$tmp/dump" &&
+   grep -q '^== jit: make-counter' "$tmp/dump" && grep -q '; 0: ' "$tmp/dump" &&
+   grep -q 'load barrier' "$tmp/dump" && grep -q 'safepoint poll' "$tmp/dump" &&
+   grep -q 'allocate closure' "$tmp/dump" && grep -q 'test qword \[r13\]' "$tmp/dump"; then
+  pass=$((pass + 1))
+else
+  echo "FAIL --dump-jit listing"
+  head -20 "$tmp/dump"
+  fail=$((fail + 1))
+fi
 echo "rtvm programs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -275,6 +275,22 @@ static void jit_fast_paths(void **state) {
     assert_int_equal(st.jit_functions, 3);
     /* make-vector is a builtin (C); everything else stays inline */
     assert_in_range(st.jit_slow_ops - before, 0, 10);
+    /* W^X: no mapping of the process is writable and executable */
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (maps) {
+        char line[512];
+        int wx = 0, x = 0;
+        while (fgets(line, sizeof line, maps)) {
+            char perms[8] = "";
+            if (sscanf(line, "%*s %7s", perms) == 1) {
+                if (perms[1] == 'w' && perms[2] == 'x') wx++;
+                if (perms[2] == 'x') x++;
+            }
+        }
+        fclose(maps);
+        assert_int_equal(wx, 0);
+        assert_true(x > 0);
+    }
     rtvm_ctx_destroy(c);
     rtvm_program_free(p);
     rtgc_thread_detach(t);
