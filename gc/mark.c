@@ -317,7 +317,7 @@ rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t) {
     return &tl_shade.v;
 }
 
-/* Bounded draining: the marker checks the clock every 128 slots read, so a
+/* Bounded draining: the marker checks the clock every 32 slots read, so a
  * slice overruns its deadline by at most that much tracing plus one unit
  * (an object, or a 256-element chunk of a reference array [mark.chunks]).
  * On a large heap a slot can cost most of a microsecond (a cache and a TLB
@@ -330,7 +330,7 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
         while ((obj = pop_entry(h, &start))) {
             n += scan_object(h, obj, true, start);
             *did_work = true;
-            if (n >= 128) {
+            if (n >= 32) {
                 n = 0;
                 if (os_now_ns() >= deadline_ns)
                     return true;
