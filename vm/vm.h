@@ -93,7 +93,8 @@ typedef struct vm_func {
     uint32_t *pos;         /* per instruction: line << 12 | column (column capped) */
     int nups;              /* upvalues */
     uint16_t *up_src;      /* per upvalue: bit 15 set = parent's upvalue, else parent's register */
-    void *jit_entry;       /* compiled code, NULL until compiled (atomic loads and stores) */
+    void *jit_entry;       /* compiled code's C entry, NULL until compiled (atomic loads and stores) */
+    void *jit_inner;       /* its JIT entry (r12 = ctx, r13 = thread), published before jit_entry */
     int jit_failed;        /* set under the program lock, read without it (atomic) */
 } vm_func;
 

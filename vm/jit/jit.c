@@ -2,8 +2,10 @@
  *
  * Native frame: rbx = fp (the function's VM stack slots), r12 = ctx,
  * r13 = the rtgc thread (its mutator prefix: state word, free lists),
- * r14 = this function's frame record.  Entry: (ctx rdi, fp rsi, argc edx),
- * the callee closure at fp[-1]; the prologue checks the argument count, the
+ * r14 = this function's frame record.  Two entries: the C entry (ctx rdi,
+ * fp rsi, argc rdx) sets r12/r13 and calls the JIT entry (fp rsi, argc rdx,
+ * r12/r13 already set), which JIT code calls directly; the callee closure
+ * is at fp[-1].  The JIT entry checks the argument count, the
  * VM stack, the frame count and the C stack, zeroes the non-argument slots
  * and pushes the frame record exactly as the interpreter does.
  *
@@ -68,6 +70,7 @@ typedef struct jctx {
     stub *stubs;
     size_t nstubs, cstubs;
     int failed;
+    size_t inner;           /* offset of the JIT entry (after the C entry stub) */
     uint8_t *kint;          /* slots known to hold small ints here (reset at jump targets) */
 } jctx;
 
@@ -351,16 +354,31 @@ static void err_overflow(rtvm_ctx *c) { vm_error(c, "stack overflow"); }
 static void prologue(jctx *j) {
     vm_func *f = j->f;
     xbuf *a = &j->a;
-    x_note(a, "prologue: save registers, check arguments and stacks, push the frame record");
+    /* the C entry (offset 0): sets up r12/r13, which JIT code keeps across
+     * its calls, and calls the JIT entry that follows */
+    x_note(a, "C entry: ctx and thread into r12/r13, then the JIT entry");
+    x_push(a, R12);
+    x_push(a, R13);
+    x_push(a, R12); /* alignment */
+    x_mov_rr(a, R12, RDI);
+    x_mov_rm(a, R13, CTX(t));
+    {
+        /* call rel32 to the JIT entry right after this stub */
+        size_t at = a->len;
+        x_call_rel_fwd(a);
+        x_pop(a, RCX);
+        x_pop(a, R13);
+        x_pop(a, R12);
+        x_ret(a);
+        j->inner = a->len;
+        x_patch(a, at + 1, j->inner);
+    }
+    x_note(a, "JIT entry (r12 = ctx, r13 = thread): save registers, check arguments and stacks, push the frame record");
     x_push(a, RBP);
     x_mov_rr(a, RBP, RSP);
     x_push(a, RBX);
-    x_push(a, R12);
-    x_push(a, R13);
     x_push(a, R14);
-    x_mov_rr(a, R12, RDI);
     x_mov_rr(a, RBX, RSI);
-    x_mov_rm(a, R13, CTX(t));
     x_alu_ri(a, 7, RDX, f->nparams);
     size_t argc_ok = x_jcc_fwd(a, CC_E);
     x_mov_rr(a, RDI, R12);
@@ -413,8 +431,6 @@ static void epilogue(jctx *j, int slot) {
     s->fails[s->nf++] = x_jcc_fwd(a, CC_B);
     s->resume = a->len;
     x_pop(a, R14);
-    x_pop(a, R13);
-    x_pop(a, R12);
     x_pop(a, RBX);
     x_pop(a, RBP);
     x_ret(a);
@@ -719,10 +735,9 @@ static int emit_op(jctx *j, int pc) {
         x_mov_rm(a, RCX, M(RAX, offsetof(vclosure, fn)));
         x_mov_ri(a, RDX, (int64_t)(uintptr_t)j->p->funcs);
         x_mov_rm(a, RDX, MX(RDX, RCX, 8, 0));
-        x_mov_rm(a, RAX, M(RDX, offsetof(vm_func, jit_entry)));
+        x_mov_rm(a, RAX, M(RDX, offsetof(vm_func, jit_inner)));
         x_alu_rr(a, 0x85, RAX, RAX);
         fails[nf++] = x_jcc_fwd(a, CC_E);
-        x_mov_rr(a, RDI, R12);
         x_lea(a, RSI, SLOT(in->a + 1));
         x_mov_ri(a, RDX, in->b);
         x_call_r(a, RAX);
@@ -926,6 +941,7 @@ int jit_compile(rtvm_program *p, vm_func *f) {
             fprintf(stderr, "  %6x  %-42s %s\n", l->off, hex, l->text);
         }
     }
+    __atomic_store_n(&f->jit_inner, (char *)mem + j.inner, __ATOMIC_RELEASE);
     __atomic_store_n(&f->jit_entry, mem, __ATOMIC_RELEASE);
     x_free(&j.a);
     free(j.label);

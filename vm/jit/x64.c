@@ -309,6 +309,12 @@ void x_call_r(xbuf *a, int r) {
     modrm_rr(a, 2, r);
     rec(a, o, "call %s", R64[r]);
 }
+void x_call_rel_fwd(xbuf *a) {
+    size_t o = a->len;
+    byte(a, 0xe8);
+    i32(a, 0);
+    rec(a, o, "call ->");
+}
 void x_call_abs(xbuf *a, const void *fn, const char *name) {
     size_t o = a->len;
     int rec_was = a->record;

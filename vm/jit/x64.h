@@ -60,6 +60,7 @@ void x_pop(xbuf *a, int r);
 void x_ret(xbuf *a);
 void x_call_abs(xbuf *a, const void *fn, const char *name); /* mov rax, fn ; call rax */
 void x_call_r(xbuf *a, int r);
+void x_call_rel_fwd(xbuf *a);                 /* call rel32, patched with x_patch(at + 1) */
 /* Jumps: return the offset of the rel32 to patch, or take a known target. */
 size_t x_jcc_fwd(xbuf *a, int cc);
 size_t x_jmp_fwd(xbuf *a);
