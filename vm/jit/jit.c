@@ -230,6 +230,24 @@ static void jump_to(jctx *j, int cc, int target) {
     j->nfix++;
 }
 
+/* Jump to bytecode `target` when slot is true (if_true) or false: nil and
+ * false are false, everything else true. */
+static void branch_on(jctx *j, int slot, int if_true, int target) {
+    xbuf *a = &j->a;
+    x_mov_rm(a, RAX, SLOT(slot));
+    x_alu_rr(a, 0x85, RAX, RAX);
+    if (!if_true) {
+        jump_to(j, CC_E, target);
+        x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
+        jump_to(j, CC_E, target);
+    } else {
+        size_t skip = x_jcc_fwd(a, CC_E);
+        x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
+        jump_to(j, CC_NE, target);
+        x_patch_here(a, skip);
+    }
+}
+
 static void emit_stubs(jctx *j) {
     xbuf *a = &j->a;
     x_note(a, "slow paths");
@@ -325,21 +343,8 @@ static void emit_stubs(jctx *j) {
         case S_EXEC_JF:
         case S_EXEC_JT:
             call_exec(j, s->pc);
-            if (s->kind != S_EXEC) {
-                /* the fused branch that followed the compare */
-                x_mov_rm(a, RAX, SLOT(s->slot));
-                x_alu_rr(a, 0x85, RAX, RAX);
-                if (s->kind == S_EXEC_JF) {
-                    jump_to(j, CC_E, s->target);
-                    x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
-                    jump_to(j, CC_E, s->target);
-                } else {
-                    size_t skip = x_jcc_fwd(a, CC_E);
-                    x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
-                    jump_to(j, CC_NE, s->target);
-                    x_patch_here(a, skip);
-                }
-            }
+            if (s->kind != S_EXEC) /* the fused branch that followed the compare */
+                branch_on(j, s->slot, s->kind == S_EXEC_JT, s->target);
             break;
         }
         x_jmp_to(a, s->resume);
@@ -712,20 +717,7 @@ static int emit_op(jctx *j, int pc) {
         jump_to(j, -1, in->j);
         break;
     case OP_JF:
-    case OP_JT:
-        x_mov_rm(a, RAX, SLOT(in->a));
-        x_alu_rr(a, 0x85, RAX, RAX);
-        if (in->op == OP_JF) {
-            jump_to(j, CC_E, in->j);
-            x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
-            jump_to(j, CC_E, in->j);
-        } else {
-            size_t skip = x_jcc_fwd(a, CC_E);
-            x_alu_ri(a, 7, RAX, (int32_t)V_FALSE);
-            jump_to(j, CC_NE, in->j);
-            x_patch_here(a, skip);
-        }
-        break;
+    case OP_JT: branch_on(j, in->a, in->op == OP_JT, in->j); break;
     case OP_CALL: {
         poll(j, pc);
         set_pc(j, pc);
