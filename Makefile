@@ -100,6 +100,8 @@ TESTS_EXTRA :=
 include vm/vm.mk
 include harness/harness.mk
 include latency-tests/latency.mk
+include gc/fuzz/fuzz.mk
+include gc/tests/check.mk
 
 all: lib tests example $(ALL_EXTRA)
 

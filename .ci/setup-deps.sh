@@ -1,18 +1,24 @@
 #!/bin/sh
 # Install the Debian packages a build needs, when they are missing.
-#   sh .ci/setup-deps.sh core|bench|all
+#   sh .ci/setup-deps.sh core|bench|model|check|all
+# model: SPIN for the model check in make test; check: what make check-all
+# adds (SPIN, valgrind, clang for the fuzzers).
 # Runs apt-get directly as root, through sudo otherwise.  Installs nothing
 # when every package is already there.
 set -eu
 
 core="gcc g++ make binutils pkg-config libatomic-ops-dev libjemalloc-dev libcmocka-dev libbenchmark-dev"
 bench="libgc-dev"
+model="spin"
+check="spin valgrind clang"
 
 case "${1:-core}" in
   core) want="$core" ;;
   bench) want="$core $bench" ;;
-  all) want="$core $bench" ;;
-  *) echo "usage: $0 core|bench|all" >&2; exit 2 ;;
+  model) want="$core $model" ;;
+  check) want="$core $check" ;;
+  all) want="$core $bench $check" ;;
+  *) echo "usage: $0 core|bench|model|check|all" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -46,8 +46,6 @@
  * Variants (each must produce a counterexample; check.sh expects it):
  *   -DNO_LOAD_BARRIER    rtgc_load does not shade (make BREAK=load)
  *   -DNO_STORE_BARRIER   rtgc_store does not shade while STORE is on
- *   -DONE_ROUND          termination stops after one flush round even if
- *                        a thread shaded during it
  */
 
 #ifndef NOBJ
@@ -56,7 +54,12 @@
 #ifndef NF
 #define NF 2
 #endif
+#ifndef NCYCLES
+#define NCYCLES 2
+#endif
+#ifndef NREG
 #define NREG 2
+#endif
 #define NMUT 2
 #define NIL NOBJ
 
@@ -84,9 +87,9 @@ bool storeb[NMUT];
 bool black[NMUT];
 byte hs[NMUT];                /* the pending handshake, HS_NONE when served */
 
-hidden byte reach[NOBJ];      /* scratch for the property */
-hidden byte ri, rk, rn;
-hidden byte hne;
+byte reach[NOBJ];          /* scratch for the property, kept at 0 between steps */
+byte ri, rk, rn;             /* scratch indices, likewise */
+byte hne;
 
 /* ---- shading, by a mutator ---- */
 
@@ -154,7 +157,9 @@ inline serve(t) {
 inline pick_obj(t, o) {
     if
     :: reg[t * NREG + 0] != NIL -> o = reg[t * NREG + 0]
+#if NREG > 1
     :: reg[t * NREG + 1] != NIL -> o = reg[t * NREG + 1]
+#endif
     fi
 }
 
@@ -304,11 +309,12 @@ inline reachable(x, res) {
 }
 
 proctype collector() {
-    byte o, k, v;
+    byte o, k, v, cycles;
     bool more;
 end:
     do
-    :: true ->
+    :: cycles == NCYCLES -> break
+    :: cycles < NCYCLES ->
         /* SWEEP is done: flip the epoch (every mark reads white), drop
          * grey hand-overs left from the last cycle. */
         d_step {
@@ -349,11 +355,7 @@ tracing:
         wait_round();
         atomic {
             any_grey(more);
-#ifdef ONE_ROUND
-            more = more || flushed;
-#else
             more = more || flushed || shaded;
-#endif
         };
         if
         :: more -> more = 0; goto tracing
@@ -387,7 +389,8 @@ tracing:
             o++
         :: else -> break
         od;
-        o = 0
+        o = 0;
+        cycles++
     od
 }
 

@@ -1,0 +1,24 @@
+# The API fuzzer (gc/fuzz/fuzz_api.c): random sequences of API operations
+# checked against a model after every collection.  Included by the top
+# Makefile.  Built with Debian's clang (libFuzzer and AddressSanitizer) from
+# the library's sources, with RTGC_CHECK=2 (poisoned free cells, validated
+# references), in the default flavour only and only where clang is found
+# (make check-all installs it).  make test runs it for FUZZ_API_SECS (10)
+# seconds from the committed corpus; longer:
+#   build/fuzz/fuzz_api -max_total_time=3600 -timeout=10 /tmp/corpus gc/fuzz/corpus
+# A crash leaves its input in build/fuzz/ (crash-*); replay it with
+#   build/fuzz/fuzz_api build/fuzz/crash-...
+
+FUZZ_API_SECS ?= 10
+ifeq ($(SAN)$(BUILD)$(if $(shell command -v $(FUZZ_CC) 2>/dev/null),yes,no),optyes)
+$(O)/fuzz/fuzz_api: gc/fuzz/fuzz_api.c $(LIB_SRC) $(wildcard gc/*.h gc/os/*.h gc/include/rtgc/*.h barriers/*.h barriers/include/rtgc/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -std=gnu11 -g -O1 -DRTGC_CHECK=2 -DRTGC_INTERNAL -fsanitize=fuzzer,address -pthread \
+	  $(INC) -o $@ gc/fuzz/fuzz_api.c $(LIB_SRC) -latomic_ops -lpthread
+$(O)/tests/gc-fuzz-api: gc/fuzz/run-fuzz.sh
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec sh gc/fuzz/run-fuzz.sh $(O)/fuzz/fuzz_api $(FUZZ_API_SECS)\n' > $@ && chmod +x $@
+ALL_EXTRA += $(O)/fuzz/fuzz_api $(O)/tests/gc-fuzz-api
+TESTS_EXTRA += $(O)/tests/gc-fuzz-api
+endif

@@ -1,0 +1,80 @@
+#!/bin/sh
+# gc/model/check.sh [quick|full] - check the marking model with SPIN.
+#
+#   quick  (make test)   the model for 2 mutators with one register each,
+#                        2 objects of one field, 2 cycles: searched
+#                        exhaustively (every state), no violation allowed;
+#                        then the variant without the load barrier, which
+#                        must violate the property.
+#   full   (make check-all) the same, and the model with two registers
+#                        per mutator (exhaustive, compressed states).
+#
+# Each check prints SPIN's own summary line.  A search that was cut short
+# (depth limit, memory) counts as a failure, not a pass.  Work happens in
+# a temporary folder; a counterexample's trail is printed with spin -t.
+set -u
+what=${1:-quick}
+here=$(cd "$(dirname "$0")" && pwd)
+command -v spin >/dev/null 2>&1 || { echo "model: spin is not installed (sh .ci/setup-deps.sh check)"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp "$here/marking.pml" "$tmp/"
+cd "$tmp" || exit 1
+fails=0
+
+# run NAME EXPECT(pass|fail) SPIN-DEFINES...  (PAN_CFLAGS, PAN_ARGS from the caller)
+run() {
+    name=$1 expect=$2
+    shift 2
+    rm -f pan pan.* marking.pml.trail
+    t0=$(date +%s)
+    if ! spin "$@" -a marking.pml > spin.log 2>&1; then
+        cat spin.log; echo "model: $name: spin -a failed"; fails=$((fails + 1)); return
+    fi
+    # shellcheck disable=SC2086
+    if ! gcc -O2 -w -DSAFETY -DNOFAIR ${PAN_CFLAGS:-} -o pan pan.c > cc.log 2>&1; then
+        cat cc.log; echo "model: $name: compiling pan failed"; fails=$((fails + 1)); return
+    fi
+    # shellcheck disable=SC2086
+    ./pan -c1 ${PAN_ARGS:--m1000000} > pan.log 2>&1
+    secs=$(( $(date +%s) - t0 ))
+    errs=$(sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' pan.log | tail -1)
+    states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.log | tail -1)
+    cut=$(grep -cE 'max search depth too small|Search not completed|out of memory|aborted' pan.log)
+    summary="$name ($*): ${states:-?} states, errors ${errs:-?}, ${secs} s"
+    if [ "$expect" = pass ]; then
+        if [ "${errs:-x}" = 0 ] && [ "$cut" -eq 0 ]; then
+            echo "model: ok: $summary, exhaustive"
+        else
+            tail -25 pan.log
+            [ -f marking.pml.trail ] && spin -t -p "$@" marking.pml | tail -60
+            echo "model: FAILED: $summary (expected no violation in a complete search)"
+            fails=$((fails + 1))
+        fi
+    else
+        if [ -n "$errs" ] && [ "$errs" -gt 0 ] && grep -q 'assertion violated' pan.log; then
+            echo "model: ok: $summary: SPIN rejects it, as it must:"
+            grep -m1 'assertion violated' pan.log | sed 's/^/model:   /'
+            # The counterexample's last steps (spin -t replays the trail).
+            spin -t -p "$@" marking.pml 2>/dev/null | grep -E '^ *[0-9]+:\s+proc' | tail -8 | sed 's/^/model:   /'
+        else
+            tail -15 pan.log
+            echo "model: FAILED: $summary (expected a counterexample)"
+            fails=$((fails + 1))
+        fi
+    fi
+}
+
+small="-DNREG=1 -DNOBJ=2 -DNF=1 -DNCYCLES=2"
+# shellcheck disable=SC2086
+run "model" pass $small
+# shellcheck disable=SC2086
+run "model without the load barrier" fail -DNO_LOAD_BARRIER $small
+
+if [ "$what" = full ]; then
+    PAN_CFLAGS="-DCOLLAPSE" PAN_ARGS="-m10000000 -w28"
+    run "model, two registers a mutator" pass -DNREG=2 -DNOBJ=2 -DNF=1 -DNCYCLES=2
+    # shellcheck disable=SC2086
+    run "model without the load barrier, two registers" fail -DNO_LOAD_BARRIER -DNREG=2 -DNOBJ=2 -DNF=1 -DNCYCLES=2
+fi
+[ "$fails" -eq 0 ]
