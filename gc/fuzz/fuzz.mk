@@ -4,7 +4,8 @@
 # the library's sources, with RTGC_CHECK=2 (poisoned free cells, validated
 # references), in the default flavour only and only where clang is found
 # (make check-all installs it).  make test runs it for FUZZ_API_SECS (10)
-# seconds from the committed corpus; longer:
+# seconds from an eighth of the committed corpus (make check-all: all of it);
+# longer:
 #   build/fuzz/fuzz_api -max_total_time=3600 -timeout=10 /tmp/corpus gc/fuzz/corpus
 # A crash leaves its input in build/fuzz/ (crash-*); replay it with
 #   build/fuzz/fuzz_api build/fuzz/crash-...
@@ -18,7 +19,7 @@ $(O)/fuzz/fuzz_api: gc/fuzz/fuzz_api.c $(LIB_SRC) $(wildcard gc/*.h gc/os/*.h gc
 	  $(INC) -o $@ gc/fuzz/fuzz_api.c $(LIB_SRC) -latomic_ops -lpthread
 $(O)/tests/gc-fuzz-api: gc/fuzz/run-fuzz.sh
 	@mkdir -p $(dir $@)
-	@printf '#!/bin/sh\nexec sh gc/fuzz/run-fuzz.sh $(O)/fuzz/fuzz_api $(FUZZ_API_SECS)\n' > $@ && chmod +x $@
+	@printf '#!/bin/sh\nexec sh gc/fuzz/run-fuzz.sh $(O)/fuzz/fuzz_api $(FUZZ_API_SECS) 8\n' > $@ && chmod +x $@
 ALL_EXTRA += $(O)/fuzz/fuzz_api $(O)/tests/gc-fuzz-api
 TESTS_EXTRA += $(O)/tests/gc-fuzz-api
 endif

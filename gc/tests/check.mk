@@ -110,3 +110,10 @@ check-all: $(CHECK_STAMP)
 
 soak: all
 	sh gc/tests/soak.sh $(O)/gclat $(SOAK_DURATION) $(SOAK_ARGS)
+
+# The soak checker's own test (synthetic samples), in make test.
+$(O)/tests/gc-soak-check: gc/tests/test_soak.sh gc/tests/soak.sh
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec sh gc/tests/test_soak.sh\n' > $@ && chmod +x $@
+ALL_EXTRA += $(O)/tests/gc-soak-check
+TESTS_EXTRA += $(O)/tests/gc-soak-check
