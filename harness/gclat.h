@@ -56,6 +56,7 @@ typedef struct gclat_opts {
     const char *jit;          /* vm engine: auto|on|off */
     uint64_t seed;
     const char *json_path, *trace_path, *plot_path;
+    const char *sample_path;  /* --sample: one line of heap, RSS and pause figures a second */
     const char *gc_options;   /* extra rtgc options "key=value,..." */
     const char *programs_dir; /* where the vm engine finds its programs */
     gclat_param params[GCLAT_MAX_PARAMS];

@@ -34,6 +34,7 @@ void gclat_usage(FILE *f) {
             "  --param KEY=VALUE  a workload parameter (rate, sessions, entities, hz, window, ...; see harness/README.md)\n"
             "  --gc-options STR   more collector options, key=value,... (as RTGC_OPTIONS)\n"
             "  --json FILE        write the figures as JSON\n"
+            "  --sample FILE      every second, a line of heap size, RSS and pause figures\n"
             "  --trace FILE       write a Chrome trace-event file (opens in Perfetto)\n"
             "  --plot FILE.svg    draw the pause histograms and MMU curves\n"
             "  --pin              pin mutator, collector and probe threads to cores\n"
@@ -108,7 +109,7 @@ int gclat_parse_args(int argc, char **argv, gclat_opts *o, char *err, size_t len
 
     static const char *const with_value[] = {"--workload", "--duration", "--mode", "--threads", "--heap",
                                              "--budget", "--engine", "--jit", "--seed", "--json",
-                                             "--trace", "--plot", "--param", "--gc-options", "--programs", NULL};
+                                             "--trace", "--plot", "--param", "--gc-options", "--programs", "--sample", NULL};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         char name[32];
@@ -183,6 +184,8 @@ int gclat_parse_args(int argc, char **argv, gclat_opts *o, char *err, size_t len
                 return fail(err, len, "--seed: expected a non-negative integer, got '%s'", val);
         } else if (strcmp(name, "--json") == 0) {
             o->json_path = val;
+        } else if (strcmp(name, "--sample") == 0) {
+            o->sample_path = val;
         } else if (strcmp(name, "--trace") == 0) {
             o->trace_path = val;
         } else if (strcmp(name, "--plot") == 0) {

@@ -180,6 +180,94 @@ static void drain(gclat_run *run, uint64_t *next, size_t *cap) {
     }
 }
 
+/* --sample FILE (soak tests, gc/tests/soak.sh): once a second while a
+ * workload runs, one line: the heap's figures (rtgc_get_stats), the
+ * process's resident set (/proc/self/status), the memory of the harness's
+ * own pause array (which grows by design), and the pauses recorded since
+ * the last line (count, stalls, the collector's work per pause: p50, p99,
+ * max; the longest wall time).  One file for every workload of the run. */
+typedef struct sampler {
+    FILE *f;
+    uint64_t next_ns;
+    size_t from;
+    uint64_t *work;
+    size_t cap;
+} sampler;
+
+static long rss_kb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void sample(gclat_run *run, sampler *s, uint64_t now) {
+    gclat_result *r = run->res;
+    if (!s->f || now < s->next_ns)
+        return;
+    s->next_ns = now + 1000000000ull;
+    rtgc_stats st;
+    rtgc_get_stats(run->heap, &st);
+    size_t n = r->npauses > s->from ? r->npauses - s->from : 0, np = 0, stalls = 0;
+    if (n > s->cap) {
+        uint64_t *w = realloc(s->work, n * sizeof *w);
+        if (w)
+            s->work = w, s->cap = n;
+    }
+    uint64_t wall_max = 0;
+    for (size_t i = s->from; i < r->npauses; i++) {
+        const rtgc_pause_record *p = &r->pauses[i];
+        if (p->stall)
+            stalls++;
+        if (p->wall_ns > wall_max)
+            wall_max = p->wall_ns;
+        if (np < s->cap)
+            s->work[np++] = p->work_ns;
+    }
+    s->from = r->npauses;
+    qsort(s->work, np, sizeof *s->work, cmp_u64);
+    uint64_t p50 = np ? s->work[(np - 1) / 2] : 0, p99 = np ? s->work[(np - 1) * 99 / 100] : 0;
+    fprintf(s->f, "%.1f %s %zu %zu %zu %zu %ld %zu %llu %llu %zu %zu %llu %llu %llu %llu\n",
+            (now - r->t_start_ns) / 1e9, run->w->name, st.heap_size, st.heap_peak, st.committed, st.live_bytes,
+            rss_kb(), r->npauses * sizeof *r->pauses / 1024, (unsigned long long)st.cycles,
+            (unsigned long long)st.oom_count, np, stalls, (unsigned long long)p50, (unsigned long long)p99,
+            (unsigned long long)(np ? s->work[np - 1] : 0), (unsigned long long)wall_max);
+    fflush(s->f);
+}
+
+static void sampler_open(const gclat_opts *o, sampler *s, gclat_result *res) {
+    static int opened;
+    memset(s, 0, sizeof *s);
+    if (!o->sample_path)
+        return;
+    s->f = fopen(o->sample_path, opened ? "a" : "w");
+    if (!s->f) {
+        snprintf(res->error, sizeof res->error, "--sample %s: cannot open it for writing", o->sample_path);
+        fprintf(stderr, "gclat: cannot write %s\n", o->sample_path);
+        return;
+    }
+    if (!opened)
+        fprintf(s->f, "# t_s workload heap_size heap_peak committed live_bytes rss_kb records_kb cycles oom "
+                      "pauses stalls work_p50_ns work_p99_ns work_max_ns wall_max_ns\n");
+    opened = 1;
+}
+
+static void sampler_close(sampler *s) {
+    if (s->f)
+        fclose(s->f);
+    free(s->work);
+}
+
 static void progress(const gclat_run *run, int on, uint64_t t0) {
     if (!on)
         return;
@@ -238,6 +326,10 @@ int gclat_run_workload(const gclat_opts *o, const gclat_workload *w, gclat_resul
         .lock = &sync,
     };
     res->threads = run.threads;
+    sampler smp;
+    sampler_open(o, &smp, res);
+    if (res->error[0])
+        return -1;
     res->phases = calloc(1u << 16, sizeof *res->phases);
 
     /* The collector thread inherits the creating thread's CPU and policy. */
@@ -262,12 +354,14 @@ int gclat_run_workload(const gclat_opts *o, const gclat_workload *w, gclat_resul
         snprintf(res->error, sizeof res->error, "heap: %s", err.message);
         free(res->phases);
         res->phases = NULL;
+        sampler_close(&smp);
         return -1;
     }
     rtgc_set_event_handler(run.heap, on_event, res);
 
     if (gclat_engine_load(&run) != 0) {
         rtgc_heap_destroy(run.heap);
+        sampler_close(&smp);
         return -1;
     }
 
@@ -315,6 +409,7 @@ int gclat_run_workload(const gclat_opts *o, const gclat_workload *w, gclat_resul
         nanosleep(&ts, NULL);
         drain(&run, &next, &cap);
         progress(&run, show, res->t_start_ns);
+        sample(&run, &smp, gclat_now());
     }
     for (int i = 0; i < started; i++)
         pthread_join(workers[i].th, NULL);
@@ -323,6 +418,9 @@ int gclat_run_workload(const gclat_opts *o, const gclat_workload *w, gclat_resul
     res->t_end_ns = gclat_now();
     gclat_probes_stop(probes, &res->probe);
     drain(&run, &next, &cap);
+    smp.next_ns = 0;
+    sample(&run, &smp, gclat_now());      /* the last line covers the rest */
+    sampler_close(&smp);
     free(workers);
 
     res->measure_start_ns = run.measure_start_ns;

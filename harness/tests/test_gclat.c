@@ -2141,6 +2141,73 @@ static void test_usage_exits(void **state) {
     assert_int_equal(bad, 0);
 }
 
+/* --sample FILE: a line a second of heap, RSS and pause figures, one file
+ * for every workload of the run (the soak test, gc/tests/soak.sh, reads
+ * it); an unwritable file fails the run. */
+static void test_sample(void **state) {
+    (void)state;
+    require_gclat();
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/samples.txt", tmpdir);
+    const char *args[] = {"--workload", "web,embedded", "--duration", "2200ms", "--budget", "1s", "--quiet",
+                          "--sample", path, NULL};
+    proc_out po;
+    run_gclat(&po, RUN_TIMEOUT, args);
+    int bad = 0;
+    if (po.status != 0) {
+        print_error("exit %d\n", po.status);
+        bad++;
+    }
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int header = 0, lines[2] = {0, 0}, fieldbad = 0;
+    unsigned long long pauses = 0, last_cycles[2] = {0, 0};
+    while (f && fgets(line, sizeof line, f)) {
+        if (line[0] == '#') {
+            header += strstr(line, "heap_size") && strstr(line, "rss_kb") && strstr(line, "work_p99_ns");
+            continue;
+        }
+        double t;
+        char wl[32];
+        unsigned long long v[14];
+        int n = sscanf(line, "%lf %31s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &t, wl,
+                       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11], &v[12],
+                       &v[13]);
+        int w = strcmp(wl, "web") == 0 ? 0 : strcmp(wl, "embedded") == 0 ? 1 : -1;
+        /* heap_size, heap_peak, rss_kb > 0; peak >= size; cycles never go back; p50 <= p99 <= max */
+        if (n != 16 || w < 0 || v[0] == 0 || v[1] < v[0] || v[4] == 0 || v[6] < last_cycles[w] ||
+            v[10] > v[11] || v[11] > v[12]) {
+            if (!fieldbad++)
+                print_error("bad sample line: %s", line);
+            continue;
+        }
+        last_cycles[w] = v[6];
+        pauses += v[8];
+        lines[w]++;
+    }
+    if (f)
+        fclose(f);
+    if (header != 1 || lines[0] < 2 || lines[1] < 2 || fieldbad || pauses == 0 || last_cycles[0] == 0) {
+        print_error("--sample: %d header lines (expected 1), %d web and %d embedded lines (expected 2 or more "
+                    "each), %d bad lines, %llu pauses, %llu web cycles\n",
+                    header, lines[0], lines[1], fieldbad, pauses, last_cycles[0]);
+        bad++;
+    }
+    if (bad)
+        show(&po, "gclat --sample");
+    proc_free(&po);
+
+    const char *nowrite[] = {"--workload", "embedded", "--duration", "10ms", "--budget", "1s", "--quiet",
+                             "--sample", "/nonexistent-dir/samples.txt", NULL};
+    run_gclat(&po, RUN_TIMEOUT, nowrite);
+    if (po.status != 1 || !strstr(po.err, "gclat: cannot write /nonexistent-dir/samples.txt")) {
+        show(&po, "gclat --sample /nonexistent-dir/samples.txt (expected exit 1 and the reason)");
+        bad++;
+    }
+    proc_free(&po);
+    assert_int_equal(bad, 0);
+}
+
 /* Step mode: the open-loop workloads give their idle time to rtgc_step
  * (web and embedded as well as gaming): steps are recorded and the time
  * given is reported. */
@@ -2267,7 +2334,7 @@ int main(int argc, char **argv) {
     int failed = cmocka_run_group_tests_name("gclat units", unit, NULL, NULL);
 
     enum { NW = sizeof native_cases / sizeof *native_cases };
-    struct CMUnitTest runs[NW + 6];
+    struct CMUnitTest runs[NW + 7];
     int nr = 0;
     for (int i = 0; i < NW; i++) {
         snprintf(native_cases[i].name, sizeof native_cases[i].name, "native_%s", native_cases[i].workload);
@@ -2279,6 +2346,7 @@ int main(int argc, char **argv) {
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_usage_exits);
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_pin);
     runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_step_mode);
+    runs[nr++] = (struct CMUnitTest)cmocka_unit_test(test_sample);
     printf("gclat under test: %s%s\n", gclat_path, gclat_found ? "" : " (missing: these cases fail)");
     failed += _cmocka_run_group_tests("gclat native runs", runs, (size_t)nr, NULL, NULL);
 
