@@ -82,6 +82,18 @@ static double need(const jv *w, const char *path, const char *file) {
     return v->num;
 }
 
+/* A baseline's figure: a number in [lo, hi], or the baseline is corrupt
+ * (exit 2); a negative or infinite figure would otherwise judge every run
+ * as a regression, or none. */
+static double need_in(const jv *w, const char *path, const char *file, double lo, double hi) {
+    double v = need(w, path, file);
+    if (!(v >= lo && v <= hi)) {
+        fprintf(stderr, "ltcheck: %s: '%s' is %g, not in [%g, %g]: a corrupt baseline\n", file, path, v, lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
 static jv *load(const char *path) {
     char err[300];
     jv *v = jv_parse_file(path, err, sizeof err);
@@ -182,7 +194,7 @@ static int cmd_check(int argc, char **argv) {
         char path[64];
         snprintf(path, sizeof path, "pause_work.%s", work_keys[k]);
         work[k] = need(w, path, result);
-        double bv = base ? need(base, path, base_path) : 0;
+        double bv = base ? need_in(base, path, base_path, 0, 1e12) : 0;
         limit[k] = bv * (1 + tol);
         if (limit[k] < bv + FLOOR_NS)
             limit[k] = bv + FLOOR_NS;
@@ -202,7 +214,7 @@ static int cmd_check(int argc, char **argv) {
 
     /* 4. MMU by collector work */
     double mmu = need(w, "mmu_work.10ms", result);
-    double mmu_base = base ? need(base, "mmu_work.10ms", base_path) : 0;
+    double mmu_base = base ? need_in(base, "mmu_work.10ms", base_path, 0, 1) : 0;
     if (mmu_target > 0) {
         if (mmu < mmu_target)
             regress("MMU (work, 10 ms) %.3f < the target %.3f (-%.3f)", mmu, mmu_target, mmu_target - mmu);
@@ -213,7 +225,7 @@ static int cmd_check(int argc, char **argv) {
 
     /* 5. stalls */
     double stalls = need(w, "stalls.count", result);
-    double stalls_base = base ? need(base, "stalls", base_path) : 0;
+    double stalls_base = base ? need_in(base, "stalls", base_path, 0, 1e12) : 0;
     if (base && stalls > 2 * stalls_base + 2)
         regress("%.0f stalls at the heap limit > 2 x baseline %.0f + 2", stalls, stalls_base);
 
