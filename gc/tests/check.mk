@@ -117,3 +117,10 @@ $(O)/tests/gc-soak-check: gc/tests/test_soak.sh gc/tests/soak.sh
 	@printf '#!/bin/sh\nexec sh gc/tests/test_soak.sh\n' > $@ && chmod +x $@
 ALL_EXTRA += $(O)/tests/gc-soak-check
 TESTS_EXTRA += $(O)/tests/gc-soak-check
+
+# Unreadable and corrupt baseline files against ltcheck, in make test.
+$(O)/tests/latency-baseline-files: latency-tests/test_baseline_files.sh $(O)/ltcheck
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec sh latency-tests/test_baseline_files.sh $(O)\n' > $@ && chmod +x $@
+ALL_EXTRA += $(O)/tests/latency-baseline-files
+TESTS_EXTRA += $(O)/tests/latency-baseline-files
