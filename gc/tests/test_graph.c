@@ -1604,6 +1604,12 @@ static void test_graph_threads_concurrent_nostress(void **state) {
     run_threads("graph_threads_concurrent_nostress",
                 "mode=concurrent,verify=1,heap=32M,min_trigger=1M", 100000, 8000);
 }
+/* Step mode with four threads and nobody calling rtgc_step: every cycle is
+ * driven by a thread stalled at the heap limit, which needs the others'
+ * handshakes (they poll, or are blocked). */
+static void test_graph_threads_step(void **state) {
+    run_threads("graph_threads_step", "mode=step,verify=1,heap=6M,min_trigger=1M", 60000, 4000);
+}
 static void test_graph_threads_incremental(void **state) {
     run_threads("graph_threads_incremental", "mode=incremental,verify=1,heap=32M,min_trigger=1M", 60000,
                 4000);
@@ -1631,6 +1637,7 @@ int main(void) {
         cmocka_unit_test(test_graph_threads_concurrent),
         cmocka_unit_test(test_graph_threads_concurrent_nostress),
         cmocka_unit_test(test_graph_threads_incremental),
+        cmocka_unit_test(test_graph_threads_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
