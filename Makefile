@@ -5,6 +5,9 @@
 #   make run           build everything and run the main job (gclat --budget 1ms)
 #   make bench         benchmarks: micro, pauses, the VM, peers side by side (bench/README.md)
 #   make latency       the pause-percentile regression tests (latency-tests/README.md)
+#   make check-all     make test, then the long checks: torture (opt, ASan, TSan,
+#                      valgrind), the SPIN model, the fuzzers (gc/tests/check.mk)
+#   make soak          the web workload for SOAK_DURATION (10m), checked for growth
 #   make install PREFIX=/usr/local
 #
 # Flavours: BUILD=opt|check|debug, SAN=address|thread|undefined.  The default
