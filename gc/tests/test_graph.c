@@ -302,6 +302,7 @@ typedef struct model {
     void **root[MAX_ROOTS]; /* the root slots (range, frame or handle) */
     uint64_t root_exp[MAX_ROOTS];
     bool root_global[MAX_ROOTS]; /* a global slot: read with rtgc_load */
+    bool root_stack[MAX_ROOTS];  /* a VM stack slot: read through rtgc_shade */
     uint32_t epoch;
     void **stack;           /* walk stack */
     size_t scap;
@@ -395,7 +396,15 @@ static uint64_t rnd(gctx *c, uint64_t n) {
  * arrays) are read through rtgc_load (rtgc/roots.h; gc/DESIGN.md
  * [rt.invariant]); the thread's own slots are read directly. */
 static void *root_read(gctx *c, size_t r) {
-    return c->m.root_global[r] ? rtgc_load(c->t, c->m.root[r]) : *c->m.root[r];
+    if (c->m.root_global[r])
+        return rtgc_load(c->t, c->m.root[r]);
+    void *v = *c->m.root[r];
+    /* [rt.watermark] The stack may be scanned in slices with this thread
+     * running in between: a reference read from a slot the scanner may
+     * not have visited yet goes through rtgc_shade (rtgc/roots.h). */
+    if (c->m.root_stack[r])
+        rtgc_shade(c->t, v);
+    return v;
 }
 
 /* Write root slot r: global slots through rtgc_store with no object
@@ -1085,8 +1094,10 @@ static bool roots_setup(gctx *c, root_set *rs, size_t nr) {
     rs->vs.slots = calloc(VMSTACK_SLOTS, sizeof *rs->vs.slots);
     rtgc_thread_set_stack_scanner(c->t, vmstack_scan, &rs->vs);
     size_t ns = nr / 8;
-    for (size_t i = 0; i < ns; i++) /* spread over the stack, the last one near its top */
+    for (size_t i = 0; i < ns; i++) { /* spread over the stack, the last one near its top */
+        m->root_stack[k] = true;
         m->root[k++] = &rs->vs.slots[(VMSTACK_SLOTS - 1) - i * ((VMSTACK_SLOTS - 1) / ns)];
+    }
 
     rs->cb.n = nr - k;
     rs->cb.slots = calloc(rs->cb.n, sizeof *rs->cb.slots);
