@@ -4,7 +4,9 @@
  *
  * The input: byte 0 picks the mode (stw, incremental, step, concurrent)
  * and the heap limit (2 or 3 MiB), byte 1 whether verify=1 and stress=N are
- * on; every following pair of bytes is one operation (op, argument):
+ * on and the budget (200 or 20 us); every following pair of bytes is one
+ * operation (op, argument).  Roots 0..7 are a global range, 8..15 a
+ * shadow-stack frame of the main thread (cleared when it detaches):
  *
  *   alloc a node or a byte array (sometimes large, sometimes larger than
  *     the heap limit: NULL and the OOM handler are then expected, and the
@@ -13,8 +15,8 @@
  *     root, follow a path with rtgc_load and root what it reaches, rewrite
  *     a byte array's payload
  *   collect (rtgc_collect), step (rtgc_step), poll, blocking sections
- *   detach the thread and attach it again (roots are a global range, so
- *     they survive)
+ *   detach the thread and attach it again (the global roots survive, the
+ *     frame's are dropped)
  *   run a second thread that attaches, builds a short list, publishes it
  *     into a root slot and detaches, while this one waits in a blocking
  *     section (the collector thread, when there is one, runs meanwhile)
@@ -40,7 +42,8 @@
 
 #include <rtgc.h>
 
-#define NROOTS 16
+#define NROOTS 16                 /* 0..7: a global range; 8..15: a shadow-stack frame */
+#define NGLOBAL 8
 #define MAXOBJ 8192
 #define HELPER_LEN 6
 
@@ -57,7 +60,9 @@ static struct {
     rtgc_heap *h;
     rtgc_thread *t;
     rtgc_layout_id node, bytes;
-    void *roots[NROOTS];          /* a registered global range */
+    void *roots[NGLOBAL];         /* a registered global range */
+    void *fslots[NROOTS - NGLOBAL]; /* the main thread's frame */
+    rtgc_frame frame;
     uint32_t root_id[NROOTS];
     mobj objs[MAXOBJ];
     uint32_t nobjs;
@@ -110,11 +115,17 @@ static uint32_t new_id(void *o, uint32_t kind, uint32_t len) {
     return id;
 }
 
+/* Global slots are read with rtgc_load and written with rtgc_store (they
+ * are scanned after every thread, [rt.invariant]); frame slots are the
+ * thread's own, scanned at its root handshake. */
 static void *root_get(rtgc_thread *t, int r) {
-    return rtgc_load(t, &F.roots[r]);
+    return r < NGLOBAL ? rtgc_load(t, &F.roots[r]) : F.fslots[r - NGLOBAL];
 }
 static void root_set(rtgc_thread *t, int r, void *v, uint32_t id) {
-    rtgc_store(t, NULL, &F.roots[r], v);
+    if (r < NGLOBAL)
+        rtgc_store(t, NULL, &F.roots[r], v);
+    else
+        F.fslots[r - NGLOBAL] = v;
     F.root_id[r] = id;
 }
 
@@ -304,8 +315,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int mode = data[0] & 3;
     int verify = data[1] & 1, stress = (data[1] >> 1) & 7;
     F.heap_limit = (data[0] & 4) ? 3u << 20 : 2u << 20;
-    snprintf(opts, sizeof opts, "mode=%s,heap=%zu,budget=200us,verify=%d,stress=%d,pause_log=16",
-             modes[mode], F.heap_limit, verify, stress ? 13 * stress : 0);
+    unsigned budget_us = (data[1] & 0x10) ? 20 : 200;  /* short slices: more interleaving */
+    snprintf(opts, sizeof opts, "mode=%s,heap=%zu,budget=%uus,verify=%d,stress=%d,pause_log=16",
+             modes[mode], F.heap_limit, budget_us, verify, stress ? 13 * stress : 0);
     rtgc_config cfg;
     rtgc_error err;
     rtgc_config_init(&cfg);
@@ -321,11 +333,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rtgc_layout bl = {.name = "fuzz.bytes", .kind = RTGC_LAYOUT_BYTES, .size = 16, .elem_size = 1};
     if (rtgc_layout_register(F.h, &nl, &F.node, &err) || rtgc_layout_register(F.h, &bl, &F.bytes, &err))
         FAIL("layout: %s", err.message);
-    if (rtgc_root_range_add(F.h, F.roots, NROOTS) != RTGC_OK)
+    if (rtgc_root_range_add(F.h, F.roots, NGLOBAL) != RTGC_OK)
         FAIL("root range");
     rtgc_thread *t = rtgc_thread_attach(F.h, &err);
     if (!t)
         FAIL("attach: %s", err.message);
+    rtgc_frame_push(t, &F.frame, F.fslots, NROOTS - NGLOBAL);
 
     for (size_t i = 2; i + 1 < size; i += 2) {
         uint8_t op = data[i], a = data[i + 1];
@@ -401,14 +414,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             rtgc_poll(t);
             break;
         case 13:                               /* detach and attach again */
+            for (int j = NGLOBAL; j < NROOTS; j++) /* the frame goes with the thread */
+                F.root_id[j] = 0;
+            rtgc_frame_pop(t, &F.frame);
             if (rtgc_thread_detach(t) != RTGC_OK)
                 FAIL("detach failed");
             t = rtgc_thread_attach(F.h, &err);
             if (!t)
                 FAIL("attach again: %s", err.message);
+            rtgc_frame_push(t, &F.frame, F.fslots, NROOTS - NGLOBAL);
             break;
-        case 14:                               /* a helper thread */
-            run_helper(t, r);
+        case 14:                               /* a helper thread, publishing into a global slot */
+            run_helper(t, r % NGLOBAL);
             break;
         case 15: {                             /* rewrite a payload */
             uint32_t id = F.root_id[r];
@@ -429,6 +446,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_all(t, "the last collection");
     for (int r = 0; r < NROOTS; r++)
         root_set(t, r, NULL, 0);
+    rtgc_frame_pop(t, &F.frame);
     rtgc_collect(t);
     rtgc_stats s;
     rtgc_get_stats(F.h, &s);

@@ -19,14 +19,14 @@
 # is left in build/fuzz/ and replays with build/fuzz/fuzz_api FILE.
 #
 # Knobs: TORTURE_SCALE (20: about 2M..20M operations a test, 13 tests over
-# the four modes), TORTURE_ASAN_SCALE (2), TORTURE_TSAN_SCALE (1, four
-# times the TSan default), TORTURE_VALGRIND_SCALE (0.02), FUZZ_LONG_SECS
+# the four modes), TORTURE_ASAN_SCALE (5), TORTURE_TSAN_SCALE (1, four
+# times the TSan default), TORTURE_VALGRIND_SCALE (0.2), FUZZ_LONG_SECS
 # (300, each fuzzer).
 
 TORTURE_SCALE ?= 20
-TORTURE_ASAN_SCALE ?= 2
+TORTURE_ASAN_SCALE ?= 5
 TORTURE_TSAN_SCALE ?= 1
-TORTURE_VALGRIND_SCALE ?= 0.02
+TORTURE_VALGRIND_SCALE ?= 0.2
 FUZZ_LONG_SECS ?= 300
 SOAK_DURATION ?= 10m
 SOAK_ARGS ?=
@@ -86,7 +86,7 @@ torture-tsan:
 	$(call torture_run,build/opt-thread/tests/test_graph,$(TORTURE_TSAN_SCALE),torture-tsan,TSAN_OPTIONS=halt_on_error=1)
 
 # valgrind's memcheck on the check build (poisoned cells, validated
-# references), every test at a fiftieth of its length.
+# references), every test at a fifth of its length.
 torture-valgrind: $(CHECK_STAMP)
 	@$(MAKE) --no-print-directory BUILD=check tests
 	$(call torture_run,build/check/tests/test_graph,$(TORTURE_VALGRIND_SCALE),torture-valgrind,valgrind -q --error-exitcode=99 --track-origins=no)
