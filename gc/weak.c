@@ -281,11 +281,14 @@ size_t rtgc_run_finalizers(rtgc_thread *t, size_t max) {
             pthread_mutex_unlock(&h->weak_lock);
             break;
         }
-        /* The entry stays a root (through r[0]) while fn runs.  Reading it
-         * from the queue, a root the collector scans, is a root read: the
-         * object is marked or its cycle has ended [weak.order]. */
+        /* The entry stays a root (through r[0]) while fn runs.  The queue is
+         * a global root, scanned after every thread: a thread already
+         * scanned that takes an object out of it must shade it, as any
+         * read of a global slot does ([rt.invariant]), or the object could
+         * leave the queue white before the queue is scanned. */
         fin_entry e = h->ready[h->ready_head];
-        rtgc_store(t, NULL, &r[0], e.obj);
+        rtgc_shade(t, e.obj);
+        r[0] = e.obj;
         h->ready[h->ready_head++].obj = NULL;
         pthread_mutex_unlock(&h->weak_lock);
         e.fn(t, r[0], e.data);
