@@ -229,6 +229,8 @@ void gclat_run_fail(gclat_ctx *c, const char *fmt, ...) __attribute__((format(pr
 void gclat_run_add(gclat_ctx *c, const gclat_lat *lat, uint64_t ops, uint64_t ops_scheduled,
                    uint64_t frames_missed, uint64_t step_ns, uint64_t checksum);
 void gclat_pin_self(gclat_run *run, int worker);
+/* What the workload's "over" counts against (every worker sets the same). */
+void gclat_run_deadline(gclat_ctx *c, uint64_t deadline_ns);
 
 /* Run one workload to completion: heap, threads, probes, records. */
 int gclat_run_workload(const gclat_opts *o, const gclat_workload *w, gclat_result *res);

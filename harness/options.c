@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ void gclat_usage(FILE *f) {
             "Exit status: 0 every pause within the budget, 1 a pause broke it (or a workload failed), 2 bad usage.\n"
             "\n"
             "  --workload LIST    workloads to run, comma-separated: web, gaming, embedded, msgbuf, gcbench,\n"
-            "                     default (web,gaming,embedded) or all (default: default)\n"
+            "                     default or all (both: the five) (default: default)\n"
             "  --duration TIME    measured time of each workload (default: per workload, about 20 s in all)\n"
             "  --mode MODE        collector mode: concurrent, incremental, step, stw (default: per workload)\n"
             "  --threads N        mutator threads of the web workload (default 2)\n"
@@ -122,10 +123,16 @@ int gclat_parse_args(int argc, char **argv, gclat_opts *o, char *err, size_t len
             return fail(err, len, "unknown option '%s'", arg);
         memcpy(name, arg, nlen);
         name[nlen] = 0;
-        int takes = 0;
+        int takes = 0, known = 0;
         for (const char *const *w = with_value; *w; w++)
             if (strcmp(*w, name) == 0)
-                takes = 1;
+                takes = known = 1;
+        static const char *const flags[] = {"--help", "--version", "--pin", "--rt", "--quiet", "--progress", "--no-progress", NULL};
+        for (const char *const *w = flags; *w; w++)
+            if (strcmp(*w, name) == 0)
+                known = 1;
+        if (!known)
+            return fail(err, len, "unknown option '%s'", name);
         if (takes) {
             if (eq)
                 val = eq + 1;
@@ -215,8 +222,9 @@ int gclat_parse_args(int argc, char **argv, gclat_opts *o, char *err, size_t len
             char *end;
             errno = 0;
             double v = strtod(p->value, &end);
-            if (errno || *end || !(v >= 0))
-                return fail(err, len, "--param %s: expected a non-negative number, got '%s'", p->key, p->value);
+            if (errno || *end || !(v >= 0) || !isfinite(v) || v > 1e12)
+                return fail(err, len, "--param %s: expected a non-negative number up to 1e12, got '%s'", p->key,
+                            p->value);
             o->nparams++;
         } else if (strcmp(name, "--pin") == 0) {
             o->pin = 1;

@@ -72,8 +72,10 @@ uint64_t gclat_run_barrier(gclat_ctx *c) {
         rtgc_enter_blocking(c->t);
     pthread_mutex_lock(&s->mu);
     if (++s->arrived == run->threads) {
-        run->measure_start_ns = gclat_now();
-        run->measure_end_ns = run->measure_start_ns + run->duration_ns;
+        uint64_t now = gclat_now();
+        /* atomic: the progress line reads them without the lock */
+        __atomic_store_n(&run->measure_start_ns, now, __ATOMIC_RELAXED);
+        __atomic_store_n(&run->measure_end_ns, now + run->duration_ns, __ATOMIC_RELAXED);
         pthread_cond_broadcast(&s->cv);
     } else {
         while (s->arrived < run->threads)
@@ -83,6 +85,13 @@ uint64_t gclat_run_barrier(gclat_ctx *c) {
     if (c->t)
         rtgc_leave_blocking(c->t);
     return run->measure_start_ns;
+}
+
+void gclat_run_deadline(gclat_ctx *c, uint64_t deadline_ns) {
+    run_sync *s = c->run->lock;
+    pthread_mutex_lock(&s->mu);
+    c->run->res->deadline_ns = deadline_ns;
+    pthread_mutex_unlock(&s->mu);
 }
 
 void gclat_run_add(gclat_ctx *c, const gclat_lat *lat, uint64_t ops, uint64_t ops_scheduled,
@@ -274,11 +283,13 @@ static void progress(const gclat_run *run, int on, uint64_t t0) {
     uint64_t now = gclat_now();
     char line[160];
     const char *engine = run->opts->engine == GCLAT_VM ? "vm" : "native";
-    if (!run->measure_start_ns || now < run->measure_start_ns) {
+    uint64_t start = __atomic_load_n(&run->measure_start_ns, __ATOMIC_RELAXED);
+    uint64_t end = __atomic_load_n(&run->measure_end_ns, __ATOMIC_RELAXED);
+    if (!start || now < start) {
         snprintf(line, sizeof line, "gclat: %s (%s, %s): setting up, %.1f s", run->w->name, engine,
                  run->res->mode, (now - t0) / 1e9);
     } else {
-        double left = run->measure_end_ns > now ? (run->measure_end_ns - now) / 1e9 : 0;
+        double left = end > now ? (end - now) / 1e9 : 0;
         snprintf(line, sizeof line, "gclat: %s (%s, %s): %.1f s left", run->w->name, engine, run->res->mode, left);
     }
     fprintf(stderr, "\r%-70s", line);

@@ -219,7 +219,7 @@ static void game_drive(gclat_ctx *c) {
     gclat_lat lat;
     gclat_lat_init(&lat);
     uint64_t period = (uint64_t)(1e9 / hz);
-    run->res->deadline_ns = period;
+    gclat_run_deadline(c, period);
     uint64_t t0 = gclat_run_barrier(c), end = run->measure_end_ns;
     uint64_t frames = 0, missed = 0, slot = 0, step_ns = 0, sum = 0;
     while (!run->failed) {

@@ -65,7 +65,7 @@ static void msg_drive(gclat_ctx *c) {
     }
     if (gclat_call(c, "setup", 1, &window, NULL))
         return;
-    run->res->deadline_ns = run->budget_ns;
+    gclat_run_deadline(c, run->budget_ns);
     gclat_lat lat;
     gclat_lat_init(&lat);
     uint64_t t0 = gclat_run_barrier(c), end = run->measure_end_ns, i = 0, a = t0;
@@ -79,7 +79,7 @@ static void msg_drive(gclat_ctx *c) {
         i++;
     }
     /* a closed loop: the measured phase is the push loop itself */
-    run->measure_end_ns = a;
+    __atomic_store_n(&run->measure_end_ns, a, __ATOMIC_RELAXED);
     gclat_run_add(c, &lat, i, i, 0, 0, i);
 }
 
