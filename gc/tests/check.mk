@@ -5,7 +5,8 @@
 #                      every mode; under AddressSanitizer; under
 #                      ThreadSanitizer; a small run under valgrind; the
 #                      model check with two registers a mutator; both
-#                      fuzzers for a while.  Installs what it needs
+#                      fuzzers for a while, and the API fuzzer against a
+#                      broken load barrier (make fuzz-teeth).  Installs what it needs
 #                      (.ci/setup-deps.sh check: spin, valgrind, clang).
 #   make model         the SPIN model of marking, the quick check (also in
 #                      make test)
@@ -66,7 +67,7 @@ model-full: $(MODEL_STAMP)
 # it went.
 define torture_run
 	@mkdir -p build/check
-	@echo "check-all: $(3): RTGC_TEST_SCALE=$(2) $(1) (log: build/check/$(3).log)"
+	@echo "check-all: $(3): RTGC_TEST_SCALE=$(2) $(4) $(1) (log: build/check/$(3).log)"
 	@s=$$(date +%s); RTGC_TEST_SCALE=$(2) $(4) $(1) > build/check/$(3).log 2>&1; rc=$$?; \
 	  grep -E '^\[ (STATS|SEED) ' build/check/$(3).log | sed 's/^/  /' | tail -40; \
 	  tail -3 build/check/$(3).log | sed 's/^/  /'; \
@@ -106,6 +107,7 @@ check-all: $(CHECK_STAMP)
 	@$(MAKE) --no-print-directory torture-valgrind
 	@$(MAKE) --no-print-directory model-full
 	@$(MAKE) --no-print-directory fuzz-long
+	@$(MAKE) --no-print-directory fuzz-teeth
 	@echo "check-all: everything passed"
 
 soak: all
