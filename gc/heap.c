@@ -542,6 +542,14 @@ const rtgc_config *rtgc_heap_config(rtgc_heap *h) {
     return &h->cfg;
 }
 
+void rtgc_heap_set_user_data(rtgc_heap *h, void *data) {
+    __atomic_store_n(&h->user_data, data, __ATOMIC_RELEASE);
+}
+
+void *rtgc_heap_user_data(rtgc_heap *h) {
+    return __atomic_load_n(&h->user_data, __ATOMIC_ACQUIRE);
+}
+
 _Thread_local uint64_t tl_lock_wait_ns;
 
 void heap_lock_handoff(rtgc_heap *h) {

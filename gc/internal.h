@@ -285,6 +285,7 @@ struct rtgc_heap {
     void *oom_data;
     rtgc_error_fn error_fn;
     void *error_data;
+    void *volatile user_data;        /* rtgc_heap_set_user_data */
 };
 
 /* Phases of a concurrent/incremental cycle (cycle.c).  Marking is on from

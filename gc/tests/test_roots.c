@@ -728,6 +728,66 @@ static void test_blocked_thread_roots(void **state) {
     pthread_cond_destroy(&b.cv);
 }
 
+/* ---- rtgc_scan_skip and per-heap user data ---- */
+
+typedef struct skip_stack {
+    void **slots;
+    size_t n;
+    uint64_t calls;
+} skip_stack;
+
+/* Mostly immediates: a scanner that only counted visited slots would do
+ * them all in one slice; counted with rtgc_scan_skip they are sliced. */
+static int skip_scan(rtgc_thread *t, rtgc_root_scan *s, void *data) {
+    (void)t;
+    skip_stack *st = data;
+    st->calls++;
+    for (size_t i = s->cursor; i < st->n; i++) {
+        if (rtgc_is_ref(st->slots[i]))
+            rtgc_scan_visit(s, &st->slots[i]);
+        else
+            rtgc_scan_skip(s, 1);
+        if (rtgc_scan_should_yield(s)) {
+            s->cursor = i + 1;
+            return i + 1 < st->n;
+        }
+    }
+    return 0;
+}
+
+static void test_scan_skip_and_user_data(void **state) {
+    (void)state;
+    rtgc_heap *h = test_heap("mode=concurrent,heap=32M");
+    int mine;
+    assert_null(rtgc_heap_user_data(h));
+    rtgc_heap_set_user_data(h, &mine);
+    assert_ptr_equal(rtgc_heap_user_data(h), &mine);
+    static const uint32_t refs[] = {8};
+    rtgc_layout nl = {.name = "n", .kind = RTGC_LAYOUT_RECORD, .size = 24, .ref_offsets = refs, .ref_count = 1};
+    rtgc_layout_id N;
+    rtgc_error err;
+    assert_int_equal(rtgc_layout_register(h, &nl, &N, &err), RTGC_OK);
+    rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    skip_stack st = {.n = 400000};
+    st.slots = calloc(st.n, sizeof *st.slots);
+    assert_non_null(st.slots);
+    for (size_t i = 0; i < st.n; i++)
+        st.slots[i] = (void *)(uintptr_t)((i << 1) | 1);
+    st.slots[st.n - 1] = rtgc_alloc(t, N);   /* one object, at the far end */
+    rtgc_thread_set_stack_scanner(t, skip_scan, &st);
+    st.calls = 0;
+    rtgc_collect(t);
+    print_message("scan of %zu mostly immediate slots: %llu slices\n", st.n, (unsigned long long)st.calls);
+    assert_true(st.calls > 1);               /* the skipped slots counted toward the slice */
+    rtgc_collect(t);
+    assert_int_equal(rtgc_header_layout(rtgc_object_header(st.slots[st.n - 1])), N);  /* still alive */
+    assert_int_equal(rtgc_verify(t), 0);
+    rtgc_thread_set_stack_scanner(t, NULL, NULL);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+    free(st.slots);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_root_ranges, setup, teardown),
@@ -737,6 +797,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_root_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stack_scanner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocked_thread_roots, setup, teardown),
+        cmocka_unit_test(test_scan_skip_and_user_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,10 @@ rtgc_status rtgc_thread_detach(rtgc_thread *t);
 /* The calling thread's rtgc_thread, or NULL when it is not attached. */
 rtgc_thread *rtgc_thread_current(void);
 rtgc_heap *rtgc_thread_heap(rtgc_thread *t);
+/* One pointer of the embedder's own per heap (its layout ids, say); NULL
+ * until set.  The collector never looks at it. */
+void rtgc_heap_set_user_data(rtgc_heap *heap, void *data);
+void *rtgc_heap_user_data(rtgc_heap *heap);
 /* Small integer naming the thread in pause records (1, 2, ...). */
 uint32_t rtgc_thread_id(rtgc_thread *t);
 

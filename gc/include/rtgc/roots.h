@@ -97,6 +97,11 @@ static inline void rtgc_scan_visit(rtgc_root_scan *s, void **slot) {
     s->slots_visited++;
     s->visitor->visit(s->visitor, slot);
 }
+/* Slots the scanner looked at and did not visit (immediates, empty slots)
+ * still cost time: count them toward the slice limit. */
+static inline void rtgc_scan_skip(rtgc_root_scan *s, uint64_t n) {
+    s->slots_visited += n;
+}
 static inline int rtgc_scan_should_yield(const rtgc_root_scan *s) {
     return s->slots_visited >= s->slice_limit;
 }
