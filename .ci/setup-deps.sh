@@ -1,15 +1,16 @@
 #!/bin/sh
 # Install the Debian packages a build needs, when they are missing.
 #   sh .ci/setup-deps.sh core|bench|model|check|all
-# model: SPIN for the model check in make test; check: what make check-all
-# adds (SPIN, valgrind, clang for the fuzzers).
+# model: what make test adds to core (SPIN for the model check, clang for
+# the API fuzzer's libFuzzer build); check: what make check-all adds
+# (those, and valgrind).
 # Runs apt-get directly as root, through sudo otherwise.  Installs nothing
 # when every package is already there.
 set -eu
 
 core="gcc g++ make binutils pkg-config libatomic-ops-dev libjemalloc-dev libcmocka-dev libbenchmark-dev"
 bench="libgc-dev"
-model="spin"
+model="spin clang"
 check="spin valgrind clang"
 
 case "${1:-core}" in

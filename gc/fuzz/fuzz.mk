@@ -11,8 +11,8 @@
 #   build/fuzz/fuzz_api build/fuzz/crash-...
 
 FUZZ_API_SECS ?= 10
-ifeq ($(SAN)$(BUILD)$(if $(shell command -v $(FUZZ_CC) 2>/dev/null),yes,no),optyes)
-$(O)/fuzz/fuzz_api: gc/fuzz/fuzz_api.c $(LIB_SRC) $(wildcard gc/*.h gc/os/*.h gc/include/rtgc/*.h barriers/*.h barriers/include/rtgc/*.h)
+ifeq ($(SAN)$(BUILD)$(BREAK),opt)
+$(O)/fuzz/fuzz_api: gc/fuzz/fuzz_api.c $(LIB_SRC) $(wildcard gc/*.h gc/os/*.h gc/include/rtgc/*.h barriers/*.h barriers/include/rtgc/*.h) | build/.setup-model
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) -std=gnu11 -g -O1 -DRTGC_CHECK=2 -DRTGC_INTERNAL -fsanitize=fuzzer,address -pthread \
@@ -29,8 +29,8 @@ endif
 # gc/fuzz/corpus/teeth-load-barrier (found by fuzzing that build: step
 # mode, 20 us slices) must fail in at least one of 30 runs; the slices are
 # timed, so a single run may not.  The correct build passes it in make test.
-ifeq ($(SAN)$(BUILD)$(if $(shell command -v $(FUZZ_CC) 2>/dev/null),yes,no),optyes)
-$(O)/fuzz/fuzz_api_broken_load: gc/fuzz/fuzz_api.c $(LIB_SRC) $(wildcard gc/*.h gc/os/*.h gc/include/rtgc/*.h barriers/*.h barriers/include/rtgc/*.h)
+ifeq ($(SAN)$(BUILD)$(BREAK),opt)
+$(O)/fuzz/fuzz_api_broken_load: gc/fuzz/fuzz_api.c $(LIB_SRC) $(wildcard gc/*.h gc/os/*.h gc/include/rtgc/*.h barriers/*.h barriers/include/rtgc/*.h) | build/.setup-model
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@ (broken load barrier)"
 	$(Q)$(FUZZ_CC) -std=gnu11 -g -O1 -DRTGC_CHECK=2 -DRTGC_INTERNAL -DRTGC_BROKEN_LOAD_BARRIER -fsanitize=fuzzer,address \
