@@ -326,10 +326,11 @@ end:
         wait_round();
         post(HS_ROOTS);
         wait_round();
-        atomic { cmark(G) };                           /* global roots, after every thread */
+        d_step { cmark(G) };                           /* global roots, after every thread */
 tracing:
+        skip;
         do                                             /* TRACE */
-        :: atomic {
+        :: d_step {
             any_grey(more);
             if
             :: more ->
@@ -343,7 +344,7 @@ tracing:
            :: more ->
                k = 0;
                do
-               :: k < NF -> atomic { v = field[o * NF + k]; cmark(v); v = 0 }; k++
+               :: k < NF -> d_step { v = field[o * NF + k]; cmark(v); v = 0 }; k++
                :: else -> break
                od;
                k = 0; o = 0
@@ -353,9 +354,9 @@ tracing:
         atomic { shaded = 0; flushed = 0 };            /* TERMINATE */
         post(HS_FLUSH);
         wait_round();
-        atomic {
+        d_step {
             any_grey(more);
-            more = more || flushed || shaded;
+            more = more || flushed || shaded
         };
         if
         :: more -> more = 0; goto tracing
@@ -374,7 +375,7 @@ tracing:
         o = 0;
         do                                             /* SWEEP, beside the mutators */
         :: o < NOBJ ->
-            atomic {
+            d_step {
                 if
                 :: condemned[o] ->
                     reachable(o, more);
