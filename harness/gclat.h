@@ -141,6 +141,7 @@ typedef struct gclat_result {
     size_t nphases;
     /* verdict (verdict.c) */
     uint64_t over_work;         /* pauses whose collector work exceeded the budget */
+    uint64_t over_work_explained; /* ... by no more than a probe hiccup beside them (steal) */
     uint64_t over_wall_explained; /* over the budget by wall time, explained by a probe hiccup */
     uint64_t over_wall_preempted; /* ... of those explained: the thread was preempted inside the pause */
     uint64_t over_wall_unexplained; /* over by wall time with no platform hiccup to explain it */

@@ -91,6 +91,10 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
     fprintf(f, "\n");
     fprintf(f, "  stalls             %llu, %s in all, longest %s\n", (unsigned long long)pf.stall.count,
             ns(a, pf.stall.total), ns(b, pf.stall.max));
+    if (r->over_work_explained)
+        fprintf(f, "  over by work       %llu more explained by a probe hiccup as long as the excess (the vCPU was "
+                   "stopped; its CPU clock ran on)\n",
+                (unsigned long long)r->over_work_explained);
     fprintf(f, "  over the budget    %llu by collector work; %llu by wall time: %llu explained by the platform "
                "(%llu preempted, %llu probe hiccups), %llu unexplained\n",
             (unsigned long long)r->over_work,
@@ -111,6 +115,15 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
             if (p->involuntary != RTGC_SWITCHES_UNKNOWN)
                 fprintf(f, "  switches: %u preempted, %u waited; lock wait %s", p->involuntary, p->voluntary,
                         ns(c, p->wait_ns));
+            uint64_t hic = 0;
+            for (size_t k = 0; k < r->probe.nhiccups; k++) {
+                const gclat_hiccup *hc = &r->probe.hiccups[k];
+                if (hc->start_ns < p->start_ns + p->wall_ns && hc->start_ns + hc->len_ns > p->start_ns &&
+                    hc->len_ns > hic)
+                    hic = hc->len_ns;
+            }
+            if (hic)
+                fprintf(f, "; probe hiccup beside it %s", ns(d, hic));
             fprintf(f, "\n");
         }
     }
@@ -248,9 +261,10 @@ int gclat_report_json(const char *path, const gclat_opts *o, const gclat_result 
             fprintf(f, "%s\"%s\": %llu", k ? ", " : "", rtgc_cause_name((rtgc_pause_cause)k),
                     (unsigned long long)pf.by_cause[k]);
         fprintf(f, "},\n   \"over_budget_work\": %llu, \"over_budget_wall_explained\": %llu, "
-                   "\"over_budget_wall_preempted\": %llu, \"over_budget_wall_unexplained\": %llu, \"stalls_over_budget\": %llu, \"records_lost\": %llu,\n",
+                   "\"over_budget_work_explained\": %llu, \"over_budget_wall_preempted\": %llu, \"over_budget_wall_unexplained\": %llu, \"stalls_over_budget\": %llu, \"records_lost\": %llu,\n",
                 (unsigned long long)r->over_work, (unsigned long long)r->over_wall_explained,
-                (unsigned long long)r->over_wall_preempted, (unsigned long long)r->over_wall_unexplained, (unsigned long long)r->stalls_over,
+                (unsigned long long)r->over_work_explained, (unsigned long long)r->over_wall_preempted,
+                (unsigned long long)r->over_wall_unexplained, (unsigned long long)r->stalls_over,
                 (unsigned long long)r->pauses_lost);
         fprintf(f, "   \"mmu\": {\"1ms\": %.4f, \"10ms\": %.4f, \"100ms\": %.4f}, \"mmu_work\": {\"1ms\": %.4f, "
                    "\"10ms\": %.4f, \"100ms\": %.4f},\n   ",

@@ -6,7 +6,8 @@
  * convict the collector.  Every pause record carries its wall time and the
  * CPU time of the collector's work inside it.  A pause (or stall) breaks
  * the budget when
- *   (a) the collector's own work in it exceeds the budget, or
+ *   (a) the collector's own work in it exceeds the budget, unless a probe
+ *       hiccup beside it is as long as the excess (a' below), or
  *   (b) its wall time exceeds the budget and nothing outside the collector
  *       explains the excess: no control probe saw a hiccup that overlaps
  *       the pause and is at least (wall - budget - probe period) long, and
@@ -31,9 +32,10 @@
 
 #define PROBE_PERIOD_NS 250000u
 
-static int explained(const gclat_result *r, const rtgc_pause_record *p, uint64_t budget) {
+/* A probe hiccup overlaps the pause and is at least `excess` long, less the
+ * probe period. */
+static int hiccup_covers(const gclat_result *r, const rtgc_pause_record *p, uint64_t excess) {
     uint64_t ps = p->start_ns, pe = p->start_ns + p->wall_ns;
-    uint64_t excess = p->wall_ns - budget;
     uint64_t need = excess > PROBE_PERIOD_NS ? excess - PROBE_PERIOD_NS : 0;
     const gclat_hiccup *h = r->probe.hiccups;
     size_t n = r->probe.nhiccups;
@@ -60,20 +62,30 @@ static int explained(const gclat_result *r, const rtgc_pause_record *p, uint64_t
 void gclat_judge(gclat_result *r, uint64_t budget) {
     r->over_work = r->over_wall_explained = r->over_wall_unexplained = r->stalls_over = 0;
     r->over_wall_preempted = 0;
+    r->over_work_explained = 0;
     r->nbroke = 0;
     memset(r->over_by_cause, 0, sizeof r->over_by_cause);
     for (size_t i = 0; i < r->npauses; i++) {
         const rtgc_pause_record *p = &r->pauses[i];
         int bad = 0;
         if (p->work_ns > budget) {
-            r->over_work++;
-            bad = 1;
+            /* (a') The thread CPU clock runs on while the host has stopped
+             * the vCPU (steal time the guest does not see): a pause whose
+             * work exceeds the budget by no more than a probe hiccup beside
+             * it measured is the platform's (seen: 13.4 ms of "work" in a
+             * step, inside a 20 ms hiccup). */
+            if (hiccup_covers(r, p, p->work_ns - budget)) {
+                r->over_work_explained++;
+            } else {
+                r->over_work++;
+                bad = 1;
+            }
         } else if (p->wall_ns > budget) {
             int preempted = p->involuntary != RTGC_SWITCHES_UNKNOWN && p->involuntary > 0 &&
                             p->work_ns + p->wait_ns <= budget;
             if (preempted)
                 r->over_wall_preempted++;
-            if (preempted || explained(r, p, budget)) {
+            if (preempted || hiccup_covers(r, p, p->wall_ns - budget)) {
                 r->over_wall_explained++;
             } else {
                 r->over_wall_unexplained++;

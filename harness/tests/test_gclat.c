@@ -860,11 +860,24 @@ static void test_verdict(void **state) {
     judge(r, B, 0, 0, 0, 1);
     free_result(r);
 
-    /* the collector's work exceeds the budget: over by work, whatever the probes say */
+    /* the collector's work exceeds the budget: over by work ... */
     rtgc_pause_record heavy[] = {pause_at(T0, 1600 * US, 1500 * US)};
+    r = new_result(heavy, 1, NULL, 0);
+    judge(r, B, 1, 0, 0, 0);
+    assert_int_equal(r->over_work_explained, 0);
+    free_result(r);
+    /* ... and a hiccup beside it shorter than the excess (500 us, less the
+     * probe period: 250 us needed) does not change that ... */
+    gclat_hiccup small = {.start_ns = T0 + 100 * US, .len_ns = 200 * US, .cpu = 0};
+    r = new_result(heavy, 1, &small, 1);
+    judge(r, B, 1, 0, 0, 0);
+    free_result(r);
+    /* ... but one as long as the excess does: the host stopped the vCPU
+     * and the thread's CPU clock ran on (rule a') */
     gclat_hiccup big = {.start_ns = T0, .len_ns = 50 * MS, .cpu = 0};
     r = new_result(heavy, 1, &big, 1);
-    judge(r, B, 1, 0, 0, 0);
+    judge(r, B, 0, 0, 0, 1);
+    assert_int_equal(r->over_work_explained, 1);
     free_result(r);
 
     /* 3 ms of wall, 0.2 ms of work: excess 2 ms, a hiccup of at least
@@ -1458,7 +1471,7 @@ static const jval *check_report_json(const jval *root, const char *where, int nw
             want(w, wh, strs[k], J_STR, bad);
         static const char *const nums[] = {
             "threads", "heap_limit", "duration_ns", "over_budget_work", "over_budget_wall_explained",
-            "over_budget_wall_preempted", "over_budget_wall_unexplained", "stalls_over_budget", "records_lost", "probe_over_1ms", "probes",
+            "over_budget_work_explained", "over_budget_wall_preempted", "over_budget_wall_unexplained", "stalls_over_budget", "records_lost", "probe_over_1ms", "probes",
             "ops", "ops_due", "deadline_ns", "over_deadline", "frames_missed", "step_ns", "throughput",
             "heap_peak", "live_bytes", "cycles", "allocated_bytes", "collector_cpu_ns",
         };
