@@ -227,14 +227,14 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
     /* [cycle.slice] A slice ends before its budget by a margin: the clock
      * is read between units of work (mark.c, sweep), and the unit that
      * crosses the deadline, the phase change after it and the caller's
-     * bookkeeping must still end inside the budget.  An eighth of the
-     * budget, and at least 40 us (one unit can take tens of microseconds:
-     * a 250 us step was seen taking 257 us with an eighth alone), but never
-     * more than half of it. */
-    uint64_t margin = budget_ns / 8;
-    uint64_t floor_ns = budget_ns / 2 < 40000 ? budget_ns / 2 : 40000;
-    if (margin < floor_ns)
-        margin = floor_ns;
+     * bookkeeping must still end inside the budget: an eighth of the
+     * budget for the unit (32 slots between clock reads, [mark.drain]),
+     * and 10 us for the rest (the pause's own clock and rusage reads and
+     * the lock), never more than half of it.  (With an eighth alone, 250 us
+     * steps took up to 257 us.) */
+    uint64_t margin = budget_ns / 8 + 10000;
+    if (margin > budget_ns / 2)
+        margin = budget_ns / 2;
     uint64_t deadline = os_now_ns() + budget_ns - margin;
     bool did = false;
     for (;;) {
