@@ -178,8 +178,8 @@ static void start_cycle(rtgc_heap *h) {
  * given back; false when there is nothing left to do.  A cycle's SWEEP
  * phase does not shrink: giving memory back is idle-time work, and the
  * mutators allocate, unpaced, until marking starts. */
-static bool sweep_one(rtgc_heap *h, bool shrink) {
-    heap_lock_handoff(h);
+static bool sweep_one(rtgc_heap *h, bool shrink, uint64_t deadline) {
+    heap_lock_handoff(h, deadline);
     pthread_mutex_lock(&h->lock);
     span *s = NULL;
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES && !s; c++)
@@ -249,7 +249,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             break;
         }
         case PHASE_SWEEP:
-            if (sweep_one(h, false)) {
+            if (sweep_one(h, false, deadline)) {
                 if (os_now_ns() >= deadline)
                     return true;
                 break;
@@ -363,7 +363,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             h->weak_step = 1;
             set_phase(h, PHASE_WEAK);
             pthread_mutex_lock(&h->weak_lock);
-            h->weak_cursor = 0;
+            h->weak_cursor = h->weak_read = 0;
             h->weak_snapshot = h->nweak;
             pthread_mutex_unlock(&h->weak_lock);
             break;
@@ -586,7 +586,7 @@ static void *collector_main(void *arg) {
         if (!wanted) {
             /* Idle: sweep in the background, a span at a time. */
             pthread_mutex_unlock(&h->cycle_lock);
-            bool swept = sweep_one(h, true);
+            bool swept = sweep_one(h, true, os_now_ns() + 200000);
             pthread_mutex_lock(&h->cycle_lock);
             if (!swept && !h->shutdown && h->cycle_requested <= rtgc_atomic_load(&h->cycle))
                 pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);

@@ -278,7 +278,11 @@ struct rtgc_heap {
     size_t nqueued, capqueued;
     void **eph_pending;              /* ephemerons whose key was white when traced (marker only) */
     size_t neph_pending, capeph;
-    size_t weak_cursor, weak_snapshot; /* the slice position in a registry, and its length then */
+    size_t weak_cursor, weak_read, weak_snapshot; /* a registry pass: kept up to weak_cursor, read up to
+                                      weak_read, [weak_cursor, weak_read) a gap closed at the pass's end,
+                                      the pass ends at weak_snapshot (entries after it came later) */
+    size_t eph_read, eph_write;      /* the same for a rescan of eph_pending [weak.eph] */
+    bool eph_pass_marked;            /* this rescan pass marked a value: another pass follows */
     int weak_step;                   /* sub-step of PHASE_WEAK / PHASE_FINALIZE (cycle.c) */
     pthread_mutex_t weak_layout_lock; /* first use registers the layouts (h->lock is taken inside) */
     uint64_t weak_cleared, finalizers_queued;
@@ -486,7 +490,7 @@ static inline void heap_lock_as_mutator(rtgc_heap *h) {
     rtgc_atomic_fetch_add(&h->lock_waiters, (uintptr_t)-1);
     tl_lock_wait_ns += os_now_ns() - t0;
 }
-void heap_lock_handoff(rtgc_heap *h);   /* lock not held: let waiting mutators in first */
+void heap_lock_handoff(rtgc_heap *h, uint64_t deadline); /* lock not held: let waiting mutators in first, until deadline */
 
 /* ---- weak.c ---- */
 typedef struct fin_entry {

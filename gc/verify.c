@@ -68,7 +68,8 @@ static bool allocated(rtgc_heap *h, const void *obj, const char **why) {
     uint64_t hdr = rtgc_object_header(obj);
     if (hdr == 0) { *why = "points at a free cell"; return false; }
     if (!span_swept(h, s) && *mark_byte(h, obj) != h->epoch) {
-        static const char *phases[] = {"idle", "sweep", "mark-on", "roots", "trace", "terminate", "mark-off"};
+        static const char *phases[] = {"idle", "sweep", "mark-on", "roots", "trace", "terminate", "weak", "finalize", "mark-off"};
+        _Static_assert(sizeof phases / sizeof *phases == PHASE_MARK_OFF + 1, "a name for every phase");
         static _Thread_local char buf[160];
         snprintf(buf, sizeof buf, "points at an unmarked object in a span not yet swept (phase %s, cycle %lu, span swept %lu, mark %u, epoch %u)",
                  phases[h->phase], (unsigned long)h->cycle, (unsigned long)s->swept_cycle, *mark_byte(h, obj), h->epoch);

@@ -44,10 +44,11 @@
  * loads cannot shade a white object once no grey object exists
  * ([rt.invariant]), so the lock is only needed on this path.
  *
- * Finalizable objects are held by the registry weakly (it is not a root);
- * queued objects (found unreachable, finalizer not run yet) are roots
- * until their finalizer has run.  They become runnable only at the end of
- * the FINALIZE step, when they and everything they reach are traced.
+ * Finalizable objects are held by the registry weakly (it is not a root).
+ * Objects found unreachable are marked and traced in the FINALIZE step and
+ * wait on `queued` (marked, so nothing frees them this cycle); at the end
+ * of the cycle (finish_cycle, after MARK_OFF) they move to `ready`, which
+ * is a root until their finalizers have run.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,12 @@ size_t rtgc_run_finalizers(rtgc_thread *t, size_t max) {
         rtgc_shade(t, e.obj);
         r[0] = e.obj;
         h->ready[h->ready_head++].obj = NULL;
+        if (h->ready_head >= 64 && h->ready_head * 2 >= h->nready) {
+            /* run in batches, never drained: do not let the queue creep */
+            memmove(h->ready, h->ready + h->ready_head, (h->nready - h->ready_head) * sizeof *h->ready);
+            h->nready -= h->ready_head;
+            h->ready_head = 0;
+        }
         pthread_mutex_unlock(&h->weak_lock);
         e.fn(t, r[0], e.data);
         ran++;
@@ -330,28 +337,36 @@ void weak_eph_traced(rtgc_heap *h, void *obj, bool atomic) {
     h->eph_pending[h->neph_pending++] = obj;
 }
 
+/* A pass over the pending list goes on from where the last slice stopped
+ * (eph_read), so a list longer than one slice can examine is still
+ * finished; kept entries are compacted behind it (eph_write).  A pass
+ * that marked a value is followed by a whole new pass: the values traced
+ * may have made earlier keys reachable.  Entries the marker appends
+ * meanwhile go after the read cursor and are examined in this pass. */
 bool weak_eph_rescan(rtgc_heap *h, uint64_t deadline, bool *more) {
-    bool marked_any = false;
-    size_t k = 0, i = 0, n = h->neph_pending;
+    size_t r = h->eph_read, w = h->eph_write;
     bool atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE;
     *more = false;
-    for (; i < n; i++) {
-        void **e = h->eph_pending[i];
+    while (r < h->neph_pending) {
+        void **e = h->eph_pending[r++];
         if (weak_marked(h, rtgc_load_ptr(&e[1]))) {
             mark_value(h, rtgc_load_ptr(&e[2]), atomic);
-            marked_any = true;
+            h->eph_pass_marked = true;
         } else {
-            h->eph_pending[k++] = e;
+            h->eph_pending[w++] = e;
         }
-        if ((i & (WEAK_SLICE - 1)) == WEAK_SLICE - 1 && os_now_ns() >= deadline) {
-            i++;
-            *more = i < n;
-            break;
+        if ((r & (WEAK_SLICE - 1)) == 0 && r < h->neph_pending && os_now_ns() >= deadline) {
+            h->eph_read = r;
+            h->eph_write = w;
+            *more = true;
+            return false;
         }
     }
-    memmove(h->eph_pending + k, h->eph_pending + i, (n - i) * sizeof *h->eph_pending);
-    h->neph_pending = k + (n - i);
-    return marked_any;
+    h->neph_pending = w;
+    h->eph_read = h->eph_write = 0;
+    bool marked = h->eph_pass_marked;
+    h->eph_pass_marked = false;
+    return marked;
 }
 
 bool weak_decide(rtgc_heap *h) {
@@ -359,29 +374,30 @@ bool weak_decide(rtgc_heap *h) {
     bool ok = rtgc_atomic_load(&h->shade_count) == h->term_shaded;
     if (ok) {
         rtgc_atomic_store(&h->weak_final, 1);
-        h->weak_cursor = 0;
+        h->weak_cursor = h->weak_read = 0;
         h->weak_snapshot = h->nweak;
     }
     pthread_mutex_unlock(&h->weak_lock);
     return ok;
 }
 
+/* A registry pass in slices: entries [0, weak_cursor) are kept, the
+ * gap [weak_cursor, weak_read) is what was dropped, [weak_read,
+ * weak_snapshot) is still to do, and entries registered since the pass
+ * began follow.  The gap is closed once, when the pass ends, so a slice's
+ * work is its own entries, not the registry's length. */
 bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead) {
     pthread_mutex_lock(&h->weak_lock);
-    size_t i = h->weak_cursor, k = h->weak_cursor, end = h->weak_snapshot;
-    /* entries [0, weak_cursor) are kept ones, compacted; [cursor, end) to do */
-    size_t stop = i + WEAK_SLICE;
-    bool done = false;
-    for (;;) {
-        for (; i < end && i < stop; i++) {
-            void **w = h->weak_reg[i];
-            if (!weak_marked(h, w)) {
-                if (drop_dead)
-                    continue;               /* garbage: the sweep frees it */
-                h->weak_reg[k++] = w;
-                continue;
-            }
-            if (rtgc_header_layout(rtgc_object_header(w)) == weak_layout(h)) {
+    size_t i = h->weak_read, k = h->weak_cursor, end = h->weak_snapshot;
+    rtgc_layout_id wid = weak_layout(h);
+    bool done = true;
+    while (i < end) {
+        void **w = h->weak_reg[i++];
+        if (!weak_marked(h, w)) {
+            if (!drop_dead)
+                h->weak_reg[k++] = w;       /* dropped below: garbage the sweep frees */
+        } else {
+            if (rtgc_header_layout(rtgc_object_header(w)) == wid) {
                 if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
                     rtgc_store_ptr(&w[1], NULL);
                     h->weak_cleared++;
@@ -393,28 +409,20 @@ bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead) {
             }
             h->weak_reg[k++] = w;
         }
-        if (i >= end) {
-            done = true;
+        if ((i & (WEAK_SLICE - 1)) == 0 && i < end && os_now_ns() >= deadline) {
+            done = false;
             break;
         }
-        if (os_now_ns() >= deadline)
-            break;
-        stop = i + WEAK_SLICE;
     }
     if (done) {
-        /* entries registered since the snapshot follow the kept ones */
         memmove(h->weak_reg + k, h->weak_reg + end, (h->nweak - end) * sizeof *h->weak_reg);
         h->nweak = k + (h->nweak - end);
-        h->weak_cursor = 0;
-        h->weak_snapshot = h->nfin;    /* the FINALIZE step walks the finalizer registry next */
+        /* the FINALIZE step walks the finalizer registry next */
+        h->weak_cursor = h->weak_read = 0;
+        h->weak_snapshot = h->nfin;
     } else {
-        /* keep [k, i) free by moving the rest down now: the next slice
-         * starts at k */
-        memmove(h->weak_reg + k, h->weak_reg + i, (h->nweak - i) * sizeof *h->weak_reg);
-        size_t removed = i - k;
-        h->nweak -= removed;
-        h->weak_snapshot = end - removed;
         h->weak_cursor = k;
+        h->weak_read = i;
     }
     pthread_mutex_unlock(&h->weak_lock);
     return done;
@@ -423,16 +431,13 @@ bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead) {
 bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline) {
     bool atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE;
     pthread_mutex_lock(&h->weak_lock);
-    size_t i = h->weak_cursor, k = h->weak_cursor, end = h->weak_snapshot;
-    bool done = false;
-    for (;;) {
-        size_t stop = i + WEAK_SLICE;
-        for (; i < end && i < stop; i++) {
-            fin_entry e = h->fin[i];
-            if (weak_marked(h, e.obj)) {
-                h->fin[k++] = e;
-                continue;
-            }
+    size_t i = h->weak_read, k = h->weak_cursor, end = h->weak_snapshot;
+    bool done = true;
+    while (i < end) {
+        fin_entry e = h->fin[i++];
+        if (weak_marked(h, e.obj)) {
+            h->fin[k++] = e;
+        } else {
             /* Unreachable: keep it (and, by tracing, what it reaches) and
              * queue it; its registration ends here. */
             mark_value(h, e.obj, atomic);
@@ -441,21 +446,20 @@ bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline) {
             h->queued[h->nqueued++] = e;
             h->finalizers_queued++;
         }
-        if (i >= end) {
-            done = true;
+        if ((i & (WEAK_SLICE - 1)) == 0 && i < end && os_now_ns() >= deadline) {
+            done = false;
             break;
         }
-        if (os_now_ns() >= deadline)
-            break;
     }
-    memmove(h->fin + k, h->fin + i, (h->nfin - i) * sizeof *h->fin);
-    h->nfin -= i - k;
     if (done) {
-        h->weak_cursor = 0;
-        h->weak_snapshot = h->nweak;   /* the second WEAK step walks the weak registry */
+        memmove(h->fin + k, h->fin + end, (h->nfin - end) * sizeof *h->fin);
+        h->nfin = k + (h->nfin - end);
+        /* the second WEAK step walks the weak registry */
+        h->weak_cursor = h->weak_read = 0;
+        h->weak_snapshot = h->nweak;
     } else {
-        h->weak_snapshot = end - (i - k);
         h->weak_cursor = k;
+        h->weak_read = i;
     }
     pthread_mutex_unlock(&h->weak_lock);
     return done;
@@ -471,8 +475,9 @@ void weak_cycle_end(rtgc_heap *h) {
         h->nqueued = 0;
     }
     rtgc_atomic_store(&h->weak_final, 0);
-    h->neph_pending = 0;
-    h->weak_cursor = h->weak_snapshot = 0;
+    h->neph_pending = h->eph_read = h->eph_write = 0;
+    h->eph_pass_marked = false;
+    h->weak_cursor = h->weak_read = h->weak_snapshot = 0;
     pthread_mutex_unlock(&h->weak_lock);
 }
 
@@ -483,7 +488,7 @@ void weak_process_stopped(rtgc_heap *h) {
     while (weak_eph_rescan(h, UINT64_MAX, &more))
         mark_drain(h);
     pthread_mutex_lock(&h->weak_lock);
-    h->weak_cursor = 0;
+    h->weak_cursor = h->weak_read = 0;
     h->weak_snapshot = h->nweak;
     pthread_mutex_unlock(&h->weak_lock);
     while (!weak_clear_slice(h, UINT64_MAX, false)) {

@@ -11,6 +11,7 @@
  */
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -205,6 +206,49 @@ static void test_ephemeron_chain(void **state) {
             assert_int_equal(rtgc_ephemeron_get(t, rtgc_load(t, &ephs[i]), NULL, NULL), 0);
         assert_int_equal(rtgc_root_range_remove(h, ephs), RTGC_OK);
         free(ephs);
+        RTGC_FRAME_POP(t, r);
+        rtgc_thread_detach(t);
+        rtgc_heap_destroy(h);
+    }
+}
+
+/* A weak map larger than a slice can rescan: 200,000 ephemerons whose keys
+ * die.  The rescan must go on from where a slice stopped (a rescan that
+ * restarted from the first pending entry never reached the end: the cycle
+ * never finished).  alarm() turns a hang into a failure. */
+static void test_big_weak_map(void **state) {
+    (void)state;
+    const char *cases[] = {"mode=concurrent", "mode=step,budget=100us", "mode=incremental,budget=200us"};
+    for (size_t m = 0; m < 3; m++) {
+        char opts[128];
+        snprintf(opts, sizeof opts, "%s,heap=128M", cases[m]);
+        rtgc_heap *h = test_heap(opts);
+        rtgc_layout_id NODE = node_layout(h), ARR;
+        rtgc_layout la = {.name = "map", .kind = RTGC_LAYOUT_REF_ARRAY, .size = 8};
+        rtgc_error err;
+        assert_int_equal(rtgc_layout_register(h, &la, &ARR, &err), RTGC_OK);
+        rtgc_thread *t = rtgc_thread_attach(h, NULL);
+        enum { N = 200000 };
+        RTGC_FRAME(t, r, 3);
+        r[0] = rtgc_alloc_array(t, ARR, N);
+        assert_non_null(r[0]);
+        for (uint32_t i = 0; i < N; i++) {
+            r[1] = new_node(t, NODE, i);                 /* the key: only the ephemeron holds it */
+            r[2] = new_node(t, NODE, i + 1);
+            void *e = rtgc_ephemeron_new(t, r[1], r[2]);
+            assert_non_null(e);
+            rtgc_store(t, r[0], &((void **)r[0])[1 + i], e);
+        }
+        r[1] = r[2] = NULL;
+        alarm(120);
+        rtgc_collect(t);
+        rtgc_collect(t);
+        alarm(0);
+        uint32_t live = 0;
+        for (uint32_t i = 0; i < N; i++)
+            live += (uint32_t)rtgc_ephemeron_get(t, rtgc_load(t, &((void **)r[0])[1 + i]), NULL, NULL);
+        assert_int_equal(live, 0);
+        printf("big weak map (%s): %u ephemerons cleared\n", cases[m], (unsigned)N);
         RTGC_FRAME_POP(t, r);
         rtgc_thread_detach(t);
         rtgc_heap_destroy(h);
@@ -564,6 +608,7 @@ int main(void) {
         cmocka_unit_test(test_weak_refs),
         cmocka_unit_test(test_ephemerons),
         cmocka_unit_test(test_ephemeron_chain),
+        cmocka_unit_test(test_big_weak_map),
         cmocka_unit_test(test_finalizers),
         cmocka_unit_test(test_pin_and_interior),
         cmocka_unit_test(test_weak_misuse),
