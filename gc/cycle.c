@@ -10,8 +10,9 @@
  *                so that every 10 ms window leaves the mutator its MMU
  *                target [cycle.mmu];
  *   step         the embedder, through rtgc_step(thread, budget).
- * In every mode a mutator that outruns the cycle assists (a slice of its
- * own, cause ASSIST), and one that reaches the heap limit stalls until a
+ * In the concurrent and incremental modes a mutator that outruns the cycle
+ * assists (a slice of its own, cause ASSIST; in step mode only rtgc_step
+ * works); in every mode one that reaches the heap limit stalls until a
  * cycle has finished (cause HEAP_LIMIT), driving it itself when no
  * collector thread exists.  Every one of these is a recorded pause.
  *
@@ -25,11 +26,16 @@
  *              turns its STORE bit off      [roots.slices] [rt.watermark]
  *              then the global roots, after every thread
  *   TRACE      drain grey objects, against the deadline
- *   TERMINATE  round: flush grey buffers; done when nothing moved
- *                                                       [rt.termination]
- *   MARK_OFF   (verify=1: a stop of the world re-checks the marks)
- *              count the cycle; round: barriers off, spans back; queue
- *              the stale spans for sweeping                [sweep.once]
+ *   TERMINATE  round: flush grey buffers; the ephemeron rescan; done when
+ *              nothing moved, decided under weak_lock
+ *                                         [rt.termination] [weak.get]
+ *   WEAK       clear weak refs and ephemerons of unmarked referents, in
+ *              slices                                       [weak.order]
+ *   FINALIZE   keep, trace and queue unreachable finalizable objects;
+ *              then WEAK again, forgetting dead weak objects; then
+ *              (verify=1: a stop of the world re-checks the marks) count
+ *              the cycle and queue the stale spans for sweeping
+ *   MARK_OFF   round: barriers off, spans back              [sweep.once]
  *
  * No step stops more than one thread at a time: a round is a handshake each
  * thread serves at its own safepoint (handshake.c), one pause per thread.
