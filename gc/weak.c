@@ -250,8 +250,9 @@ rtgc_status rtgc_finalizer_register(rtgc_thread *t, void *obj, rtgc_finalizer_fn
     if (!thread_ok(t, "rtgc_finalizer_register"))
         return RTGC_EMISUSE;
     rtgc_heap *h = t->heap;
-    if (!fn || !rtgc_is_ref(obj) || !in_heap(h, obj)) {
-        rtgc__misuse(h, "rtgc_finalizer_register: %p is not a heap object, or fn is NULL", obj);
+    /* the start of an allocated object: the collector will mark and trace it */
+    if (!fn || !rtgc_is_ref(obj) || rtgc_object_start(h, obj) != obj) {
+        rtgc__misuse(h, "rtgc_finalizer_register: %p is not the start of a heap object, or fn is NULL", obj);
         return RTGC_EINVAL;
     }
     pthread_mutex_lock(&h->weak_lock);

@@ -456,7 +456,8 @@ static void test_weak_misuse(void **state) {
     int local;
     assert_int_equal(rtgc_finalizer_register(t, &local, finalize, NULL), RTGC_EINVAL);
     assert_int_equal(rtgc_finalizer_register(t, r[0], NULL, NULL), RTGC_EINVAL);
-    assert_int_equal(misuse_count, 5);
+    assert_int_equal(rtgc_finalizer_register(t, (char *)r[0] + 16, finalize, NULL), RTGC_EINVAL); /* interior */
+    assert_int_equal(misuse_count, 6);
     assert_false(rtgc_is_weak(h, r[0]));
     assert_false(rtgc_is_ephemeron(h, r[0]));
     RTGC_FRAME_POP(t, r);
