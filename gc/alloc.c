@@ -306,14 +306,24 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
                 st = GOT_SPAN;
             } else {
                 uint64_t swept = 0;
-                pause_clock pc;
-                pause_start(&pc);
+                /* The next page of the span this thread owns [heap.extend]
+                 * sweeps nothing and is never a pause: it needs no pause
+                 * clock (a thread-CPU-clock read and a getrusage, two system
+                 * calls, per page of cells).  The test is refill's own. */
+                bool extends = mine && !t->fast.free[cls] && !mine->free && mine->nthreaded < mine->ncells;
+                pause_clock pc = {.wall = 0};
+                if (extends)
+                    pc.wall = os_now_ns();
+                else
+                    pause_start(&pc);
                 sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2};
                 heap_lock_as_mutator(h);
                 st = refill(h, t, cls, collected, &swept, &clk);
                 pthread_mutex_unlock(&h->lock);
-                if (swept)
+                if (swept) {
+                    ASSERT(!extends);
                     pause_record(h, t, RTGC_CAUSE_SWEEP, &pc, swept);
+                }
                 if (st == GOT_SPAN) {
                     cell = t->fast.free[cls];
                     t->fast.free[cls] = cell[1];
