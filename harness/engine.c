@@ -5,17 +5,11 @@
 
 #include "engine.h"
 #include "workloads/objects.h"
-#ifndef GCLAT_NO_VM
 #include <rtvm.h>
-#endif
 
 int gclat_engine_load(gclat_run *run) {
     if (run->opts->engine != GCLAT_VM)
         return kit_register(run->heap, run->res->error, sizeof run->res->error);
-#ifdef GCLAT_NO_VM
-    snprintf(run->res->error, sizeof run->res->error, "this gclat was built without the vm engine");
-    return -1;
-#else
     rtvm_options vo;
     rtvm_options_init(&vo);
     vo.jit = strcmp(run->opts->jit, "on") == 0 ? RTVM_JIT_ON : strcmp(run->opts->jit, "off") == 0 ? RTVM_JIT_OFF : RTVM_JIT_AUTO;
@@ -27,14 +21,11 @@ int gclat_engine_load(gclat_run *run) {
         return -1;
     }
     return 0;
-#endif
 }
 
 void gclat_engine_unload(gclat_run *run) {
-#ifndef GCLAT_NO_VM
     if (run->program)
         rtvm_program_free(run->program);
-#endif
     run->program = NULL;
 }
 
@@ -48,10 +39,6 @@ int gclat_engine_init(gclat_ctx *c) {
         }
         return 0;
     }
-#ifdef GCLAT_NO_VM
-    gclat_run_fail(c, "this gclat was built without the vm engine");
-    return -1;
-#else
     char err[512];
     c->vm = rtvm_ctx_create(run->program, c->t, err, sizeof err);
     if (!c->vm) {
@@ -59,7 +46,6 @@ int gclat_engine_init(gclat_ctx *c) {
         return -1;
     }
     return 0;
-#endif
 }
 
 void gclat_engine_fini(gclat_ctx *c) {
@@ -69,10 +55,8 @@ void gclat_engine_fini(gclat_ctx *c) {
         c->native = NULL;
         return;
     }
-#ifndef GCLAT_NO_VM
     if (c->vm)
         rtvm_ctx_destroy(c->vm);
-#endif
     c->vm = NULL;
 }
 
@@ -92,9 +76,6 @@ int gclat_call(gclat_ctx *c, const char *entry, int argc, const int64_t *argv, i
         gclat_run_fail(c, "%s: no native entry '%s'", c->run->w->name, entry);
         return -1;
     }
-#ifdef GCLAT_NO_VM
-    return -1;
-#else
     int64_t r = 0;
     if (rtvm_call(c->vm, entry, argc, argv, &r) != 0) {
         gclat_run_fail(c, "%s.rtvm: %s", c->run->w->name, rtvm_last_error(c->vm));
@@ -103,5 +84,4 @@ int gclat_call(gclat_ctx *c, const char *entry, int argc, const int64_t *argv, i
     if (result)
         *result = r;
     return 0;
-#endif
 }

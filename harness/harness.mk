@@ -7,9 +7,6 @@ GCLAT_LIBSRC := $(filter-out harness/main.c,$(GCLAT_SRC))
 GCLAT_OBJ := $(GCLAT_SRC:%.c=$(O)/obj/%.o)
 GCLAT_LIBOBJ := $(GCLAT_LIBSRC:%.c=$(O)/obj/%.o)
 GCLAT_CFLAGS := $(CFLAGS_ALL) -Iharness -Ivm/include
-ifeq ($(RTVM_LIB),)
-GCLAT_CFLAGS += -DGCLAT_NO_VM
-endif
 
 $(O)/obj/harness/%.o: harness/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -22,10 +22,8 @@
  *   - an impossible budget (1 us) exits 1 and says FAIL; a workload that
  *     cannot run and a report that cannot be written exit 1; bad usage
  *     exits 2 with the usage on stderr.
- * Group "gclat vm runs": the same 300 ms runs in the vm engine, registered
- * only for the workloads whose program vm/programs/<workload>.rtvm exists,
- * and only when gclat was built with the vm engine (otherwise it prints
- * "vm engine cases: not built yet"); a registered vm case that cannot run
+ * Group "gclat vm runs": the same 300 ms runs in the vm engine, one for
+ * every workload (the VM is part of every build); a case that cannot run
  * fails.
  *
  * Runs from the repository root (make test), where vm/programs is.
@@ -1102,7 +1100,6 @@ static void test_mmu(void **state) {
 static char gclat_path[PATH_MAX];
 static char tmpdir[PATH_MAX];
 static int gclat_found;
-static int vm_built = -1; /* -1 unknown */
 
 typedef struct proc_out {
     int status;   /* exit status; -1 killed (by the timeout or a signal) */
@@ -1245,8 +1242,6 @@ static void test_run_workload(void **state) {
     snprintf(what, sizeof what, "gclat --engine %s --workload %s", engine, c->workload);
     int bad = 0;
     if (po.status != 0) {
-        if (strstr(po.out, "built without the vm engine"))
-            print_error("%s: this gclat was built without the vm engine\n", what);
         print_error("%s: exit %d, expected 0\n", what, po.status);
         bad++;
     }
@@ -2316,11 +2311,6 @@ static void find_gclat(const char *argv0) {
     }
 }
 
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static void rm_tmpdir(void) {
     if (tmpdir[0])
         rmdir(tmpdir);
@@ -2363,38 +2353,16 @@ int main(int argc, char **argv) {
     printf("gclat under test: %s%s\n", gclat_path, gclat_found ? "" : " (missing: these cases fail)");
     failed += _cmocka_run_group_tests("gclat native runs", runs, (size_t)nr, NULL, NULL);
 
-    /* The vm engine: a case for each workload whose program exists, when
-     * gclat was built with the engine.  Until then they are not registered
-     * (the VM is in progress), and this says so. */
-    if (gclat_found) {
-        const char *probe[] = {"--engine", "vm", "--workload", "web", "--duration", "10ms", "--quiet", NULL};
-        proc_out po;
-        run_gclat(&po, 30, probe);
-        vm_built = !strstr(po.out, "built without the vm engine") && !strstr(po.err, "built without the vm engine");
-        proc_free(&po);
-    }
+    /* The vm engine, a case for each workload: the VM is part of every
+     * build, so a missing program or engine fails its case. */
     struct CMUnitTest vmruns[NW];
     int nv = 0;
-    char missing[256] = "";
     for (int i = 0; i < NW; i++) {
-        char prog[PATH_MAX];
-        snprintf(prog, sizeof prog, "vm/programs/%s.rtvm", native_cases[i].workload);
-        if (vm_built == 1 && file_exists(prog)) {
-            vm_cases[i] = native_cases[i];
-            vm_cases[i].engine = GCLAT_VM;
-            snprintf(vm_cases[i].name, sizeof vm_cases[i].name, "vm_%s", native_cases[i].workload);
-            vmruns[nv++] = (struct CMUnitTest){vm_cases[i].name, test_run_workload, NULL, NULL, &vm_cases[i]};
-        } else {
-            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", missing[0] ? ", " : "",
-                     native_cases[i].workload);
-        }
+        vm_cases[i] = native_cases[i];
+        vm_cases[i].engine = GCLAT_VM;
+        snprintf(vm_cases[i].name, sizeof vm_cases[i].name, "vm_%s", native_cases[i].workload);
+        vmruns[nv++] = (struct CMUnitTest){vm_cases[i].name, test_run_workload, NULL, NULL, &vm_cases[i]};
     }
-    if (vm_built != 1)
-        printf("vm engine cases: not built yet (gclat %s)\n",
-               gclat_found ? "was built without the vm engine" : "is missing");
-    else if (missing[0])
-        printf("vm engine cases: not built yet for %s (no vm/programs/<workload>.rtvm under %s)\n", missing,
-               getcwd((char[PATH_MAX]){0}, PATH_MAX));
     if (nv)
         failed += _cmocka_run_group_tests("gclat vm runs", vmruns, (size_t)nv, NULL, NULL);
     return failed ? 1 : 0;
