@@ -281,11 +281,17 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             round_post(h, self, hs_roots, NULL);
             break;
         case PHASE_ROOTS:
-            if (!round_progress(h, self, deadline))
+            if (!h->rscan_on) {
+                if (!round_progress(h, self, deadline))
+                    return true;
+                pthread_mutex_lock(&h->lock);          /* ranges may be added meanwhile */
+                roots_visit_embedder_globals(h, mark_visitor(h)); /* after every thread [rt.invariant] */
+                pthread_mutex_unlock(&h->lock);
+                weak_ready_scan_begin(h);
+            }
+            /* the finalizer queue, in slices [weak.fq] */
+            if (!weak_ready_scan_slice(h, mark_visitor(h), deadline))
                 return true;
-            pthread_mutex_lock(&h->lock);          /* ranges may be added meanwhile */
-            roots_visit_globals(h, mark_visitor(h)); /* after every thread [rt.invariant] */
-            pthread_mutex_unlock(&h->lock);
             set_phase(h, PHASE_TRACE);
             break;
         case PHASE_TRACE:

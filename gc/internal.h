@@ -272,10 +272,14 @@ struct rtgc_heap {
     size_t nweak, capweak;
     struct fin_entry *fin;           /* registered finalizers */
     size_t nfin, capfin;
-    struct fin_entry *ready;         /* queued, not run: roots until run */
-    size_t nready, capready, ready_head;
-    struct fin_entry *queued;        /* found this cycle; ready once their tracing is done */
-    size_t nqueued, capqueued;
+    struct fin_queue {               /* a list of chunks [weak.fq] */
+        struct fq_chunk *first, *last;
+        size_t count;
+    } ready,                         /* queued, not run: roots until run */
+      queued;                        /* found this cycle; ready once their tracing is done */
+    struct fq_chunk *rscan;          /* the ready queue's root scan: next chunk to visit, */
+    uint32_t rscan_i;                /* and the index in it [weak.fq] */
+    bool rscan_on;                   /* the scan has begun (PHASE_ROOTS) */
     void **eph_pending;              /* ephemerons whose key was white when traced (marker only) */
     size_t neph_pending, capeph;
     size_t weak_cursor, weak_read, weak_snapshot; /* a registry pass: kept up to weak_cursor, read up to
@@ -401,6 +405,9 @@ rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t);
 void premark_list(rtgc_heap *h, void *list);
 
 /* ---- roots.c ---- */
+/* The embedder's global roots (ranges, global handles, callbacks), and
+ * those with the finalizer queue. */
+void roots_visit_embedder_globals(rtgc_heap *h, rtgc_visitor *v);
 void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v);
 void roots_visit_thread(rtgc_heap *h, rtgc_thread *t, rtgc_visitor *v, uint64_t *slices);
 void roots_visit_direct(rtgc_thread *t, rtgc_visitor *v);   /* frames and handles */
@@ -521,8 +528,12 @@ bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline);
 /* The queued become ready (their tracing is done); the cycle's weak state
  * is reset. */
 void weak_cycle_end(rtgc_heap *h);
-/* The ready queue as roots. */
+/* The ready queue as roots, all at once (the world stopped, or verify). */
 void weak_visit_roots(rtgc_heap *h, rtgc_visitor *v);
+/* The same in slices while mutators run (PHASE_ROOTS, after every thread
+ * and the embedder's globals): begin, then slices until one returns true. */
+void weak_ready_scan_begin(rtgc_heap *h);
+bool weak_ready_scan_slice(rtgc_heap *h, rtgc_visitor *v, uint64_t deadline);
 /* The whole of it with the world stopped (stw collections). */
 void weak_process_stopped(rtgc_heap *h);
 bool weak_marked(const rtgc_heap *h, const void *p);

@@ -135,7 +135,7 @@ void rtgc_global_handle_free(rtgc_heap *h, void **handle) {
     rtgc__misuse(h, "rtgc_global_handle_free: %p is not a global handle", (void *)handle);
 }
 
-void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v) {
+void roots_visit_embedder_globals(rtgc_heap *h, rtgc_visitor *v) {
     for (size_t r = 0; r < h->nranges; r++)
         for (size_t i = 0; i < h->ranges[r].count; i++)
             v->visit(v, &h->ranges[r].slots[i]);
@@ -144,6 +144,10 @@ void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v) {
             v->visit(v, &h->ghandle_chunks[c][i]);
     for (size_t i = 0; i < h->nroot_cbs; i++)
         h->root_cbs[i].fn(h, v, h->root_cbs[i].data);
+}
+
+void roots_visit_globals(rtgc_heap *h, rtgc_visitor *v) {
+    roots_visit_embedder_globals(h, v);
     weak_visit_roots(h, v);              /* queued finalizable objects */
 }
 

@@ -49,13 +49,94 @@
  * wait on `queued` (marked, so nothing frees them this cycle); at the end
  * of the cycle (finish_cycle, after MARK_OFF) they move to `ready`, which
  * is a root until their finalizers have run.
+ *
+ * [weak.fq] No step is longer for a longer registry or queue.  The
+ * finalizer queues are lists of fixed-size chunks, so `queued` joins
+ * `ready` at the end of a cycle in O(1) whatever its length.  The ready
+ * queue is a root scanned in slices against the deadline (PHASE_ROOTS,
+ * after every thread, like any global); that is safe while mutators run
+ * because nothing is added to it while marking is on (only
+ * weak_cycle_end adds, after MARK_OFF), and rtgc_run_finalizers shades each
+ * object it takes out ([rt.invariant]: a read of a global slot shades),
+ * so an entry leaves the queue either visited or shaded.  When it frees
+ * the chunk the scan is in, it moves the scan's cursor to the next one.
+ * The registry passes and the ready scan hold weak_lock for at most
+ * WEAK_SLICE entries at a time, so a mutator waiting for it (a weak read
+ * while marking, a registration) waits for that much work, not a slice.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-#define WEAK_SLICE 256u   /* registry entries between clock reads */
+#define WEAK_SLICE 256u   /* registry entries between clock reads, and under one hold of weak_lock */
+#define FQ_CHUNK 340u     /* finalizer-queue entries per chunk (about 8 KiB) */
+
+typedef struct fq_chunk {
+    struct fq_chunk *next;
+    uint32_t head, n;               /* [head, n) are queued */
+    fin_entry e[FQ_CHUNK];
+} fq_chunk;
+
+static bool fq_push(struct fin_queue *q, fin_entry e) {
+    fq_chunk *c = q->last;
+    if (!c || c->n == FQ_CHUNK) {
+        c = malloc(sizeof *c);
+        if (!c)
+            return false;
+        c->next = NULL;
+        c->head = c->n = 0;
+        if (q->last)
+            q->last->next = c;
+        else
+            q->first = c;
+        q->last = c;
+    }
+    c->e[c->n++] = e;
+    q->count++;
+    return true;
+}
+
+/* q is not empty.  A chunk emptied is freed; the ready scan's cursor moves
+ * off it [weak.fq]. */
+static fin_entry fq_pop(rtgc_heap *h, struct fin_queue *q) {
+    fq_chunk *c = q->first;
+    fin_entry e = c->e[c->head++];
+    q->count--;
+    if (c->head == c->n) {
+        q->first = c->next;
+        if (!q->first)
+            q->last = NULL;
+        if (h->rscan == c) {
+            h->rscan = c->next;
+            h->rscan_i = 0;
+        }
+        free(c);
+    }
+    return e;
+}
+
+static void fq_splice(struct fin_queue *dst, struct fin_queue *src) {
+    if (!src->first)
+        return;
+    if (dst->last)
+        dst->last->next = src->first;
+    else
+        dst->first = src->first;
+    dst->last = src->last;
+    dst->count += src->count;
+    src->first = src->last = NULL;
+    src->count = 0;
+}
+
+static void fq_free(struct fin_queue *q) {
+    for (fq_chunk *c = q->first, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    q->first = q->last = NULL;
+    q->count = 0;
+}
 
 void weak_init(rtgc_heap *h) {
     pthread_mutex_init(&h->weak_lock, NULL);
@@ -65,8 +146,8 @@ void weak_init(rtgc_heap *h) {
 void weak_fini(rtgc_heap *h) {
     free(h->weak_reg);
     free(h->fin);
-    free(h->ready);
-    free(h->queued);
+    fq_free(&h->ready);
+    fq_free(&h->queued);
     free(h->eph_pending);
     pthread_mutex_destroy(&h->weak_lock);
     pthread_mutex_destroy(&h->weak_layout_lock);
@@ -265,7 +346,7 @@ rtgc_status rtgc_finalizer_register(rtgc_thread *t, void *obj, rtgc_finalizer_fn
 
 size_t rtgc_finalizers_ready(rtgc_heap *h) {
     pthread_mutex_lock(&h->weak_lock);
-    size_t n = h->nready - h->ready_head;
+    size_t n = h->ready.count;
     pthread_mutex_unlock(&h->weak_lock);
     return n;
 }
@@ -278,8 +359,7 @@ size_t rtgc_run_finalizers(rtgc_thread *t, size_t max) {
     RTGC_FRAME(t, r, 1);
     while (ran < max) {
         pthread_mutex_lock(&h->weak_lock);
-        if (h->ready_head == h->nready) {
-            h->ready_head = h->nready = 0;
+        if (!h->ready.count) {
             pthread_mutex_unlock(&h->weak_lock);
             break;
         }
@@ -287,17 +367,10 @@ size_t rtgc_run_finalizers(rtgc_thread *t, size_t max) {
          * a global root, scanned after every thread: a thread already
          * scanned that takes an object out of it must shade it, as any
          * read of a global slot does ([rt.invariant]), or the object could
-         * leave the queue white before the queue is scanned. */
-        fin_entry e = h->ready[h->ready_head];
+         * leave the queue white before the queue is scanned [weak.fq]. */
+        fin_entry e = fq_pop(h, &h->ready);
         rtgc_shade(t, e.obj);
         r[0] = e.obj;
-        h->ready[h->ready_head++].obj = NULL;
-        if (h->ready_head >= 64 && h->ready_head * 2 >= h->nready) {
-            /* run in batches, never drained: do not let the queue creep */
-            memmove(h->ready, h->ready + h->ready_head, (h->nready - h->ready_head) * sizeof *h->ready);
-            h->nready -= h->ready_head;
-            h->ready_head = 0;
-        }
         pthread_mutex_unlock(&h->weak_lock);
         e.fn(t, r[0], e.data);
         ran++;
@@ -308,9 +381,46 @@ size_t rtgc_run_finalizers(rtgc_thread *t, size_t max) {
 
 void weak_visit_roots(rtgc_heap *h, rtgc_visitor *v) {
     pthread_mutex_lock(&h->weak_lock);
-    for (size_t i = h->ready_head; i < h->nready; i++)
-        v->visit(v, &h->ready[i].obj);
+    for (fq_chunk *c = h->ready.first; c; c = c->next)
+        for (uint32_t i = c->head; i < c->n; i++)
+            v->visit(v, &c->e[i].obj);
     pthread_mutex_unlock(&h->weak_lock);
+}
+
+void weak_ready_scan_begin(rtgc_heap *h) {
+    pthread_mutex_lock(&h->weak_lock);
+    h->rscan = h->ready.first;
+    h->rscan_i = 0;
+    h->rscan_on = true;
+    pthread_mutex_unlock(&h->weak_lock);
+}
+
+/* [weak.fq] Entries below a chunk's head were taken out (and shaded). */
+bool weak_ready_scan_slice(rtgc_heap *h, rtgc_visitor *v, uint64_t deadline) {
+    for (;;) {
+        pthread_mutex_lock(&h->weak_lock);
+        unsigned budget = WEAK_SLICE;
+        while (h->rscan && budget) {
+            fq_chunk *c = h->rscan;
+            uint32_t i = h->rscan_i > c->head ? h->rscan_i : c->head;
+            for (; i < c->n && budget; i++, budget--)
+                v->visit(v, &c->e[i].obj);
+            if (i == c->n) {
+                h->rscan = c->next;
+                h->rscan_i = 0;
+            } else {
+                h->rscan_i = i;
+            }
+        }
+        bool done = !h->rscan;
+        if (done)
+            h->rscan_on = false;
+        pthread_mutex_unlock(&h->weak_lock);
+        if (done)
+            return true;
+        if (os_now_ns() >= deadline)
+            return false;
+    }
 }
 
 /* ---- the collector's side ---- */
@@ -386,95 +496,107 @@ bool weak_decide(rtgc_heap *h) {
  * gap [weak_cursor, weak_read) is what was dropped, [weak_read,
  * weak_snapshot) is still to do, and entries registered since the pass
  * began follow.  The gap is closed once, when the pass ends, so a slice's
- * work is its own entries, not the registry's length. */
-bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead) {
-    pthread_mutex_lock(&h->weak_lock);
-    size_t i = h->weak_read, k = h->weak_cursor, end = h->weak_snapshot;
+ * work is its own entries, not the registry's length.  weak_lock is held
+ * for WEAK_SLICE entries at a time [weak.fq]; the pass's state lives in
+ * the heap between holds. */
+static void clear_entries(rtgc_heap *h, size_t stop, bool drop_dead) {
+    size_t i = h->weak_read, k = h->weak_cursor;
     rtgc_layout_id wid = weak_layout(h);
-    bool done = true;
-    while (i < end) {
+    while (i < stop) {
         void **w = h->weak_reg[i++];
         if (!weak_marked(h, w)) {
             if (!drop_dead)
                 h->weak_reg[k++] = w;       /* dropped below: garbage the sweep frees */
-        } else {
-            if (rtgc_header_layout(rtgc_object_header(w)) == wid) {
-                if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
-                    rtgc_store_ptr(&w[1], NULL);
-                    h->weak_cleared++;
-                }
-            } else if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
+            continue;
+        }
+        if (rtgc_header_layout(rtgc_object_header(w)) == wid) {
+            if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
                 rtgc_store_ptr(&w[1], NULL);
-                rtgc_store_ptr(&w[2], NULL);
                 h->weak_cleared++;
             }
-            h->weak_reg[k++] = w;
+        } else if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
+            rtgc_store_ptr(&w[1], NULL);
+            rtgc_store_ptr(&w[2], NULL);
+            h->weak_cleared++;
         }
-        if ((i & (WEAK_SLICE - 1)) == 0 && i < end && os_now_ns() >= deadline) {
-            done = false;
-            break;
-        }
+        h->weak_reg[k++] = w;
     }
-    if (done) {
-        memmove(h->weak_reg + k, h->weak_reg + end, (h->nweak - end) * sizeof *h->weak_reg);
-        h->nweak = k + (h->nweak - end);
-        /* the FINALIZE step walks the finalizer registry next */
-        h->weak_cursor = h->weak_read = 0;
-        h->weak_snapshot = h->nfin;
-    } else {
-        h->weak_cursor = k;
-        h->weak_read = i;
-    }
-    pthread_mutex_unlock(&h->weak_lock);
-    return done;
+    h->weak_read = i;
+    h->weak_cursor = k;
 }
 
-bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline) {
-    bool atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE;
-    pthread_mutex_lock(&h->weak_lock);
-    size_t i = h->weak_read, k = h->weak_cursor, end = h->weak_snapshot;
-    bool done = true;
-    while (i < end) {
+static void finalize_entries(rtgc_heap *h, size_t stop, bool atomic) {
+    size_t i = h->weak_read, k = h->weak_cursor;
+    while (i < stop) {
         fin_entry e = h->fin[i++];
         if (weak_marked(h, e.obj)) {
             h->fin[k++] = e;
-        } else {
-            /* Unreachable: keep it (and, by tracing, what it reaches) and
-             * queue it; its registration ends here. */
-            mark_value(h, e.obj, atomic);
-            if (!grow((void **)&h->queued, &h->capqueued, h->nqueued + 1, sizeof *h->queued))
-                rtgc__fatal("out of memory for the finalizer queue");
-            h->queued[h->nqueued++] = e;
-            h->finalizers_queued++;
+            continue;
         }
-        if ((i & (WEAK_SLICE - 1)) == 0 && i < end && os_now_ns() >= deadline) {
-            done = false;
-            break;
+        /* Unreachable: keep it (and, by tracing, what it reaches) and
+         * queue it; its registration ends here. */
+        mark_value(h, e.obj, atomic);
+        if (!fq_push(&h->queued, e))
+            rtgc__fatal("out of memory for the finalizer queue");
+        h->finalizers_queued++;
+    }
+    h->weak_read = i;
+    h->weak_cursor = k;
+}
+
+/* Close the pass's gap in arr (n live entries, elem bytes each): the
+ * entries appended since the pass began move down behind the kept ones. */
+static void close_gap(void *arr, size_t *n, size_t kept, size_t end, size_t elem) {
+    char *a = arr;
+    memmove(a + kept * elem, a + end * elem, (*n - end) * elem);
+    *n = kept + (*n - end);
+}
+
+/* End of a pass: close its gap, and set up the next pass (the FINALIZE
+ * step walks the finalizer registry after the first WEAK step, the second
+ * WEAK step the weak registry after FINALIZE). */
+static void clear_done(rtgc_heap *h, size_t end) {
+    close_gap(h->weak_reg, &h->nweak, h->weak_cursor, end, sizeof *h->weak_reg);
+    h->weak_snapshot = h->nfin;
+}
+static void finalize_done(rtgc_heap *h, size_t end) {
+    close_gap(h->fin, &h->nfin, h->weak_cursor, end, sizeof *h->fin);
+    h->weak_snapshot = h->nweak;
+}
+
+/* Run a pass: WEAK_SLICE entries per hold of weak_lock, until the pass
+ * ends (true) or the deadline passes between holds (false). */
+static bool pass_slices(rtgc_heap *h, uint64_t deadline, void (*entries)(rtgc_heap *, size_t, bool), bool flag,
+                        void (*done_fn)(rtgc_heap *, size_t)) {
+    for (;;) {
+        pthread_mutex_lock(&h->weak_lock);
+        size_t end = h->weak_snapshot;
+        size_t stop = end - h->weak_read > WEAK_SLICE ? h->weak_read + WEAK_SLICE : end;
+        entries(h, stop, flag);
+        bool done = stop == end;
+        if (done) {
+            done_fn(h, end);
+            h->weak_cursor = h->weak_read = 0;
         }
+        pthread_mutex_unlock(&h->weak_lock);
+        if (done)
+            return true;
+        if (os_now_ns() >= deadline)
+            return false;
     }
-    if (done) {
-        memmove(h->fin + k, h->fin + end, (h->nfin - end) * sizeof *h->fin);
-        h->nfin = k + (h->nfin - end);
-        /* the second WEAK step walks the weak registry */
-        h->weak_cursor = h->weak_read = 0;
-        h->weak_snapshot = h->nweak;
-    } else {
-        h->weak_cursor = k;
-        h->weak_read = i;
-    }
-    pthread_mutex_unlock(&h->weak_lock);
-    return done;
+}
+
+bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead) {
+    return pass_slices(h, deadline, clear_entries, drop_dead, clear_done);
+}
+
+bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline) {
+    return pass_slices(h, deadline, finalize_entries, rtgc_atomic_load(&h->phase) != PHASE_IDLE, finalize_done);
 }
 
 void weak_cycle_end(rtgc_heap *h) {
     pthread_mutex_lock(&h->weak_lock);
-    if (h->nqueued) {
-        if (!grow((void **)&h->ready, &h->capready, h->nready + h->nqueued, sizeof *h->ready))
-            rtgc__fatal("out of memory for the finalizer queue");
-        memcpy(h->ready + h->nready, h->queued, h->nqueued * sizeof *h->ready);
-        h->nready += h->nqueued;
-        h->nqueued = 0;
-    }
+    fq_splice(&h->ready, &h->queued);   /* O(1) [weak.fq] */
     rtgc_atomic_store(&h->weak_final, 0);
     h->neph_pending = h->eph_read = h->eph_write = 0;
     h->eph_pass_marked = false;
