@@ -108,7 +108,15 @@ static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
         list = span_extend(s);       /* [heap.extend] */
     if (t->alloc_black)
         premark_list(h, list);       /* allocate black [rt.invariant] */
-    h->handed_out += (uint64_t)s->nfree * s->cell_size;
+    /* [alloc.handed] A span's free cells count as handed out once per
+     * sweep, when a thread first owns it: a span given back with unused
+     * cells (every handshake round disowns) and owned again must not add
+     * them again, or heap_live would grow by the leftovers of every
+     * thread's spans at every round. */
+    if (!s->handed) {
+        h->handed_out += (uint64_t)s->nfree * s->cell_size;
+        s->handed = true;
+    }
     s->owner = t;
     t->own[s->cls] = s;
     if (!h->cfg.stress_alloc && marking_now(h)) {

@@ -252,6 +252,7 @@ span *span_new_small(rtgc_heap *h, unsigned cls) {
     s->fresh = !dirty;
     s->free = NULL;                  /* the owner extends it [heap.extend] */
     s->nfree = s->ncells;
+    s->handed = false;
     return s;
 }
 

@@ -66,6 +66,7 @@ typedef struct span {
     uint32_t nthreaded;    /* cells [0, nthreaded) have been used; the rest are virgin [heap.extend] */
     bool fresh;            /* its memory was not committed when the span took it */
     uint32_t nfree;        /* free cells after the last sweep, virgin ones included */
+    bool handed;           /* nfree is counted in heap->handed_out already [alloc.handed] */
     void *free;            /* free cells (linked through word 1) while not owned */
     struct span *next, *prev;
     struct rtgc_thread *owner; /* thread allocating from it, or NULL */

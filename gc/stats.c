@@ -205,6 +205,7 @@ void rtgc_get_stats(rtgc_heap *h, rtgc_stats *out) {
     out->heap_size = h->heap_size;
     out->heap_peak = h->heap_peak;
     out->committed = h->committed;
+    out->handed_bytes = h->handed_out;
     pthread_mutex_unlock(&h->stats_lock);
     pthread_mutex_unlock(&h->lock);
     pthread_mutex_lock(&h->weak_lock);

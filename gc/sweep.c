@@ -49,6 +49,7 @@ size_t sweep_span(rtgc_heap *h, span *s) {
     }
     s->free = list;
     s->nfree = nfree + (s->ncells - s->nthreaded);
+    s->handed = false;
     s->swept_cycle = h->cycle;
     h->stats.swept_cells += s->nthreaded;
     h->stats.freed_bytes += freed;

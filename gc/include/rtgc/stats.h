@@ -79,6 +79,8 @@ typedef struct rtgc_stats {
     size_t live_bytes;          /* bytes marked live by the last cycle */
     size_t live_objects;        /* objects marked live by the last cycle */
     uint64_t allocated_bytes;   /* bytes handed out in total (span granularity for small objects) */
+    uint64_t handed_bytes;      /* bytes of free cells given to threads, each cell once per sweep, and of
+                                   large objects: the pacer's count of allocation */
     uint64_t cycles;            /* completed collection cycles */
     uint64_t pauses;            /* pause records (stalls excluded) */
     uint64_t stalls;            /* stall records */
