@@ -17,6 +17,16 @@
 
 static const char *const modes[] = {"stw", "concurrent", "incremental", "step"};
 
+/* Sanitizer builds run the collector 5-20 times slower, unevenly (a unit
+ * of work between two reads of the clock can take milliseconds under
+ * ThreadSanitizer): they check what the tests check about safety, not how
+ * long a slice took. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define CHECK_SLICE_TIMES 0
+#else
+#define CHECK_SLICE_TIMES 1
+#endif
+
 typedef struct node {
     uint64_t header;
     void *next;
@@ -388,7 +398,8 @@ static void big_finalize(rtgc_thread *t, void *obj, void *data) {
  * Then the finalizers run in small batches while cycles go on, so the
  * ready queue shrinks (chunks freed) under its sliced root scan; each
  * finalizer checks its object and child are intact.  The collector's own
- * accounting must show no slice's work above twice the budget: slices
+ * accounting must show no slice's work above twice the budget (in
+ * optimised builds: see CHECK_SLICE_TIMES): slices
  * end near 0.8x the budget and overrun it by a few tens of microseconds on
  * a busy machine, while a step that grows with N (one slice scanning all
  * N ready entries, as before the queues were chunked) takes 2-4 ms at
@@ -442,7 +453,8 @@ static void big_queues_in(const char *opts, uint64_t budget_ns) {
     rtgc_get_stats(h, &st);
     printf("big queues (%s): %u finalizers, %u weak refs; longest slice work %.0f us (budget %.0f us)\n", opts,
            (unsigned)N, (unsigned)N, st.pause_work_max_ns / 1e3, budget_ns / 1e3);
-    assert_true(st.pause_work_max_ns <= 2 * budget_ns);
+    if (CHECK_SLICE_TIMES)
+        assert_true(st.pause_work_max_ns <= 2 * budget_ns);
     RTGC_FRAME_POP(t, r);
     rtgc_thread_detach(t);
     rtgc_heap_destroy(h);
