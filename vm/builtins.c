@@ -1,5 +1,5 @@
 /* builtins.c - the builtin functions (OP_BUILTIN): printing, strings,
- * vectors, tables, numbers, clock, errors, apply.
+ * vectors, tables, numbers, clock, errors, apply; the weak ones call weak.c.
  *
  * Invariant: arguments arrive in stack slots of the caller's frame
  * (args[0..argc)), which stay rooted while a builtin allocates; a builtin
@@ -29,9 +29,11 @@ static double want_num(rtvm_ctx *c, val v, const char *who) {
     if (!vm_is_number(c, v, &d)) vm_error(c, "%s expects a number, got %s", who, vm_type_name(c, v));
     return d;
 }
-static vtable *want_table(rtvm_ctx *c, val v, const char *who) {
-    if (obj_kind(c->L, v) != K_TABLE) vm_error(c, "%s expects a table, got %s", who, vm_type_name(c, v));
-    return (vtable *)v;
+/* A table or a weak-table: its kind. */
+static int want_table(rtvm_ctx *c, val v, const char *who) {
+    int k = obj_kind(c->L, v);
+    if (k != K_TABLE && k != K_WTABLE) vm_error(c, "%s expects a table, got %s", who, vm_type_name(c, v));
+    return k;
 }
 static vvector *want_vector(rtvm_ctx *c, val v, const char *who) {
     if (obj_kind(c->L, v) != K_VECTOR) vm_error(c, "%s expects a vector, got %s", who, vm_type_name(c, v));
@@ -102,16 +104,19 @@ val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args) {
     case B_TABLE: return vm_table(c);
     case B_HAS: {
         int found;
-        vm_table_get(c, (val)want_table(c, args[0], "has?"), args[1], &found);
+        if (want_table(c, args[0], "has?") == K_WTABLE) vm_wtable_get(c, args[0], args[1], &found);
+        else vm_table_get(c, args[0], args[1], &found);
         return MKBOOL(found);
     }
-    case B_DEL: return MKBOOL(vm_table_del(c, (val)want_table(c, args[0], "del!"), args[1]));
+    case B_DEL:
+        if (want_table(c, args[0], "del!") == K_WTABLE) return MKBOOL(vm_wtable_del(c, args[0], args[1]));
+        return MKBOOL(vm_table_del(c, args[0], args[1]));
     case B_KEYS: {
-        vtable *t = want_table(c, args[0], "keys");
+        if (want_table(c, args[0], "keys") == K_WTABLE) return vm_wtable_keys(c, &args[0]);
         val v = vm_vector(c, 0, V_NIL);
         RTGC_FRAME(c->t, r, 2);
         r[0] = (void *)v;
-        t = (vtable *)args[0];
+        vtable *t = (vtable *)args[0];
         vitems *keys = (vitems *)vm_load(c, &t->keys);
         uint32_t cap = obj_count((val)keys);
         for (uint32_t i = 0; i < cap; i++) {
@@ -209,9 +214,9 @@ val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args) {
     case B_NILP: return MKBOOL(args[0] == V_NIL);
     case B_GETD: {
         int k = obj_kind(c->L, args[0]);
-        if (k == K_TABLE) {
+        if (k == K_TABLE || k == K_WTABLE) {
             int found;
-            val v = vm_table_get(c, args[0], args[1], &found);
+            val v = k == K_TABLE ? vm_table_get(c, args[0], args[1], &found) : vm_wtable_get(c, args[0], args[1], &found);
             return found ? v : args[2];
         }
         if (k == K_VECTOR) {
@@ -228,6 +233,16 @@ val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args) {
         if (us < 0 || us > 1000000) vm_error(c, "gc-step: %lld us out of range 0..1000000", (long long)us);
         return MKBOOL(rtgc_step(c->t, (uint64_t)us * 1000) != 0);
     }
+    case B_WTABLE: return vm_wtable(c);
+    case B_WEAKREF: return vm_weakref(c, args[0]);
+    case B_DEREF: return vm_deref(c, args[0]);
+    case B_FINALIZE:
+        vm_finalize(c, &args[0], &args[1]);
+        return V_NIL;
+    case B_RUN_FIN: return MKINT(vm_run_finalizers(c));
+    case B_COLLECT:
+        vm_collect(c, args);
+        return V_NIL;
     case B_APPLY: {
         vvector *v = want_vector(c, args[1], "apply");
         if (v->len > 255) vm_error(c, "apply: too many arguments (%lld)", (long long)v->len);

@@ -79,7 +79,9 @@ extern const char *const vm_op_names[OP_COUNT];
     X(ABS, "abs", 1, 1) X(MIN, "min", 2, 2) X(MAX, "max", 2, 2) X(ERROR, "error", 1, 1) \
     X(TYPE, "type", 1, 1) X(EQP, "eq?", 2, 2) X(NILP, "nil?", 1, 1) X(GETD, "get-or", 3, 3) \
     X(CHAR, "char", 1, 1) X(APPLY, "apply", 2, 2) X(JOIN, "join", 1, 2) \
-    X(GC_STEP, "gc-step", 1, 1)
+    X(GC_STEP, "gc-step", 1, 1) X(WTABLE, "weak-table", 0, 0) X(WEAKREF, "weak-ref", 1, 1) \
+    X(DEREF, "deref", 1, 1) X(FINALIZE, "finalize!", 2, 2) X(RUN_FIN, "run-finalizers", 0, 0) \
+    X(COLLECT, "collect", 0, 0)
 
 enum {
 #define X(id, name, lo, hi) B_##id,

@@ -153,6 +153,10 @@ val vm_get(rtvm_ctx *c, val coll, val key) {
         int found;
         return vm_table_get(c, coll, key, &found);
     }
+    case K_WTABLE: {
+        int found;
+        return vm_wtable_get(c, coll, key, &found);
+    }
     default: vm_error(c, "get expects a vector or a table, got %s", vm_type_name(c, coll));
     }
 }
@@ -167,6 +171,7 @@ void vm_put(rtvm_ctx *c, val *coll_slot, val *key_slot, val *v_slot) {
         return;
     }
     case K_TABLE: vm_table_put(c, coll_slot, key_slot, v_slot); return;
+    case K_WTABLE: vm_wtable_put(c, coll_slot, key_slot, v_slot); return;
     default: vm_error(c, "put! expects a vector or a table, got %s", vm_type_name(c, *coll_slot));
     }
 }
@@ -176,6 +181,7 @@ static val vm_len(rtvm_ctx *c, val v) {
     case K_VECTOR: return MKINT(((vvector *)v)->len);
     case K_STRING: return MKINT(obj_count(v));
     case K_TABLE: return MKINT(((vtable *)v)->count);
+    case K_WTABLE: return MKINT(vm_wtable_len(c, v));
     default: vm_error(c, "len expects a vector, string or table, got %s", vm_type_name(c, v));
     }
 }

@@ -50,6 +50,7 @@ const vm_layouts *vm_layouts_for(rtgc_heap *heap, char *err, size_t errlen) {
         [K_CLOSURE] = {.name = "closure", .kind = RTGC_LAYOUT_REF_ARRAY, .size = 16, .elem_size = 8},
         [K_BOX] = {.name = "box", .kind = RTGC_LAYOUT_RECORD, .size = sizeof(vbox), .ref_offsets = ref8, .ref_count = 1},
         [K_TABLE] = {.name = "table", .kind = RTGC_LAYOUT_RECORD, .size = sizeof(vtable), .ref_offsets = ref8_16, .ref_count = 2},
+        [K_WTABLE] = {.name = "weak-table", .kind = RTGC_LAYOUT_RECORD, .size = sizeof(vwtable), .ref_offsets = ref8, .ref_count = 1},
     };
     for (int k = 1; k < K_COUNT; k++) {
         rtgc_error e;
@@ -173,7 +174,7 @@ static int key_equal(rtvm_ctx *c, val a, val b) {
     return 0;
 }
 
-static uint64_t mix(uint64_t x) {
+uint64_t vm_mix(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
     x ^= x >> 33;
@@ -189,16 +190,16 @@ static uint64_t key_hash(rtvm_ctx *c, val k) {
         uint32_t n = obj_count(k);
         const unsigned char *s = (const unsigned char *)((vstring *)k)->s;
         for (uint32_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-        return mix(h);
+        return vm_mix(h);
     }
     if (kind == K_FLOAT) {
         double d = ((vfloat *)k)->d;
         if (d == 0) d = 0; /* -0.0 == 0.0 */
         uint64_t bits;
         memcpy(&bits, &d, sizeof bits);
-        return mix(bits ^ 0x5555);
+        return vm_mix(bits ^ 0x5555);
     }
-    return mix((uint64_t)k);
+    return vm_mix((uint64_t)k);
 }
 
 /* ---- hash tables: open addressing, linear probing, power-of-two capacity ---- */
@@ -357,7 +358,8 @@ const char *vm_type_name(rtvm_ctx *c, val v) {
     case K_CLOSURE: return "function";
     case K_TABLE: return "table";
     case K_BOX: return "box";
-    default: return "unknown";
+    case K_WTABLE: return "weak-table";
+    default: return vm_is_weakref(c, v) ? "weak-ref" : "unknown";
     }
 }
 
@@ -403,6 +405,7 @@ void vm_display(rtvm_ctx *c, sbuf *b, val v, int depth) {
     }
     case K_CLOSURE: sb_printf(b, "#<fn %s>", c->p->funcs[((vclosure *)v)->fn]->name); return;
     case K_TABLE: sb_printf(b, "#<table %lld>", (long long)((vtable *)v)->count); return;
+    case K_WTABLE: sb_printf(b, "#<weak-table %lld>", (long long)vm_wtable_len(c, v)); return;
     default: sb_printf(b, "#<%s>", vm_type_name(c, v)); return;
     }
 }

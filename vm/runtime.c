@@ -236,7 +236,7 @@ rtvm_ctx *rtvm_ctx_create(rtvm_program *p, rtgc_thread *t, char *err, size_t err
     }
     c->hot = calloc((size_t)p->nfuncs, sizeof(uint32_t));
     c->globals = malloc(sizeof(val) * (size_t)(p->nglobals + 1));
-    c->consts = calloc((size_t)p->nconsts + 1, sizeof(val));
+    c->consts = calloc((size_t)p->nconsts + 1, sizeof(val)); /* + CTX_FIN_FNS */
     if (!c->stack || !c->frames || !c->hot || !c->globals || !c->consts) goto oom;
     for (int i = 0; i <= p->nglobals; i++) c->globals[i] = V_UNDEF;
     rtgc_heap *heap = rtgc_thread_heap(t);
@@ -302,6 +302,7 @@ void rtvm_ctx_destroy(rtvm_ctx *c) {
             break;
         }
     if (tl_ctxs.n == 0) rtgc_thread_set_stack_scanner(c->t, NULL, NULL);
+    vm_fin_destroy(c);
     rtgc_heap *heap = rtgc_thread_heap(c->t);
     rtgc_root_range_remove(heap, (void **)c->globals);
     rtgc_root_range_remove(heap, (void **)c->consts);

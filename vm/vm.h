@@ -53,7 +53,7 @@ typedef uintptr_t val;
 #define TRUTHY(v) ((v) != V_NIL && (v) != V_FALSE)
 
 /* object kinds (each one rtgc layout) */
-enum { K_NONE = 0, K_FLOAT, K_STRING, K_VECTOR, K_ITEMS, K_RECORD, K_CLOSURE, K_BOX, K_TABLE, K_COUNT };
+enum { K_NONE = 0, K_FLOAT, K_STRING, K_VECTOR, K_ITEMS, K_RECORD, K_CLOSURE, K_BOX, K_TABLE, K_WTABLE, K_COUNT };
 
 typedef struct vfloat { uint64_t hdr; double d; } vfloat;                    /* RECORD 16, no refs */
 typedef struct vstring { uint64_t hdr; char s[]; } vstring;                  /* BYTES, count = length */
@@ -63,6 +63,9 @@ typedef struct vrecord { uint64_t hdr; int64_t type; val f[]; } vrecord;     /* 
 typedef struct vclosure { uint64_t hdr; int64_t fn; val up[]; } vclosure;    /* REF_ARRAY fixed 16 */
 typedef struct vbox { uint64_t hdr; val v; } vbox;                           /* RECORD 16, ref at 8 */
 typedef struct vtable { uint64_t hdr; val keys, vals; int64_t count, used; } vtable; /* RECORD 40 */
+/* A weak-key table (weak.c): slots holds nil (empty), tomb (deleted) or an
+ * rtgc ephemeron (key, value); used counts the slots that are not empty. */
+typedef struct vwtable { uint64_t hdr; val slots; int64_t used; } vwtable;   /* RECORD 24, ref at 8 */
 
 typedef struct vm_layouts {
     rtgc_heap *heap;
@@ -173,7 +176,12 @@ struct rtvm_ctx {
     int64_t fuel;          /* calls and back-edges left before "out of fuel" (0: no limit; fuzzing) */
     int capture;           /* print into `out` instead of stdout, clock reads 0 (fuzzing) */
     struct sbuf *out;
+    struct vm_fin *fin;    /* finalizer registrations (weak.c); NULL until the first finalize! */
 };
+
+/* consts[p->nconsts], one slot past the program's constants and inside the
+ * same root range: the context's finalizer closures (a vector, weak.c). */
+#define CTX_FIN_FNS(c) (&(c)->consts[(c)->p->nconsts])
 
 /* ---- runtime (runtime.c) ---- */
 _Noreturn void vm_error(rtvm_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -200,6 +208,7 @@ val vm_load(rtvm_ctx *c, const val *slot);
 void vm_store(rtvm_ctx *c, void *obj, val *slot, val v);
 int vm_equal(rtvm_ctx *c, val a, val b);
 const char *vm_type_name(rtvm_ctx *c, val v);
+uint64_t vm_mix(uint64_t x);
 /* Append v's display form to the growing buffer. */
 typedef struct sbuf { char *s; size_t len, cap; } sbuf;
 void sb_put(sbuf *b, const char *s, size_t n);
@@ -221,6 +230,21 @@ val vm_get(rtvm_ctx *c, val coll, val key);
 void vm_put(rtvm_ctx *c, val *coll_slot, val *key_slot, val *v_slot);
 val vm_new_closure(rtvm_ctx *c, vm_func *f, val *fp);
 val vm_new_record(rtvm_ctx *c, int type, val *args);
+
+/* ---- weak tables, weak references, finalizers (weak.c) ---- */
+val vm_wtable(rtvm_ctx *c);
+val vm_wtable_get(rtvm_ctx *c, val t, val k, int *found);
+void vm_wtable_put(rtvm_ctx *c, val *t_slot, val *k_slot, val *v_slot);
+int vm_wtable_del(rtvm_ctx *c, val t, val k);
+int64_t vm_wtable_len(rtvm_ctx *c, val t);
+val vm_wtable_keys(rtvm_ctx *c, val *t_slot);
+int vm_is_weakref(rtvm_ctx *c, val v);
+val vm_weakref(rtvm_ctx *c, val target);
+val vm_deref(rtvm_ctx *c, val w);
+void vm_finalize(rtvm_ctx *c, val *obj_slot, val *fn_slot);
+int64_t vm_run_finalizers(rtvm_ctx *c);
+void vm_collect(rtvm_ctx *c, val *dead_from);
+void vm_fin_destroy(rtvm_ctx *c);
 
 /* ---- front end (read.c, compile.c) ---- */
 rtvm_program *vm_compile(rtgc_heap *heap, const char *name, const char *src, const rtvm_options *o,

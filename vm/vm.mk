@@ -4,7 +4,7 @@
 #   $(O)/librtvm.a     everything but main, for embedders (gclat)
 #   make bench-vm      JIT against interpreter figures (bench/vm/)
 
-RTVM_SRC := vm/read.c vm/compile.c vm/objects.c vm/interp.c vm/builtins.c vm/runtime.c vm/jit/x64.c vm/jit/jit.c
+RTVM_SRC := vm/read.c vm/compile.c vm/objects.c vm/interp.c vm/builtins.c vm/runtime.c vm/weak.c vm/jit/x64.c vm/jit/jit.c
 RTVM_OBJ := $(RTVM_SRC:%.c=$(O)/obj/%.o)
 RTVM_LIB := $(O)/librtvm.a
 RTVM_CFLAGS := $(CFLAGS_ALL) -Ivm
