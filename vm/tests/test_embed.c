@@ -1,6 +1,7 @@
 /* test_embed.c - rtvm through its embedding API (include/rtvm.h), the way
  * gclat uses it: the workload programs' entry functions called from one or
- * several threads, in every collector mode, with the stress knob on.
+ * several threads, in every collector mode, with the stress knob on; and
+ * finalizers of several contexts sharing one heap.
  * Each case checks the results the programs return, and the heap verifier
  * (verify=1) re-checks every cycle's marks.
  */
@@ -130,6 +131,117 @@ static void web_three_threads_incremental(void **state) {
     web_threads("mode=incremental,stress=73", RTVM_JIT_OFF, 3, 200);
 }
 static void web_two_threads_stw(void **state) { web_threads("mode=stw,stress=61", RTVM_JIT_ON, 2, 300); }
+
+/* ---- finalizers across contexts and threads ----
+ * rtgc_run_finalizers is heap-wide: a context's (run-finalizers) may pop
+ * another context's registrations.  Each must still run in the context
+ * that registered it (the finalizer checks the owner id stored in its
+ * object), and a context destroyed with registrations pending, some of
+ * them ready, must leave nothing behind (the sanitizer builds check). */
+static const char fin_src[] =
+    "(def me 0)\n(def ran 0)\n(def made 0)\n"
+    "(defn setup (id) (set! me id) id)\n"
+    "(defn owned (o) (when (!= (get o 0) me) (error \"finalized in the wrong context\")) (set! ran (+ ran 1)))\n"
+    "(defn drop (n) (for (i 0 n) (finalize! (vector me i) owned)) (set! made (+ made n)) made)\n"
+    "(defn settle () (collect) nil)\n"
+    "(defn run () (run-finalizers))\n"
+    "(defn reap () (collect) (run-finalizers) ran)\n";
+
+static rtvm_program *fin_program(rtgc_heap *h, rtvm_jit_mode jit) {
+    rtvm_options o;
+    rtvm_options_init(&o);
+    o.jit = jit;
+    char err[512];
+    rtvm_program *p = rtvm_program_from_source(h, "fin.rtvm", fin_src, &o, err, sizeof err);
+    if (!p) fail_msg("%s", err);
+    return p;
+}
+
+typedef struct fin_job {
+    rtgc_heap *heap;
+    rtvm_program *p;
+    int id, rounds, ok;
+} fin_job;
+
+static int fin_call(rtvm_ctx *c, const char *name, int64_t arg, int64_t *r) {
+    if (rtvm_call(c, name, 1, &arg, r) == 0) return 1;
+    fprintf(stderr, "%s: %s\n", name, rtvm_last_error(c));
+    return 0;
+}
+
+static void *fin_worker(void *arg) {
+    fin_job *j = arg;
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(j->heap, &e);
+    if (!t) return NULL;
+    char err[512];
+    int64_t r, ran = -1;
+    int ok = 0;
+    /* a context that goes away with 40 registrations pending, made ready */
+    rtvm_ctx *gone = rtvm_ctx_create(j->p, t, err, sizeof err);
+    if (gone) {
+        ok = fin_call(gone, "setup", 100 + j->id, &r) && fin_call(gone, "drop", 40, &r) &&
+             rtvm_call(gone, "settle", 0, NULL, &r) == 0;
+        rtvm_ctx_destroy(gone);
+    }
+    rtvm_ctx *c = ok ? rtvm_ctx_create(j->p, t, err, sizeof err) : NULL;
+    if (c) {
+        ok = fin_call(c, "setup", j->id, &r);
+        for (int i = 0; ok && i < j->rounds; i++)
+            ok = fin_call(c, "drop", 25, &r) && rtvm_call(c, "reap", 0, NULL, &ran) == 0;
+        /* the other thread may have popped some of ours: they wait in our inbox */
+        for (int k = 0; ok && ran != 25 * j->rounds && k < 1000; k++) ok = rtvm_call(c, "reap", 0, NULL, &ran) == 0;
+        if (ran != 25 * j->rounds) fprintf(stderr, "context %d: %lld of %d finalizers ran\n", j->id, (long long)ran, 25 * j->rounds);
+        j->ok = ok && ran == 25 * j->rounds;
+        rtvm_ctx_destroy(c);
+    }
+    rtgc_thread_detach(t);
+    return NULL;
+}
+
+static void fin_threads(const char *opts, rtvm_jit_mode jit) {
+    rtgc_heap *h = make_heap(opts);
+    rtvm_program *p = fin_program(h, jit);
+    pthread_t th[2];
+    fin_job jobs[2];
+    for (int i = 0; i < 2; i++) {
+        jobs[i] = (fin_job){h, p, i + 1, 20, 0};
+        pthread_create(&th[i], NULL, fin_worker, &jobs[i]);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) assert_true(jobs[i].ok);
+    rtvm_program_free(p);
+    rtgc_heap_destroy(h);
+}
+static void finalizers_two_threads_concurrent(void **state) { fin_threads("mode=concurrent,stress=23,verify=1", RTVM_JIT_ON); }
+static void finalizers_two_threads_incremental(void **state) { fin_threads("mode=incremental,stress=31", RTVM_JIT_OFF); }
+static void finalizers_two_threads_stw(void **state) { fin_threads("mode=stw,stress=17", RTVM_JIT_AUTO); }
+
+/* Two contexts on one thread: b's (run-finalizers) hands a's finalizers to
+ * a, which runs them in its own (run-finalizers). */
+static void finalizers_two_contexts_one_thread(void **state) {
+    rtgc_heap *h = make_heap("mode=concurrent,stress=29");
+    rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    rtvm_program *p = fin_program(h, RTVM_JIT_ON);
+    char err[512];
+    rtvm_ctx *a = rtvm_ctx_create(p, t, err, sizeof err);
+    rtvm_ctx *b = rtvm_ctx_create(p, t, err, sizeof err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(call(a, "setup", 1, (int64_t)1), 1);
+    assert_int_equal(call(b, "setup", 1, (int64_t)2), 2);
+    assert_int_equal(call(a, "drop", 1, (int64_t)30), 30);
+    assert_int_equal(call(b, "reap", 0), 0);  /* pops a's 30, runs none of them */
+    assert_int_equal(call(a, "run", 0), 30);
+    assert_int_equal(call(a, "reap", 0), 30);
+    assert_int_equal(call(b, "drop", 1, (int64_t)5), 5);
+    rtvm_ctx_destroy(b);                       /* pending: never run */
+    assert_int_equal(call(a, "reap", 0), 30);
+    rtvm_ctx_destroy(a);
+    rtvm_program_free(p);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
 
 /* Every workload's entry functions, single-threaded, in one mode. */
 static void workloads(const char *opts, rtvm_jit_mode jit, int step) {
@@ -355,6 +467,10 @@ int main(void) {
         cmocka_unit_test(web_two_threads_concurrent_stress),
         cmocka_unit_test(web_two_threads_concurrent_jit),
         cmocka_unit_test(web_three_threads_incremental),
+        cmocka_unit_test(finalizers_two_contexts_one_thread),
+        cmocka_unit_test(finalizers_two_threads_stw),
+        cmocka_unit_test(finalizers_two_threads_concurrent),
+        cmocka_unit_test(finalizers_two_threads_incremental),
     };
     if (getenv("RTVM_TEST_FILTER")) cmocka_set_test_filter(getenv("RTVM_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
