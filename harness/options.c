@@ -22,10 +22,10 @@ void gclat_usage(FILE *f) {
             "Exit status: 0 every pause within the budget, 1 a pause broke it (or a workload failed), 2 bad usage.\n"
             "\n"
             "  --workload LIST    workloads to run, comma-separated: web, gaming, embedded, msgbuf, gcbench,\n"
-            "                     default or all (both: the five) (default: default)\n"
+            "                     cache, default or all (both: the six) (default: default)\n"
             "  --duration TIME    measured time of each workload (default: per workload, about 20 s in all)\n"
             "  --mode MODE        collector mode: concurrent, incremental, step, stw (default: per workload)\n"
-            "  --threads N        mutator threads of the web workload (default 2)\n"
+            "  --threads N        mutator threads of the web and cache workloads (default 2)\n"
             "  --heap SIZE        heap limit, e.g. 64M (default: per workload)\n"
             "  --budget TIME      pause budget, e.g. 1ms, 250us (default 1ms)\n"
             "  --engine ENGINE    native (C against the API) or vm (rtvm programs, JIT) (default native)\n"
@@ -61,22 +61,20 @@ static int add_workloads(gclat_opts *o, const char *list, char *err, size_t len)
     o->nworkloads = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const char *const *names = NULL;
-        static const char *const all[] = {"web", "gaming", "embedded", "msgbuf", "gcbench", NULL};
         if (strcmp(tok, "default") == 0)
             names = gclat_default_workloads;
-        else if (strcmp(tok, "all") == 0)
-            names = all;
-        if (names) {
-            for (; *names; names++) {
+        if (names || strcmp(tok, "all") == 0) {
+            for (int i = 0; names ? names[i] != NULL : gclat_workloads[i] != NULL; i++) {
                 if (o->nworkloads >= GCLAT_MAX_WORKLOADS)
                     return fail(err, len, "--workload: too many workloads");
-                o->workloads[o->nworkloads++] = gclat_find_workload(*names)->name;
+                o->workloads[o->nworkloads++] = names ? gclat_find_workload(names[i])->name : gclat_workloads[i]->name;
             }
             continue;
         }
         const gclat_workload *w = gclat_find_workload(tok);
         if (!w)
-            return fail(err, len, "--workload: unknown workload '%s' (web, gaming, embedded, msgbuf, gcbench)", tok);
+            return fail(err, len, "--workload: unknown workload '%s' (web, gaming, embedded, msgbuf, gcbench, cache)",
+                        tok);
         if (o->nworkloads >= GCLAT_MAX_WORKLOADS)
             return fail(err, len, "--workload: too many workloads");
         o->workloads[o->nworkloads++] = w->name;

@@ -168,6 +168,11 @@ void gclat_report_text(FILE *f, const gclat_opts *o, const gclat_result *r) {
             r->stats.heap_peak / 1048576.0, r->heap_limit / 1048576.0,
             100.0 * (double)r->stats.heap_peak / (double)r->heap_limit, (unsigned long long)r->stats.cycles,
             r->stats.live_bytes / 1048576.0);
+    if (r->stats.weak_cleared || r->stats.finalizers_queued)
+        fprintf(f, "  weak               %llu weak references and ephemerons cleared (%.0f/s); %llu finalizers queued\n",
+                (unsigned long long)r->stats.weak_cleared,
+                secs > 0 ? (double)r->stats.weak_cleared * 1e9 / (double)(r->t_end_ns - r->t_start_ns) : 0.0,
+                (unsigned long long)r->stats.finalizers_queued);
     if (r->stats.collector_cpu_ns)
         fprintf(f, "  collector thread   %.2f s of CPU (%.0f%% of a core over the run)\n",
                 r->stats.collector_cpu_ns / 1e9,
@@ -282,9 +287,10 @@ int gclat_report_json(const char *path, const gclat_opts *o, const gclat_result 
                 (unsigned long long)r->lat.over, (unsigned long long)r->frames_missed,
                 (unsigned long long)r->step_ns, secs > 0 ? r->ops / secs : 0.0);
         fprintf(f, "   \"heap_peak\": %zu, \"live_bytes\": %zu, \"cycles\": %llu, \"allocated_bytes\": %llu, "
-                   "\"collector_cpu_ns\": %llu, \"pass\": %s}",
+                   "\"collector_cpu_ns\": %llu, \"weak_cleared\": %llu, \"finalizers_queued\": %llu, \"pass\": %s}",
                 r->stats.heap_peak, r->stats.live_bytes, (unsigned long long)r->stats.cycles,
                 (unsigned long long)r->stats.allocated_bytes, (unsigned long long)r->stats.collector_cpu_ns,
+                (unsigned long long)r->stats.weak_cleared, (unsigned long long)r->stats.finalizers_queued,
                 r->pass ? "true" : "false");
     }
     fprintf(f, "\n]}\n");

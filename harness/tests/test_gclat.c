@@ -580,9 +580,9 @@ static void test_parse_good(void **state) {
     assert_int_equal(o.nworkloads, 1);
     assert_string_equal(o.workloads[0], "gcbench");
     PARSE_OK(&o, "--workload", "all");
-    assert_int_equal(o.nworkloads, 5);
-    static const char *const all[] = {"web", "gaming", "embedded", "msgbuf", "gcbench"};
-    for (int i = 0; i < 5; i++)
+    assert_int_equal(o.nworkloads, 6);
+    static const char *const all[] = {"web", "gaming", "embedded", "msgbuf", "gcbench", "cache"};
+    for (int i = 0; i < 6; i++)
         assert_string_equal(o.workloads[i], all[i]);
     /* the last --workload wins */
     PARSE_OK(&o, "--workload", "web", "--workload", "msgbuf");

@@ -76,6 +76,12 @@ void *str_concat(rtgc_thread *t, void **a, void **b);
 /* A new string joining the strings of vector *v (rooted by the caller). */
 void *str_join(rtgc_thread *t, void **v);
 
+/* The open-loop request driver (web.c): `rate` requests a second over all
+ * workers, each calling (setup worker sessions extra...) once, then
+ * (request seq session) at its share of the rate, a session picked at
+ * random among `sessions`; latency from each request's scheduled start. */
+void gclat_drive_requests(gclat_ctx *c, double rate, int64_t sessions, const int64_t *extra, int nextra);
+
 /* Set c->error when an allocation returned NULL; returns 1 if so. */
 int oom(gclat_ctx *c, const void *p);
 #endif

@@ -196,17 +196,17 @@ out:
     return result;
 }
 
-static void web_drive(gclat_ctx *c) {
+void gclat_drive_requests(gclat_ctx *c, double rate, int64_t sessions, const int64_t *extra, int nextra) {
     gclat_run *run = c->run;
-    const gclat_opts *o = run->opts;
-    double rate = gclat_param_num(o, "rate", 10000) / run->threads;
-    int64_t sessions = (int64_t)gclat_param_num(o, "sessions", 5000);
+    rate /= run->threads;
     if (rate <= 0 || sessions <= 0) {
-        gclat_run_fail(c, "web: rate and sessions must be positive");
+        gclat_run_fail(c, "%s: rate and sessions must be positive", run->w->name);
         return;
     }
-    int64_t args[2] = {c->worker, sessions};
-    if (gclat_call(c, "setup", 2, args, NULL))
+    int64_t args[8] = {c->worker, sessions};
+    for (int k = 0; k < nextra && k < 6; k++)
+        args[2 + k] = extra[k];
+    if (gclat_call(c, "setup", 2 + (nextra < 6 ? nextra : 6), args, NULL))
         return;
     uint64_t seed = run->seed * 0x9e3779b97f4a7c15ull + (uint64_t)c->worker + 1;
     gclat_lat lat;
@@ -236,6 +236,11 @@ static void web_drive(gclat_ctx *c) {
         i++;
     }
     gclat_run_add(c, &lat, i, due, 0, step_ns, sum);
+}
+
+static void web_drive(gclat_ctx *c) {
+    const gclat_opts *o = c->run->opts;
+    gclat_drive_requests(c, gclat_param_num(o, "rate", 10000), (int64_t)gclat_param_num(o, "sessions", 5000), NULL, 0);
 }
 
 static const gclat_entry web_entries[] = {{"setup", web_setup}, {"request", web_request}, {NULL, NULL}};
