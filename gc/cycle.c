@@ -203,7 +203,7 @@ static bool sweep_one(rtgc_heap *h, bool shrink, uint64_t deadline) {
 }
 
 static void finish_cycle(rtgc_heap *h) {
-    weak_cycle_end(h);                   /* queued finalizers become ready; weak reads plain again */
+    weak_cycle_end(h);                   /* weak reads plain again */
     pthread_mutex_lock(&h->lock);
     cycle_queue_sweep(h);
     h->last_cycle_alloc = h->handed_out - h->cycle_alloc_start;
@@ -351,6 +351,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
                 world_start(h, self);
                 pthread_mutex_unlock(&h->threads_lock);
             }
+            weak_marking_done(h);          /* finalizers ready before the cycle counts [weak.ready] */
             pthread_mutex_lock(&h->lock);
             cycle_end_marking(h);
             pthread_mutex_unlock(&h->lock);

@@ -526,8 +526,9 @@ bool weak_decide(rtgc_heap *h);
 bool weak_clear_slice(rtgc_heap *h, uint64_t deadline, bool drop_dead);
 /* Keep and queue unmarked finalizable objects, in slices; true when done. */
 bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline);
-/* The queued become ready (their tracing is done); the cycle's weak state
- * is reset. */
+/* The queued become ready (their tracing is done) [weak.ready]. */
+void weak_marking_done(rtgc_heap *h);
+/* The cycle's weak state is reset (weak reads plain again). */
 void weak_cycle_end(rtgc_heap *h);
 /* The ready queue as roots, all at once (the world stopped, or verify). */
 void weak_visit_roots(rtgc_heap *h, rtgc_visitor *v);

@@ -46,9 +46,9 @@
  *
  * Finalizable objects are held by the registry weakly (it is not a root).
  * Objects found unreachable are marked and traced in the FINALIZE step and
- * wait on `queued` (marked, so nothing frees them this cycle); at the end
- * of the cycle (finish_cycle, after MARK_OFF) they move to `ready`, which
- * is a root until their finalizers have run.
+ * wait on `queued` (marked, so nothing frees them this cycle); when
+ * marking ends they move to `ready` [weak.ready], which is a root until
+ * their finalizers have run.
  *
  * [weak.fq] No step is longer for a longer registry or queue.  The
  * finalizer queues are lists of fixed-size chunks, so `queued` joins
@@ -56,7 +56,7 @@
  * queue is a root scanned in slices against the deadline (PHASE_ROOTS,
  * after every thread, like any global); that is safe while mutators run
  * because nothing is added to it while marking is on (only
- * weak_cycle_end adds, after MARK_OFF), and rtgc_run_finalizers shades each
+ * weak_marking_done adds, as marking ends), and rtgc_run_finalizers shades each
  * object it takes out ([rt.invariant]: a read of a global slot shades),
  * so an entry leaves the queue either visited or shaded.  When it frees
  * the chunk the scan is in, it moves the scan's cursor to the next one.
@@ -594,9 +594,18 @@ bool weak_finalize_slice(rtgc_heap *h, uint64_t deadline) {
     return pass_slices(h, deadline, finalize_entries, rtgc_atomic_load(&h->phase) != PHASE_IDLE, finalize_done);
 }
 
-void weak_cycle_end(rtgc_heap *h) {
+/* [weak.ready] The queued become ready as marking ends, before the cycle
+ * is counted (cycle_end_marking): a thread that waited for a whole cycle
+ * (rtgc_collect) finds them ready.  They are marked, so a thread that runs
+ * one before the MARK_OFF round only shades a black object. */
+void weak_marking_done(rtgc_heap *h) {
     pthread_mutex_lock(&h->weak_lock);
     fq_splice(&h->ready, &h->queued);   /* O(1) [weak.fq] */
+    pthread_mutex_unlock(&h->weak_lock);
+}
+
+void weak_cycle_end(rtgc_heap *h) {
+    pthread_mutex_lock(&h->weak_lock);
     rtgc_atomic_store(&h->weak_final, 0);
     h->neph_pending = h->eph_read = h->eph_write = 0;
     h->eph_pass_marked = false;
@@ -623,5 +632,6 @@ void weak_process_stopped(rtgc_heap *h) {
         mark_drain(h);
     while (!weak_clear_slice(h, UINT64_MAX, true)) {
     }
+    weak_marking_done(h);
     weak_cycle_end(h);
 }

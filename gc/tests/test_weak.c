@@ -377,6 +377,72 @@ static void test_finalizers(void **state) {
         finalizers_in(modes[m]);
 }
 
+/* [weak.ready] One rtgc_collect is a whole collection: an object dropped
+ * before it is finalizable (its finalizer ready) and its weak references
+ * cleared when it returns, in every mode, also with a cycle already under
+ * way (then the collection waits for the next whole cycle). */
+static int ready_calls;
+static void count_call(rtgc_thread *t, void *obj, void *data) {
+    (void)t;
+    (void)data;
+    if (intact(obj))
+        ready_calls++;
+}
+
+typedef struct slow_poller {
+    rtgc_heap *h;
+    volatile int stop;
+} slow_poller;
+
+/* An attached thread that polls only every 3 ms: handshake rounds wait for
+ * it, so the rounds after marking (MARK_OFF) end well after marking does. */
+static void *slow_poll(void *arg) {
+    slow_poller *p = arg;
+    rtgc_thread *t = rtgc_thread_attach(p->h, NULL);
+    while (!p->stop) {
+        struct timespec ts = {0, 3000000};
+        nanosleep(&ts, NULL);
+        rtgc_poll(t);
+    }
+    rtgc_thread_detach(t);
+    return NULL;
+}
+
+static void test_collect_makes_ready(void **state) {
+    (void)state;
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+        for (int busy = 0; busy < 3; busy++) {
+            rtgc_heap *h = heap_for(modes[m], "verify=1");
+            rtgc_layout_id NODE = node_layout(h);
+            slow_poller sp = {.h = h};
+            pthread_t other;
+            if (busy == 2)
+                assert_int_equal(pthread_create(&other, NULL, slow_poll, &sp), 0);
+            rtgc_thread *t = rtgc_thread_attach(h, NULL);
+            RTGC_FRAME(t, r, 2);
+            r[1] = new_node(t, NODE, 7);
+            r[0] = rtgc_weak_new(t, r[1]);
+            assert_int_equal(rtgc_finalizer_register(t, r[1], count_call, NULL), RTGC_OK);
+            if (busy == 1 && strcmp(modes[m], "stw") != 0)
+                rtgc_step(t, 20000);        /* a cycle under way, its roots perhaps scanned */
+            r[1] = NULL;
+            ready_calls = 0;
+            rtgc_collect(t);
+            assert_null(rtgc_weak_get(t, r[0]));
+            assert_int_equal(rtgc_finalizers_ready(h), 1);
+            assert_int_equal(rtgc_run_finalizers(t, 10), 1);
+            assert_int_equal(ready_calls, 1);
+            RTGC_FRAME_POP(t, r);
+            rtgc_thread_detach(t);
+            if (busy == 2) {
+                sp.stop = 1;
+                pthread_join(other, NULL);
+            }
+            rtgc_heap_destroy(h);
+        }
+    }
+}
+
 /* ---- long registries and queues: no step grows with them ---- */
 
 static struct {
@@ -716,6 +782,7 @@ int main(void) {
         cmocka_unit_test(test_ephemeron_chain),
         cmocka_unit_test(test_big_weak_map),
         cmocka_unit_test(test_finalizers),
+        cmocka_unit_test(test_collect_makes_ready),
         cmocka_unit_test(test_big_queues),
         cmocka_unit_test(test_pin_and_interior),
         cmocka_unit_test(test_weak_misuse),

@@ -35,6 +35,9 @@
  * queues the object (keeping it and what it reaches alive), and the
  * embedder runs ready finalizers where it chooses, with
  * rtgc_run_finalizers(t, max), on an attached thread, outside any pause.
+ * They are ready as soon as the marking that found the object unreachable
+ * ends: after rtgc_collect returns, the finalizers of objects dropped
+ * before the call are ready.
  * Finalizers that become ready in the same collection run in the order
  * their objects were registered; no order follows from references between
  * them.  Resurrection: if fn stores obj where the program can reach it,
