@@ -1218,6 +1218,7 @@ static run_case native_cases[] = {
     {"embedded", {NULL}, GCLAT_NATIVE, ""},
     {"msgbuf", {"--param", "window=5000", "--heap", "64M"}, GCLAT_NATIVE, ""},
     {"gcbench", {"--heap", "128M"}, GCLAT_NATIVE, ""},
+    {"cache", {"--param", "rate=2000", "--param", "sessions=50", "--param", "expire=5", "--heap", "4M"}, GCLAT_NATIVE, ""},
 };
 static run_case vm_cases[sizeof native_cases / sizeof *native_cases];
 
@@ -1263,6 +1264,11 @@ static void test_run_workload(void **state) {
     /* the slotted and open-loop workloads show each operation's own time too */
     if (strcmp(c->workload, "msgbuf") && strcmp(c->workload, "gcbench"))
         expect_in(&po, "\n    own time         p50 ", what, &bad);
+    /* the cache workload clears weak references and ephemerons (an entry per
+     * request) and queues finalizers (a session per 5 hits at these
+     * parameters), and the report says so */
+    if (!strcmp(c->workload, "cache"))
+        expect_in(&po, "\n  weak               ", what, &bad);
     /* a run without --progress writes nothing to stderr */
     if (po.err[0]) {
         print_error("%s: unexpected output on stderr\n", what);
@@ -1468,7 +1474,8 @@ static const jval *check_report_json(const jval *root, const char *where, int nw
             "threads", "heap_limit", "duration_ns", "over_budget_work", "over_budget_wall_explained",
             "over_budget_work_explained", "over_budget_wall_preempted", "over_budget_wall_unexplained", "stalls_over_budget", "records_lost", "probe_over_1ms", "probes",
             "ops", "ops_due", "deadline_ns", "over_deadline", "frames_missed", "step_ns", "throughput",
-            "heap_peak", "live_bytes", "cycles", "allocated_bytes", "collector_cpu_ns",
+            "heap_peak", "live_bytes", "cycles", "allocated_bytes", "collector_cpu_ns", "weak_cleared",
+            "finalizers_queued",
         };
         for (size_t k = 0; k < sizeof nums / sizeof *nums; k++) {
             const jval *f = want(w, wh, nums[k], J_NUM, bad);
@@ -1583,6 +1590,8 @@ static gclat_result *report_result(gclat_opts *o) {
     r->stats.cycles = 333;
     r->stats.allocated_bytes = 444;
     r->stats.collector_cpu_ns = 555 * MS;
+    r->stats.weak_cleared = 666;
+    r->stats.finalizers_queued = 777;
     r->mmu_wall[0] = 0.125;
     r->mmu_wall[1] = 0.25;
     r->mmu_wall[2] = 0.5;
@@ -1685,6 +1694,8 @@ static void test_report_json_values(void **state) {
     assert_true(num_at(w, "cycles", NULL) == 333);
     assert_true(num_at(w, "allocated_bytes", NULL) == 444);
     assert_true(num_at(w, "collector_cpu_ns", NULL) == 555e6);
+    assert_true(num_at(w, "weak_cleared", NULL) == 666);
+    assert_true(num_at(w, "finalizers_queued", NULL) == 777);
     jfree(root);
     free(text);
 

@@ -55,7 +55,7 @@ enum { A_SEQ, A_SESSION, A_BYTES };           /* request attributes: rec3 */
 
 typedef struct cache_state {
     void **sessions, **memo, **attrs, **recent, **recent_seq, **kept, **kept_seq; /* handles */
-    int64_t nsessions, expire;
+    int64_t nsessions, expire, served;
 } cache_state;
 
 /* Over the heap: a finalizer may run on any worker. */
@@ -233,7 +233,7 @@ static int64_t cache_request(gclat_ctx *c, int argc, const int64_t *argv) {
     RTGC_FRAME(t, r, 7);
     /* The ring slot this request will fill: read back the response it
      * holds now, and hold that (r[6], a root) until the request ends. */
-    uint32_t slot = (uint32_t)(seq / c->run->threads) % count_of(*s->recent);
+    uint32_t slot = (uint32_t)(s->served++ % (int64_t)count_of(*s->recent));
     void *old = get(t, *s->recent, slot);
     int64_t oseq = old ? unimm(get(t, *s->recent_seq, slot)) : -1;
     r[6] = old ? rtgc_weak_get(t, old) : NULL;
