@@ -126,3 +126,10 @@ $(O)/tests/latency-baseline-files: latency-tests/test_baseline_files.sh $(O)/ltc
 	@printf '#!/bin/sh\nexec sh latency-tests/test_baseline_files.sh $(O)\n' > $@ && chmod +x $@
 ALL_EXTRA += $(O)/tests/latency-baseline-files
 TESTS_EXTRA += $(O)/tests/latency-baseline-files
+
+# test_graph is two sources: the torture test and its weak layer.
+GRAPH_SRC := gc/tests/test_graph.c gc/tests/graph_weak.c
+$(O)/tests/test_graph: $(GRAPH_SRC) gc/tests/graph.h gc/tests/graph_weak.h gc/tests/testutil.h $(O)/librtgc-internal.a
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS_ALL) -DRTGC_INTERNAL -Igc -o $@ $(GRAPH_SRC) $(O)/librtgc-internal.a $(LDFLAGS_ALL) -lcmocka $(LDLIBS_LIB)

@@ -51,6 +51,18 @@
  * each phase every worker also runs a short-lived helper thread that
  * attaches, works, publishes and detaches while the others run.
  *
+ * WEAK LAYER.  graph_weak.c adds, in every test, weak references,
+ * ephemerons (chains among them) and finalizers over the graph, held in a
+ * frame of weak slots per thread, with its own model: full_check hands it
+ * the walk (ephemeron values whose keys were reached are walked and counted
+ * as live; what weak references and pending finalizers still hold stays in
+ * the model, so a weak read may resurrect it), and some steps are its
+ * operations or an explicit collection with what it must clear and queue.
+ * Its opening comment has the rules.  Before the last walk every finalizer
+ * that can run has run; the live counts include the weak objects; after
+ * the roots are dropped, every registration must have run exactly once.
+ * graph.h holds what the two files share.
+ *
  * SEEDS.  Every test prints its seed; RTGC_TEST_SEED=N replays it (the
  * threads derive theirs from it; their interleaving is not replayable, their
  * operation sequences are).  RTGC_TEST_SCALE=F multiplies the step counts;
@@ -64,18 +76,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "testutil.h"
+#include "graph.h"
+#include "graph_weak.h"
 
 /* ---------------------------------------------------------------- basics */
 
-enum kind { K_REC2 = 0, K_REC4, K_ARR, K_BYTES, K_CUST, K_COUNT };
-static const char *const kind_name[K_COUNT] = {"REC2", "REC4", "ARR", "BYTES", "CUST"};
+const char *const kind_name[K_COUNT] = {"REC2", "REC4", "ARR", "BYTES", "CUST"};
 
-typedef struct graph_layouts {
-    rtgc_layout_id lid[K_COUNT];
-} graph_layouts;
-
-#define WORD(o, i) (((uint64_t *)(void *)(o))[i])
 
 /* RTGC_TEST_SCALE multiplies the step counts.  Under ThreadSanitizer (about
  * ten times slower here) the default is a quarter of the opt run. */
@@ -103,37 +110,6 @@ static uint64_t mix64(uint64_t x) {
     return x;
 }
 
-/* Object geometry, per kind. */
-static size_t kind_size(int kind, uint32_t count) {
-    switch (kind) {
-    case K_REC2: return 32;
-    case K_REC4: return 48;
-    case K_ARR: return 24 + 8 * (size_t)count;
-    case K_BYTES: return 16 + (size_t)count;
-    default: return 24 + 16 * (size_t)count;
-    }
-}
-static size_t kind_nfields(int kind, uint32_t count) {
-    switch (kind) {
-    case K_REC2: return 2;
-    case K_REC4: return 4;
-    case K_ARR: return 1 + (size_t)count;
-    case K_BYTES: return 0;
-    default: return 1 + (size_t)count;
-    }
-}
-static void **field_slot(int kind, void *o, size_t i) {
-    void **w = (void **)o;
-    switch (kind) {
-    case K_REC2: return w + 2 + i;
-    case K_REC4: return i == 0 ? w + 1 : w + 2 + i;   /* words 1, 3, 4, 5 */
-    case K_ARR: return w + 2 + i;                     /* head at 16, elements from 24 */
-    default: return i == 0 ? w + 2 : w + 4 + 2 * (i - 1); /* extra; element refs */
-    }
-}
-static unsigned id_word(int kind) {
-    return kind == K_REC4 ? 2u : 1u;
-}
 static uint64_t cust_key(uint64_t id, size_t j) {
     return mix64(id * 31 + j) & ~(uint64_t)15; /* even, aligned: looks like a pointer */
 }
@@ -258,7 +234,7 @@ static rtgc_heap *graph_heap(const char *opts, graph_layouts *L) {
     return h;
 }
 
-static int kind_of_lid(const graph_layouts *L, rtgc_layout_id lid) {
+int kind_of_lid(const graph_layouts *L, rtgc_layout_id lid) {
     for (int k = 0; k < K_COUNT; k++)
         if (L->lid[k] == lid)
             return k;
@@ -267,49 +243,6 @@ static int kind_of_lid(const graph_layouts *L, rtgc_layout_id lid) {
 
 /* ------------------------------------------------------------ the model */
 
-/* Expected slot values: 0 = NULL, odd = that exact immediate, otherwise
- * id << 1 = a reference to the object with that id. */
-#define EXP_REF(id) ((uint64_t)(id) << 1)
-#define EXP_IS_REF(e) ((e) != 0 && ((e) & 1) == 0)
-#define EXP_ID(e) ((e) >> 1)
-
-/* Ids: private objects (owner << 40) | index, index >= 1; shared trees
- * SHARED_BIT | (owner << 40) | (n << 1), the BYTES child of a tree the
- * parent's id | 1. */
-#define OWNER_SHIFT 40
-#define SHARED_BIT ((uint64_t)1 << 62)
-#define ID_OWNER(id) ((int)(((id) & ~SHARED_BIT) >> OWNER_SHIFT))
-#define ID_INDEX(id) ((id) & (((uint64_t)1 << OWNER_SHIFT) - 1))
-
-typedef struct mobj {
-    uint64_t *fields;  /* expected value of each field */
-    uintptr_t addr;    /* where the object lives (the collector does not move) */
-    uint32_t count;    /* header count */
-    uint32_t nfields;
-    uint32_t salt;     /* BYTES payload salt */
-    uint32_t mark;     /* walk epoch */
-    uint8_t kind;
-    uint8_t dead;      /* proven unreachable by a full walk */
-} mobj;
-
-#define MAX_ROOTS 512
-
-typedef struct model {
-    int owner;
-    mobj *objs;             /* indexed by ID_INDEX */
-    size_t nobjs, cap;
-    size_t nroots;
-    void **root[MAX_ROOTS]; /* the root slots (range, frame or handle) */
-    uint64_t root_exp[MAX_ROOTS];
-    bool root_global[MAX_ROOTS]; /* a global slot: read with rtgc_load */
-    bool root_stack[MAX_ROOTS];  /* a VM stack slot: read through rtgc_shade */
-    uint32_t epoch;
-    void **stack;           /* walk stack */
-    size_t scap;
-    /* results of the last full walk */
-    size_t reach_objs, reach_bytes, reach_bytes_max;
-    size_t live_model;      /* entries not dead */
-} model;
 
 static void model_init(model *m, int owner) {
     memset(m, 0, sizeof *m);
@@ -344,13 +277,13 @@ static uint64_t model_new(model *m, int kind, uint32_t count, uintptr_t addr, ui
     m->live_model++;
     return ((uint64_t)m->owner << OWNER_SHIFT) | i;
 }
-static mobj *model_get(model *m, uint64_t id) {
+mobj *model_get(model *m, uint64_t id) {
     if ((id & SHARED_BIT) || ID_OWNER(id) != m->owner)
         return NULL;
     uint64_t i = ID_INDEX(id);
     return i >= 1 && i < m->nobjs ? &m->objs[i] : NULL;
 }
-static void model_push(model *m, void *o, size_t *sp) {
+void model_push(model *m, void *o, size_t *sp) {
     if (*sp == m->scap) {
         m->scap *= 2;
         m->stack = realloc(m->stack, m->scap * sizeof *m->stack);
@@ -360,42 +293,15 @@ static void model_push(model *m, void *o, size_t *sp) {
 
 /* --------------------------------------------------------- the context */
 
-#define SHARED_N 16
 
-typedef struct shared_area {
-    pthread_mutex_t mu;
-    void *roots[SHARED_N];     /* a registered global range */
-    uint64_t ids[SHARED_N];    /* expected ids, guarded by mu */
-    pthread_barrier_t bar;
-    int abort;                 /* a worker failed: the others stop working */
-} shared_area;
-
-typedef struct gctx {
-    const char *name;
-    rtgc_heap *h;
-    rtgc_thread *t;
-    const graph_layouts *L;
-    model m;
-    uint64_t seed, rng, step;
-    unsigned large_pm;       /* per mille of allocations that are large objects */
-    size_t target;           /* live objects the graph hovers around */
-    bool poll_in_walk;
-    shared_area *sh;         /* multi-threaded only */
-    void **tmp;              /* a spare root slot (multi-threaded) */
-    uint64_t allocs, collects, published, adopted, blocked, helpers;
-    uint64_t shared_seq;
-    bool failed;
-    char err[1024];
-} gctx;
-
-static uint64_t rnd(gctx *c, uint64_t n) {
+uint64_t rnd(gctx *c, uint64_t n) {
     return n ? test_rand(&c->rng) % n : 0;
 }
 
 /* Read root slot r.  Global slots (ranges, global handles, root callback
  * arrays) are read through rtgc_load (rtgc/roots.h; gc/DESIGN.md
  * [rt.invariant]); the thread's own slots are read directly. */
-static void *root_read(gctx *c, size_t r) {
+void *root_read(gctx *c, size_t r) {
     if (c->m.root_global[r])
         return rtgc_load(c->t, c->m.root[r]);
     void *v = *c->m.root[r];
@@ -409,15 +315,14 @@ static void *root_read(gctx *c, size_t r) {
 
 /* Write root slot r: global slots through rtgc_store with no object
  * (rtgc/roots.h), the thread's own slots directly. */
-static void root_write(gctx *c, size_t r, void *v) {
+void root_write(gctx *c, size_t r, void *v) {
     if (c->m.root_global[r])
         rtgc_store(c->t, NULL, c->m.root[r], v);
     else
         *c->m.root[r] = v;
 }
 
-static void ctx_fail(gctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void ctx_fail(gctx *c, int line, const char *fmt, ...) {
+void ctx_fail(gctx *c, const char *file, int line, const char *fmt, ...) {
     if (c->failed)
         return;
     char msg[768];
@@ -425,22 +330,16 @@ static void ctx_fail(gctx *c, int line, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(c->err, sizeof c->err, "%s (owner %d, RTGC_TEST_SEED=%llu, step %llu, line %d): %s",
+    const char *base = strrchr(file, '/');
+    snprintf(c->err, sizeof c->err, "%s (owner %d, RTGC_TEST_SEED=%llu, step %llu, %s:%d): %s",
              c->name, c->m.owner, (unsigned long long)c->seed, (unsigned long long)c->step,
-             line, msg);
+             base ? base + 1 : file, line, msg);
     c->failed = true;
     fprintf(stderr, "FAILURE %s\n", c->err);
     if (c->sh)
         __atomic_store_n(&c->sh->abort, 1, __ATOMIC_SEQ_CST);
 }
 
-#define CHECK(c, cond, ...)                          \
-    do {                                             \
-        if (!(cond)) {                               \
-            ctx_fail((c), __LINE__, __VA_ARGS__);    \
-            return false;                            \
-        }                                            \
-    } while (0)
 
 /* ------------------------------------------------ checking one object */
 
@@ -448,7 +347,7 @@ static size_t shared_len(uint64_t child_id) {
     return (size_t)(mix64(child_id) % 300);
 }
 
-static bool check_header(gctx *c, void *o, int *kind_out, const char *where) {
+bool check_header(gctx *c, void *o, int *kind_out, const char *where) {
     CHECK(c, ((uintptr_t)o & (RTGC_OBJECT_ALIGN - 1)) == 0, "%s: object %p not %u-byte aligned",
           where, o, RTGC_OBJECT_ALIGN);
     uint64_t hdr = rtgc_object_header(o);
@@ -493,7 +392,7 @@ static bool check_shared(gctx *c, void *o, int kind, uint64_t id, const char *wh
 }
 
 /* `o` should be the object with id `want`. */
-static bool check_obj(gctx *c, void *o, uint64_t want, const char *where) {
+bool check_obj(gctx *c, void *o, uint64_t want, const char *where) {
     int kind;
     if (!check_header(c, o, &kind, where))
         return false;
@@ -518,7 +417,7 @@ static bool check_obj(gctx *c, void *o, uint64_t want, const char *where) {
 }
 
 /* A slot value against its expectation. */
-static bool check_value(gctx *c, void *v, uint64_t exp, const char *where, size_t i) {
+bool check_value(gctx *c, void *v, uint64_t exp, const char *where, size_t i) {
     if (exp == 0) {
         CHECK(c, v == NULL, "%s[%zu]: holds %p, expected NULL", where, i, v);
         return true;
@@ -535,7 +434,7 @@ static bool check_value(gctx *c, void *v, uint64_t exp, const char *where, size_
 
 /* Fields, keys and payload of a checked private object; with `push`, reached
  * private objects not yet marked in this walk go on the walk stack. */
-static bool check_contents(gctx *c, void *o, mobj *e, size_t *sp) {
+bool check_contents(gctx *c, void *o, mobj *e, size_t *sp) {
     char where[96];
     uint64_t id = WORD(o, id_word(e->kind));
     snprintf(where, sizeof where, "%s %#llx @%p", kind_name[e->kind], (unsigned long long)id, o);
@@ -564,17 +463,43 @@ static bool check_contents(gctx *c, void *o, mobj *e, size_t *sp) {
     return true;
 }
 
-static size_t class_bytes(size_t size) {
+size_t class_bytes(size_t size) {
     if (size <= RTGC_SMALL_MAX)
         return rtgc_class_size[rtgc_size_class(size)];
     return size + 65536; /* a large object: at most its blocks */
+}
+
+bool walk_drain(gctx *c, size_t *sp, bool count) {
+    model *m = &c->m;
+    size_t visited = 0;
+    while (*sp > 0) {
+        void *o = m->stack[--*sp];
+        int kind;
+        if (!check_header(c, o, &kind, "walk"))
+            return false;
+        mobj *e = model_get(m, WORD(o, id_word(kind)));
+        CHECK(c, e != NULL, "walk: object %p lost its id", o);
+        if (!check_contents(c, o, e, sp))
+            return false;
+        if (!count)
+            continue;
+        size_t size = kind_size(e->kind, e->count);
+        m->reach_objs++;
+        m->reach_bytes += size;
+        m->reach_bytes_max += class_bytes(size);
+        /* Safe: everything on the walk stack is reachable from this
+         * thread's roots, which nobody changes during the walk. */
+        if (c->poll_in_walk && (++visited & 255) == 0)
+            rtgc_poll(c->t);
+    }
+    return true;
 }
 
 /* Walk everything reachable from the roots and compare it with the model;
  * then entries not reached are dead for good. */
 static bool full_check(gctx *c) {
     model *m = &c->m;
-    size_t sp = 0, visited = 0;
+    size_t sp = 0;
     m->epoch++;
     m->reach_objs = m->reach_bytes = m->reach_bytes_max = 0;
     for (size_t r = 0; r < m->nroots; r++) {
@@ -589,24 +514,12 @@ static bool full_check(gctx *c) {
             }
         }
     }
-    while (sp > 0) {
-        void *o = m->stack[--sp];
-        int kind;
-        if (!check_header(c, o, &kind, "walk"))
-            return false;
-        mobj *e = model_get(m, WORD(o, id_word(kind)));
-        CHECK(c, e != NULL, "walk: object %p lost its id", o);
-        if (!check_contents(c, o, e, &sp))
-            return false;
-        size_t size = kind_size(e->kind, e->count);
-        m->reach_objs++;
-        m->reach_bytes += size;
-        m->reach_bytes_max += class_bytes(size);
-        /* Safe: everything on the walk stack is reachable from this
-         * thread's roots, which nobody changes during the walk. */
-        if (c->poll_in_walk && (++visited & 255) == 0)
-            rtgc_poll(c->t);
-    }
+    if (!walk_drain(c, &sp, true))
+        return false;
+    /* The weak layer walks on: ephemeron values (strongly reachable), then
+     * what weak references and pending finalizers still hold. */
+    if (c->gw && !gw_walk(c))
+        return false;
     for (size_t i = 1; i < m->nobjs; i++) {
         mobj *e = &m->objs[i];
         if (!e->dead && e->mark != m->epoch) {
@@ -634,7 +547,7 @@ static bool full_check(gctx *c) {
 /* A random object reached from the roots along a random path, checking
  * every hop against the model.  With `private_only`, shared objects are
  * not returned.  *out is NULL when none was found; false on a mismatch. */
-static bool pick(gctx *c, bool private_only, void **out) {
+bool pick(gctx *c, bool private_only, void **out) {
     model *m = &c->m;
     *out = NULL;
     for (int tries = 0; tries < 8; tries++) {
@@ -671,7 +584,7 @@ static bool pick(gctx *c, bool private_only, void **out) {
     return true;
 }
 
-static uint64_t obj_exp(gctx *c, void *v) {
+uint64_t obj_exp(gctx *c, void *v) {
     if (!rtgc_is_ref(v))
         return (uint64_t)(uintptr_t)v;
     int kind = kind_of_lid(c->L, rtgc_header_layout(rtgc_object_header(v)));
@@ -684,14 +597,11 @@ static uint64_t rnd_imm(gctx *c) {
 
 /* ----------------------------------------------------------- operations */
 
-static bool op_link(gctx *c, void *a, bool clear);
 static bool growing(gctx *c);
 
-static bool op_alloc(gctx *c) {
+bool new_object(gctx *c, void **out) {
     model *m = &c->m;
-    /* While growing, mostly park the new object in the last root slot, so
-     * that the trees hanging from the other roots are not cut off. */
-    size_t r = growing(c) && rnd(c, 4) ? m->nroots - 1 : rnd(c, m->nroots);
+    *out = NULL;
     uint64_t x = rnd(c, 100);
     int kind = x < 25 ? K_REC2 : x < 50 ? K_REC4 : x < 70 ? K_ARR : x < 85 ? K_BYTES : K_CUST;
     bool large = rnd(c, 1000) < c->large_pm;
@@ -729,6 +639,21 @@ static bool op_alloc(gctx *c) {
     else if (kind == K_CUST)
         for (size_t j = 0; j < count; j++)
             WORD(o, 3 + 2 * j) = cust_key(id, j);
+    *out = o;
+    return true;
+}
+
+static bool op_alloc(gctx *c) {
+    model *m = &c->m;
+    /* While growing, mostly park the new object in the last root slot, so
+     * that the trees hanging from the other roots are not cut off. */
+    size_t r = growing(c) && rnd(c, 4) ? m->nroots - 1 : rnd(c, m->nroots);
+    void *o;
+    if (!new_object(c, &o))
+        return false;
+    int kind = kind_of_lid(c->L, rtgc_header_layout(rtgc_object_header(o)));
+    uint64_t id = WORD(o, id_word(kind));
+    uint32_t count = rtgc_object_count(o);
     /* Rooted before anything else can allocate or poll. */
     root_write(c, r, o);
     m->root_exp[r] = EXP_REF(id);
@@ -763,7 +688,7 @@ static bool growing(gctx *c) {
 }
 
 /* Store into a random field of `a` (or of a picked private object). */
-static bool op_link(gctx *c, void *a, bool clear) {
+bool op_link(gctx *c, void *a, bool clear) {
     if (!a && !pick(c, true, &a))
         return false;
     if (!a)
@@ -800,7 +725,7 @@ static bool op_link(gctx *c, void *a, bool clear) {
 
 /* A root slot to overwrite: while growing, one that holds no object (or
  * the parking slot), so that no tree is cut off. */
-static size_t root_to_overwrite(gctx *c) {
+size_t root_to_overwrite(gctx *c) {
     model *m = &c->m;
     size_t r = rnd(c, m->nroots);
     for (int tries = 0; growing(c) && EXP_IS_REF(m->root_exp[r]) && tries < 8; tries++)
@@ -947,6 +872,16 @@ static void op_blocking(gctx *c) {
 
 static bool do_step(gctx *c) {
     rtgc_poll(c->t);
+    if (c->gw) {
+        /* the weak layer: one step in 16 (fewer in big graphs, where its
+         * model reach costs more); an explicit collection with its checks
+         * about once per `target` steps */
+        uint64_t y = rnd(c, 1000);
+        if (y < (c->target > 8000 ? 480000 / c->target : 60))
+            return gw_step(c);
+        if (y == 60 && rnd(c, c->target / 1000 + 1) == 0)
+            return gw_collect_check(c);
+    }
     uint64_t x = rnd(c, 1000);
     if (x < 300)
         return op_alloc(c);
@@ -1119,7 +1054,7 @@ static bool roots_teardown(gctx *c, root_set *rs) {
         c->m.root_exp[i] = 0;
     }
     if (rs->cb.slots && rtgc_root_callback_remove(c->h, cb_roots_visit, &rs->cb) != RTGC_OK)
-        ctx_fail(c, __LINE__, "rtgc_root_callback_remove failed"), ok = false;
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_root_callback_remove failed"), ok = false;
     rtgc_thread_set_stack_scanner(c->t, NULL, NULL);
     for (size_t i = 0; i < rs->nghandles; i++)
         if (rs->ghandles[i])
@@ -1128,7 +1063,7 @@ static bool roots_teardown(gctx *c, root_set *rs) {
     if (rs->frame)
         rtgc_frame_pop(c->t, &rs->fr);
     if (rs->range && rtgc_root_range_remove(c->h, rs->range) != RTGC_OK)
-        ctx_fail(c, __LINE__, "rtgc_root_range_remove failed"), ok = false;
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_root_range_remove failed"), ok = false;
     free(rs->range);
     free(rs->frame);
     free(rs->ghandles);
@@ -1183,10 +1118,12 @@ static void run_graph(const graph_params *p) {
     __atomic_store_n(&scanner_calls, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&scanner_resumed, 0, __ATOMIC_SEQ_CST);
     bool ok = roots_setup(c, &rs, p->nroots);
+    gweak *gw = gw_setup(c, p->nroots / 2);
 
     uint64_t steps = scaled(p->steps);
     uint64_t t0 = rtgc_now_ns();
-    ok = ok && run_steps(c, steps, p->check_every) && full_check(c);
+    /* Every finalizer that can run has run before the last walk. */
+    ok = ok && run_steps(c, steps, p->check_every) && gw_settle(c) && full_check(c);
 
     rtgc_stats s;
     if (ok) {
@@ -1204,45 +1141,57 @@ static void run_graph(const graph_params *p) {
                (rtgc_now_ns() - t0) / 1e9);
         fflush(stdout);
         if (s.cycles == 0)
-            ctx_fail(c, __LINE__, "no collection cycle ran");
+            ctx_fail(c, __FILE__, __LINE__, "no collection cycle ran");
         else if (p->stress && s.cycles < c->allocs / p->stress / 2)
-            ctx_fail(c, __LINE__, "stress=%llu and %llu allocations, but only %llu cycles",
+            ctx_fail(c, __FILE__, __LINE__, "stress=%llu and %llu allocations, but only %llu cycles",
                      (unsigned long long)p->stress, (unsigned long long)c->allocs,
                      (unsigned long long)s.cycles);
         else if (s.live_objects != c->m.reach_objs)
-            ctx_fail(c, __LINE__, "stats: %zu live objects after a collection, the walk reached %zu",
+            ctx_fail(c, __FILE__, __LINE__, "stats: %zu live objects after a collection, the walk reached %zu",
                      s.live_objects, c->m.reach_objs);
         else if (s.live_bytes < c->m.reach_bytes || s.live_bytes > c->m.reach_bytes_max)
-            ctx_fail(c, __LINE__, "stats: %zu live bytes, the walk reached %zu (%zu with cells)",
+            ctx_fail(c, __FILE__, __LINE__, "stats: %zu live bytes, the walk reached %zu (%zu with cells)",
                      s.live_bytes, c->m.reach_bytes, c->m.reach_bytes_max);
         else if (s.heap_size > s.heap_limit || s.heap_peak > s.heap_limit ||
                  s.heap_size < s.live_bytes)
-            ctx_fail(c, __LINE__, "stats: heap %zu, peak %zu, limit %zu, live %zu", s.heap_size,
+            ctx_fail(c, __FILE__, __LINE__, "stats: heap %zu, peak %zu, limit %zu, live %zu", s.heap_size,
                      s.heap_peak, s.heap_limit, s.live_bytes);
         else if (s.oom_count != 0)
-            ctx_fail(c, __LINE__, "stats: %llu failed allocations", (unsigned long long)s.oom_count);
+            ctx_fail(c, __FILE__, __LINE__, "stats: %llu failed allocations", (unsigned long long)s.oom_count);
         else if (s.pauses == 0)
             /* The thread waited for every one of these cycles (stress, or
              * rtgc_collect): a wait for the collector is a pause. */
-            ctx_fail(c, __LINE__, "stats: %llu cycles, but not one pause record",
+            ctx_fail(c, __FILE__, __LINE__, "stats: %llu cycles, but not one pause record",
                      (unsigned long long)s.cycles);
         else if (__atomic_load_n(&cust_trace_calls, __ATOMIC_SEQ_CST) == 0)
-            ctx_fail(c, __LINE__, "the CUSTOM trace callback was never called");
+            ctx_fail(c, __FILE__, __LINE__, "the CUSTOM trace callback was never called");
         else if (__atomic_load_n(&scanner_calls, __ATOMIC_SEQ_CST) < (long)s.cycles)
-            ctx_fail(c, __LINE__, "the stack scanner ran %ld times in %llu cycles", scanner_calls,
+            ctx_fail(c, __FILE__, __LINE__, "the stack scanner ran %ld times in %llu cycles", scanner_calls,
                      (unsigned long long)s.cycles);
+        else if (rtgc_finalizers_ready(h) != 0)
+            ctx_fail(c, __FILE__, __LINE__, "a collection right after the walk queued %zu "
+                     "finalizers, but every object with one was reachable",
+                     rtgc_finalizers_ready(h));
         ok = !c->failed;
     }
-    /* Drop every root and unregister them: nothing may stay live. */
+    /* Drop every root and unregister them: nothing may stay live once the
+     * finalizers this queues have run. */
+    gw_close(c);
     ok = roots_teardown(c, &rs) && ok;
+    if (ok && !gw_final_drain(t, &gw, 1, c->err, sizeof c->err))
+        c->failed = true, ok = false;
     if (ok) {
+        char line[600];
+        gw_summary(&gw, 1, line, sizeof line);
+        printf("[ WEAK     ] %s: %s\n", p->name, line);
+        fflush(stdout);
         rtgc_collect(t);
         rtgc_get_stats(h, &s);
         if (s.live_objects != 0 || s.live_bytes != 0)
-            ctx_fail(c, __LINE__, "no roots, yet %zu objects (%zu bytes) live", s.live_objects,
+            ctx_fail(c, __FILE__, __LINE__, "no roots, yet %zu objects (%zu bytes) live", s.live_objects,
                      s.live_bytes);
         else if (rtgc_verify(t) != 0 || heap_errors != 0)
-            ctx_fail(c, __LINE__, "the empty heap does not verify (%s)", first_error);
+            ctx_fail(c, __FILE__, __LINE__, "the empty heap does not verify (%s)", first_error);
         ok = !c->failed;
     }
 
@@ -1250,6 +1199,7 @@ static void run_graph(const graph_params *p) {
     assert_null(rtgc_thread_current());
     rtgc_heap_destroy(h);
     model_fini(&c->m);
+    gw_free(gw);
     if (!ok)
         fail_msg("%s", c->err);
 }
@@ -1347,6 +1297,7 @@ typedef struct worker {
     gctx c;
     int idx;
     uint64_t steps, check_every;
+    gweak *gw;      /* outlives the worker: its finalizers may run later */
 } worker;
 
 static shared_area g_shared;
@@ -1371,7 +1322,7 @@ static void *helper_main(void *arg) {
     rtgc_error err;
     c->t = rtgc_thread_attach(c->h, &err);
     if (!c->t) {
-        ctx_fail(c, __LINE__, "rtgc_thread_attach (helper): %s", err.message);
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_thread_attach (helper): %s", err.message);
         return NULL;
     }
     root_set rs;
@@ -1384,7 +1335,7 @@ static void *helper_main(void *arg) {
     }
     roots_teardown(c, &rs);
     if (rtgc_thread_detach(c->t) != RTGC_OK)
-        ctx_fail(c, __LINE__, "rtgc_thread_detach (helper) failed");
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_thread_detach (helper) failed");
     return NULL;
 }
 
@@ -1404,7 +1355,7 @@ static void run_helper(worker *w, int ph) {
     model_init(&hp->c.m, 8 + w->idx * PHASES + ph);
     pthread_t th;
     if (pthread_create(&th, NULL, helper_main, hp) != 0) {
-        ctx_fail(c, __LINE__, "pthread_create (helper) failed");
+        ctx_fail(c, __FILE__, __LINE__, "pthread_create (helper) failed");
     } else {
         rtgc_enter_blocking(c->t);
         pthread_join(th, NULL);
@@ -1428,19 +1379,20 @@ static void *worker_main(void *arg) {
     rtgc_error err;
     c->t = rtgc_thread_attach(c->h, &err);
     if (!c->t) {
-        ctx_fail(c, __LINE__, "rtgc_thread_attach: %s", err.message);
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_thread_attach: %s", err.message);
         /* still keep the barrier count */
         for (int ph = 0; ph < PHASES; ph++)
             pthread_barrier_wait(&c->sh->bar);
         return NULL;
     }
     if (rtgc_thread_current() != c->t)
-        ctx_fail(c, __LINE__, "rtgc_thread_current() is not the attached thread");
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_thread_current() is not the attached thread");
 
     root_set rs;
     roots_setup(c, &rs, W_ROOTS);
     RTGC_FRAME(c->t, tmp, 1);
     c->tmp = &tmp[0];
+    w->gw = gw_setup(c, W_ROOTS / 2);
 
     uint64_t per_phase = w->steps / PHASES + 1;
     for (int ph = 0; ph < PHASES; ph++) {
@@ -1461,12 +1413,13 @@ static void *worker_main(void *arg) {
     if (!c->failed && !__atomic_load_n(&c->sh->abort, __ATOMIC_SEQ_CST))
         full_check(c);
 
+    gw_close(c); /* its pending finalizers run later, on any thread */
     RTGC_FRAME_POP(c->t, tmp);
     roots_teardown(c, &rs);
     if (rtgc_thread_detach(c->t) != RTGC_OK)
-        ctx_fail(c, __LINE__, "rtgc_thread_detach failed");
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_thread_detach failed");
     if (rtgc_thread_current() != NULL)
-        ctx_fail(c, __LINE__, "rtgc_thread_current() after detach is not NULL");
+        ctx_fail(c, __FILE__, __LINE__, "rtgc_thread_current() after detach is not NULL");
     return NULL;
 }
 
@@ -1512,7 +1465,9 @@ static void run_threads(const char *name, const char *opts, uint64_t steps, size
 
     char msg[1200] = "";
     uint64_t allocs = 0, published = 0, adopted = 0, blocked = 0, collects = 0, helpers = 0;
+    gweak *gws[WORKERS];
     for (int i = 0; i < WORKERS; i++) {
+        gws[i] = ws[i].gw;
         if (ws[i].c.failed && !msg[0])
             snprintf(msg, sizeof msg, "worker %d: %s", i, ws[i].c.err);
         allocs += ws[i].c.allocs;
@@ -1538,6 +1493,15 @@ static void run_threads(const char *name, const char *opts, uint64_t steps, size
     c->seed = seed;
     if (msg[0])
         snprintf(c->err, sizeof c->err, "%s", msg), c->failed = true;
+    /* The workers' objects are garbage now: their finalizers run here. */
+    if (!c->failed && !gw_final_drain(t, gws, WORKERS, c->err, sizeof c->err))
+        c->failed = true;
+    if (!c->failed) {
+        char line[600];
+        gw_summary(gws, WORKERS, line, sizeof line);
+        printf("[ WEAK     ] %s: %s\n", name, line);
+        fflush(stdout);
+    }
     size_t distinct = 0, bytes = 0, bytes_max = 0;
     for (int i = 0; i < SHARED_N && !c->failed; i++) {
         void *s = rtgc_load(t, &sh->roots[i]);
@@ -1571,18 +1535,18 @@ static void run_threads(const char *name, const char *opts, uint64_t steps, size
                s.heap_peak, secs);
         fflush(stdout);
         if (s.cycles == 0)
-            ctx_fail(c, __LINE__, "no collection cycle ran");
+            ctx_fail(c, __FILE__, __LINE__, "no collection cycle ran");
         else if (s.live_objects != distinct)
-            ctx_fail(c, __LINE__, "stats: %zu live objects, the shared range holds %zu",
+            ctx_fail(c, __FILE__, __LINE__, "stats: %zu live objects, the shared range holds %zu",
                      s.live_objects, distinct);
         else if (s.live_bytes < bytes || s.live_bytes > bytes_max)
-            ctx_fail(c, __LINE__, "stats: %zu live bytes, the shared range holds %zu..%zu",
+            ctx_fail(c, __FILE__, __LINE__, "stats: %zu live bytes, the shared range holds %zu..%zu",
                      s.live_bytes, bytes, bytes_max);
         else if (s.heap_peak > s.heap_limit || s.oom_count)
-            ctx_fail(c, __LINE__, "stats: peak %zu over limit %zu, or %llu failed allocations",
+            ctx_fail(c, __FILE__, __LINE__, "stats: peak %zu over limit %zu, or %llu failed allocations",
                      s.heap_peak, s.heap_limit, (unsigned long long)s.oom_count);
         else if (rtgc_verify(t) != 0 || heap_errors != 0)
-            ctx_fail(c, __LINE__, "the heap does not verify (%s)", first_error);
+            ctx_fail(c, __FILE__, __LINE__, "the heap does not verify (%s)", first_error);
     }
     if (!c->failed) {
         for (int i = 0; i < SHARED_N; i++)
@@ -1590,13 +1554,15 @@ static void run_threads(const char *name, const char *opts, uint64_t steps, size
         rtgc_collect(t);
         rtgc_get_stats(h, &s);
         if (s.live_objects != 0)
-            ctx_fail(c, __LINE__, "no roots, yet %zu objects live", s.live_objects);
+            ctx_fail(c, __FILE__, __LINE__, "no roots, yet %zu objects live", s.live_objects);
     }
     assert_int_equal(rtgc_root_range_remove(h, sh->roots), RTGC_OK);
     assert_int_equal(rtgc_thread_detach(t), RTGC_OK);
     rtgc_heap_destroy(h);
     pthread_barrier_destroy(&sh->bar);
     pthread_mutex_destroy(&sh->mu);
+    for (int i = 0; i < WORKERS; i++)
+        gw_free(gws[i]);
     if (c->failed)
         fail_msg("%s", c->err);
 }
