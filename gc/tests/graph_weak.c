@@ -68,6 +68,7 @@ enum { SL_NONE = 0, SL_WEAK, SL_EPH };
 typedef struct wslot {
     uint8_t kind;      /* SL_* */
     bool cleared;      /* seen cleared */
+    bool weakonly;     /* its target or key was not strongly reachable when last seen */
     bool doubt;        /* may have been cleared though its target is reachable now: a
                         * finalizer resurrected what reaches it; the next read decides */
     uint64_t a, b;     /* EXP_*: target, or key and value */
@@ -109,7 +110,7 @@ struct gweak {
     /* counts */
     uint64_t registered, ran; /* ran: atomic */
     uint64_t n_weak, n_eph, n_chain, reads, reads_null, read_resurrect;
-    uint64_t fin_resurrect, fin_reregister, fin_remote, checks, must_clear, must_run;
+    uint64_t fin_resurrect, fin_reregister, fin_remote, checks, must_clear, must_run, burst;
 };
 
 static __thread int tl_in_run; /* inside the test's rtgc_run_finalizers */
@@ -327,7 +328,11 @@ static bool check_read(gctx *c, void *v, uint64_t exp, const char *what, bool de
 /* Store v (the object `id`, just read through a weak reference or given
  * to a finalizer) in a root: it is strongly reachable again. */
 static void resurrect(gctx *c, void *v, uint64_t id) {
+    /* mostly a slot of the thread's own (frame, handle, VM stack): stores
+     * there have no barrier, so only the read's shade keeps v alive */
     size_t r = root_to_overwrite(c);
+    for (int tries = 0; tries < 4 && c->m.root_global[r] && rnd(c, 4); tries++)
+        r = root_to_overwrite(c);
     root_write(c, r, v);
     c->m.root_exp[r] = EXP_REF(id);
 }
@@ -491,7 +496,7 @@ static bool op_weak_new(gctx *c) {
     void *back = rtgc_weak_get(c->t, wr);
     CHECK(c, back == target, "a new weak reference to %p reads %p", target, back);
     clear_tmps(w);
-    w->ws[s] = (wslot){.kind = SL_WEAK, .a = exp, .obj = wr};
+    w->ws[s] = (wslot){.kind = SL_WEAK, .a = exp, .obj = wr, .weakonly = x >= 8 && x < 40};
     w->n_weak++;
     return true;
 }
@@ -559,7 +564,8 @@ static bool op_eph_new(gctx *c) {
     int live = rtgc_ephemeron_get(c->t, eph, &k, &v);
     CHECK(c, live && k == key && v == val, "a new ephemeron (%p, %p) reads %d (%p, %p)", key, val,
           live, k, v);
-    w->ws[s] = (wslot){.kind = SL_EPH, .a = obj_exp(c, key), .b = obj_exp(c, val), .obj = eph};
+    w->ws[s] = (wslot){.kind = SL_EPH, .a = obj_exp(c, key), .b = obj_exp(c, val), .obj = eph,
+                       .weakonly = y < 40};
     w->n_eph++;
     return true;
 }
@@ -615,6 +621,33 @@ static bool op_slot_read(gctx *c) {
     return true;
 }
 
+/* While marking runs: read the weak references whose targets were only
+ * weakly reachable when last seen, and store what they give in roots
+ * ([weak.get]: a read before marking is declared final must shade it). */
+static bool op_marking_burst(gctx *c) {
+    gweak *w = c->gw;
+    for (size_t s = 0; s < w->nslots && (rtgc_state(c->t) & RTGC_STATE_MARKING); s++) {
+        wslot *x = &w->ws[s];
+        if (x->kind != SL_WEAK || x->cleared || !x->weakonly || !priv_ref(x->a))
+            continue;
+        void *v = rtgc_weak_get(c->t, x->obj);
+        w->reads++;
+        if (!v) {
+            w->reads_null++;
+            x->cleared = true;
+            continue;
+        }
+        x->doubt = false;
+        if (!check_read(c, v, x->a, "weak read while marking", false))
+            return false;
+        resurrect(c, v, EXP_ID(x->a));
+        x->weakonly = false;
+        w->read_resurrect++;
+        w->burst++;
+    }
+    return true;
+}
+
 static bool op_fin_register(gctx *c) {
     gweak *w = c->gw;
     void *o;
@@ -648,6 +681,8 @@ bool gw_step(gctx *c) {
         return false;
     if (w->threaded && !mail_drain(c))
         return false;
+    if ((rtgc_state(c->t) & RTGC_STATE_MARKING) && rnd(c, 2))
+        return op_marking_burst(c);
     uint64_t x = rnd(c, 100);
     if (x < 20)
         return op_weak_new(c);
@@ -872,6 +907,7 @@ bool gw_walk(gctx *c) {
         }
         CHECK(c, !x->cleared, "a %s seen cleared reads %p again", slot_what(x), k);
         x->doubt = false;
+        x->weakonly = true;
         /* weakly held: checked, and kept in the model; no poll meanwhile */
         uint64_t e2[2] = {x->a, x->kind == SL_EPH ? x->b : 0};
         void *o2[2] = {k, v};
@@ -992,26 +1028,28 @@ bool gw_final_drain(rtgc_thread *t, gweak *const *ws, size_t n, char *err, size_
 }
 
 void gw_summary(gweak *const *ws, size_t n, char *buf, size_t len) {
-    uint64_t t[14] = {0};
+    uint64_t t[15] = {0};
     for (size_t i = 0; i < n; i++) {
         const gweak *w = ws[i];
         if (!w)
             continue;
-        uint64_t v[14] = {w->n_weak, w->n_eph, w->n_chain, w->reads, w->reads_null,
+        uint64_t v[15] = {w->n_weak, w->n_eph, w->n_chain, w->reads, w->reads_null,
                           w->read_resurrect, w->registered, w->ran, w->fin_resurrect,
-                          w->fin_reregister, w->fin_remote, w->checks, w->must_clear, w->must_run};
-        for (int k = 0; k < 14; k++)
+                          w->fin_reregister, w->fin_remote, w->checks, w->must_clear, w->must_run,
+                          w->burst};
+        for (int k = 0; k < 15; k++)
             t[k] += v[k];
     }
     snprintf(buf, len, "%llu weak refs, %llu ephemerons (%llu chained), %llu weak reads "
              "(%llu cleared, %llu resurrected), %llu finalizers registered, %llu ran "
              "(%llu resurrected, %llu registered again, %llu on another thread), "
-             "%llu collect checks (%llu clears, %llu finalizers required)",
+             "%llu collect checks (%llu clears, %llu finalizers required), "
+             "%llu resurrections while marking",
              (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
              (unsigned long long)t[3], (unsigned long long)t[4], (unsigned long long)t[5],
              (unsigned long long)t[6], (unsigned long long)t[7], (unsigned long long)t[8],
              (unsigned long long)t[9], (unsigned long long)t[10], (unsigned long long)t[11],
-             (unsigned long long)t[12], (unsigned long long)t[13]);
+             (unsigned long long)t[12], (unsigned long long)t[13], (unsigned long long)t[14]);
 }
 
 void gw_free(gweak *w) {
