@@ -516,6 +516,7 @@ static bool op_eph_new(gctx *c) {
             if (!fresh(c, 1, &ch))
                 return false;
             val = w->slots[w->nslots];
+            ve = model_get(&c->m, EXP_ID(obj_exp(c, val))); /* the model may have moved */
             size_t i = rnd(c, ve->nfields < 8 ? ve->nfields : 8);
             rtgc_store(c->t, val, field_slot(ve->kind, val, i), ch);
             ve->fields[i] = obj_exp(c, ch);
