@@ -39,9 +39,13 @@
  * - Between checks, reads may give NULL or the target, but never NULL for
  *   a target a root holds, never anything but the target, and the target
  *   and what it reaches must be intact.  Half the non-NULL reads store the
- *   target in a root (resurrection through a weak read, while marking runs
- *   in the real-time modes: [weak.get]); the model then counts it
- *   reachable again.
+ *   target (or key, or value) in a root, and while marking runs (the
+ *   thread's RTGC_STATE_MARKING) half the steps read every weak reference
+ *   whose target was only weakly reachable when last seen and store what it
+ *   gives in a root, mostly one of the thread's own, which has no barrier:
+ *   resurrection through a weak read, the race of [weak.get] (a library
+ *   built with BREAK=weak fails here: make teeth).  The model then counts
+ *   the target reachable again.
  * - A finalizer runs only inside rtgc_run_finalizers called by the test (a
  *   thread-local flag: never inside a pause, never on a collector thread),
  *   exactly once per registration, for an object outside S (unless a
@@ -52,6 +56,9 @@
  *   owner's mailbox (ids only), which the owner checks against its model.
  * - At the end, every registration ran exactly once, and the live counts
  *   after the last walk include the weak objects themselves.
+ * A finalizer that resurrects its object may bring back objects whose weak
+ * references were cleared when it was queued: those are in doubt (may read
+ * cleared though reachable) until a read settles it.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>

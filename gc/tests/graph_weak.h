@@ -10,8 +10,9 @@
 typedef struct gweak gweak;
 
 /* The weak layer of c (c->gw): nslots weak slots in a frame of c's thread,
- * pushed now (after c's own frames).  threaded: other threads share the
- * heap, and may run this layer's finalizers. */
+ * pushed now (after c's own frames).  With c->sh (the threaded tests),
+ * other threads may run this layer's finalizers: they leave the ids in its
+ * mailbox.  The layer outlives gw_close until gw_free. */
 gweak *gw_setup(gctx *c, size_t nslots);
 /* One random operation: make, read (and sometimes resurrect through) or
  * drop a weak reference or ephemeron, register or run finalizers. */
