@@ -123,9 +123,16 @@ void collect_full(rtgc_thread *t, rtgc_pause_cause cause) {
         return;
     }
     /* A whole cycle that starts after this call; waiting for it is a pause
-     * of this thread, caused by the collector. */
+     * of this thread, caused by the collector.  The phase is read first:
+     * idle then, any cycle counted by the second read started after the
+     * first, so one more suffices; a cycle under way may have been counted
+     * or not by the second read, and two more are needed either way.
+     * (Read the other way round, a cycle under way at the count's read and
+     * finished by the phase's would have met the target of one more.) */
     uint64_t t0 = os_now_ns();
-    cycle_wait(t, rtgc_atomic_load_acquire(&h->cycle) + (rtgc_atomic_load_acquire(&h->phase) != PHASE_IDLE ? 2 : 1));
+    uintptr_t phase = rtgc_atomic_load_acquire(&h->phase);
+    uint64_t counted = rtgc_atomic_load_acquire(&h->cycle);
+    cycle_wait(t, counted + (phase != PHASE_IDLE ? 2 : 1));
     record_pause(h, t, cause, t0, os_now_ns(), 0, 0);
 }
 

@@ -218,15 +218,11 @@ val vm_deref(rtvm_ctx *c, val w) {
  * dead in every frame (a builtin's arguments sit at the top of its
  * caller's live registers, and each caller's live registers end where its
  * callee's frame begins), but may still hold values that earlier calls
- * left there: they are cleared first.  rtgc_collect waits for a cycle that
- * starts after the call, but in the concurrent modes returns when that
- * cycle's marking ends, before its finalizers are queued as ready; the
- * second call waits until a later cycle has started, so the first one has
- * finished. */
+ * left there: they are cleared first.  rtgc_collect runs a whole cycle
+ * that starts after the call and returns with its finalizers ready. */
 void vm_collect(rtvm_ctx *c, val *dead_from) {
     val *hi = c->frames[c->depth - 1].top_max;
     for (val *p = dead_from; p < hi; p++) *p = V_NIL;
-    rtgc_collect(c->t);
     rtgc_collect(c->t);
 }
 

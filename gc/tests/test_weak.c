@@ -19,9 +19,10 @@ static const char *const modes[] = {"stw", "concurrent", "incremental", "step"};
 
 /* Sanitizer builds run the collector 5-20 times slower, unevenly (a unit
  * of work between two reads of the clock can take milliseconds under
- * ThreadSanitizer): they check what the tests check about safety, not how
- * long a slice took. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+ * ThreadSanitizer), and check builds validate every reference they mark:
+ * they check what the tests check about safety, not how long a slice
+ * took. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__) || RTGC_CHECK > 0
 #define CHECK_SLICE_TIMES 0
 #else
 #define CHECK_SLICE_TIMES 1
@@ -90,7 +91,6 @@ static void weak_refs_in(const char *mode) {
     void *wi = rtgc_weak_new(t, (void *)(uintptr_t)((42u << 1) | 1));
     r[N + 1] = wi;
     rtgc_collect(t);
-    rtgc_collect(t);
     for (int i = 0; i < N; i++) {
         node *n = rtgc_weak_get(t, r[i]);
         if (i % 2 == 0) {
@@ -109,7 +109,6 @@ static void weak_refs_in(const char *mode) {
      * weak references themselves, once dropped, are forgotten */
     for (int i = 0; i < N; i += 2)
         r[N + i] = NULL;
-    rtgc_collect(t);
     rtgc_collect(t);
     for (int i = 0; i < N; i++)
         assert_null(rtgc_weak_get(t, r[i]));
@@ -153,7 +152,6 @@ static void ephemerons_in(const char *mode) {
     r[4] = rtgc_ephemeron_new(t, (void *)(uintptr_t)7u, v4);
     assert_true(rtgc_is_ephemeron(h, r[1]));
     rtgc_collect(t);
-    rtgc_collect(t);
     void *k, *v;
     /* K1 is a root: E1 keeps V1, and so E2 keeps V2 (a chain) */
     assert_int_equal(rtgc_ephemeron_get(t, r[1], &k, &v), 1);
@@ -171,7 +169,6 @@ static void ephemerons_in(const char *mode) {
     assert_true(intact(v) && ((node *)v)->id == 6);
     /* drop K1: E1 and then E2 (whose key was E1's value) are cleared */
     r[0] = NULL;
-    rtgc_collect(t);
     rtgc_collect(t);
     assert_int_equal(rtgc_ephemeron_get(t, r[1], &k, &v), 0);
     assert_int_equal(rtgc_ephemeron_get(t, r[2], &k, &v), 0);
@@ -212,14 +209,12 @@ static void test_ephemeron_chain(void **state) {
         }
         r[1] = NULL;
         rtgc_collect(t);
-        rtgc_collect(t);
         for (int i = 0; i < L; i++) {
             void *k, *v;
             assert_int_equal(rtgc_ephemeron_get(t, rtgc_load(t, &ephs[i]), &k, &v), 1);
             assert_true(intact(v) && ((node *)v)->id == (uint64_t)i + 1);
         }
         r[0] = NULL;
-        rtgc_collect(t);
         rtgc_collect(t);
         for (int i = 0; i < L; i++)
             assert_int_equal(rtgc_ephemeron_get(t, rtgc_load(t, &ephs[i]), NULL, NULL), 0);
@@ -257,7 +252,6 @@ static void test_big_weak_map(void **state) {
         }
         r[1] = r[2] = NULL;
         alarm(120);
-        rtgc_collect(t);
         rtgc_collect(t);
         alarm(0);
         uint32_t live = 0;
@@ -322,7 +316,6 @@ static void finalizers_in(const char *mode) {
     for (int i = 1; i < 8; i += 2)
         r[i] = NULL;
     rtgc_collect(t);
-    rtgc_collect(t);
     /* odd ones are queued, not run: the collector never runs them */
     assert_int_equal(flog.outside_calls, 0);
     for (int i = 0; i < 8; i++)
@@ -341,12 +334,10 @@ static void finalizers_in(const char *mode) {
     assert_int_equal(rtgc_finalizers_ready(h), 0);
     /* run once: more collections queue nothing more for them */
     rtgc_collect(t);
-    rtgc_collect(t);
     assert_int_equal(rtgc_finalizers_ready(h), 0);
     /* drop the even ones; 0 resurrects itself into r[10] */
     for (int i = 0; i < 8; i += 2)
         r[i] = NULL;
-    rtgc_collect(t);
     rtgc_collect(t);
     assert_int_equal(rtgc_finalizers_ready(h), 4);
     flog.inside = 1;
@@ -358,7 +349,6 @@ static void finalizers_in(const char *mode) {
     assert_int_equal(flog.outside_calls, 0);
     /* the resurrected object lives on, intact, with its child, and is not
      * finalized again */
-    rtgc_collect(t);
     rtgc_collect(t);
     node *z = r[10];
     assert_non_null(z);
@@ -391,7 +381,7 @@ static void count_call(rtgc_thread *t, void *obj, void *data) {
 
 typedef struct slow_poller {
     rtgc_heap *h;
-    volatile int stop;
+    int stop;                   /* atomic */
 } slow_poller;
 
 /* An attached thread that polls only every 3 ms: handshake rounds wait for
@@ -399,7 +389,7 @@ typedef struct slow_poller {
 static void *slow_poll(void *arg) {
     slow_poller *p = arg;
     rtgc_thread *t = rtgc_thread_attach(p->h, NULL);
-    while (!p->stop) {
+    while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
         struct timespec ts = {0, 3000000};
         nanosleep(&ts, NULL);
         rtgc_poll(t);
@@ -435,7 +425,7 @@ static void test_collect_makes_ready(void **state) {
             RTGC_FRAME_POP(t, r);
             rtgc_thread_detach(t);
             if (busy == 2) {
-                sp.stop = 1;
+                __atomic_store_n(&sp.stop, 1, __ATOMIC_RELEASE);
                 pthread_join(other, NULL);
             }
             rtgc_heap_destroy(h);
@@ -464,12 +454,11 @@ static void big_finalize(rtgc_thread *t, void *obj, void *data) {
  * Then the finalizers run in small batches while cycles go on, so the
  * ready queue shrinks (chunks freed) under its sliced root scan; each
  * finalizer checks its object and child are intact.  The collector's own
- * accounting must show no slice's work above twice the budget (in
- * optimised builds: see CHECK_SLICE_TIMES): slices
- * end near 0.8x the budget and overrun it by a few tens of microseconds on
- * a busy machine, while a step that grows with N (one slice scanning all
- * N ready entries, as before the queues were chunked) takes 2-4 ms at
- * N = 200,000. */
+ * accounting must show no slice's work above three times the budget (in
+ * optimised builds: see CHECK_SLICE_TIMES): slices end near 0.8x the
+ * budget and overrun it by up to 150 us on a busy machine (seen: 354 us),
+ * while a step that grows with N (one slice scanning all N ready entries,
+ * as before the queues were chunked) takes 2-4 ms at N = 200,000. */
 static void big_queues_in(const char *opts, uint64_t budget_ns) {
     memset(&bigq, 0, sizeof bigq);
     rtgc_heap *h = test_heap(opts);
@@ -490,7 +479,6 @@ static void big_queues_in(const char *opts, uint64_t budget_ns) {
     }
     r[1] = NULL;
     alarm(120);
-    rtgc_collect(t);
     rtgc_collect(t);
     assert_int_equal(rtgc_finalizers_ready(h), N);
     uint32_t live = 0;
@@ -520,7 +508,7 @@ static void big_queues_in(const char *opts, uint64_t budget_ns) {
     printf("big queues (%s): %u finalizers, %u weak refs; longest slice work %.0f us (budget %.0f us)\n", opts,
            (unsigned)N, (unsigned)N, st.pause_work_max_ns / 1e3, budget_ns / 1e3);
     if (CHECK_SLICE_TIMES)
-        assert_true(st.pause_work_max_ns <= 2 * budget_ns);
+        assert_true(st.pause_work_max_ns <= 3 * budget_ns);
     RTGC_FRAME_POP(t, r);
     rtgc_thread_detach(t);
     rtgc_heap_destroy(h);
@@ -577,7 +565,6 @@ static void test_pin_and_interior(void **state) {
     gone = NULL;
     rtgc_collect(t);
     rtgc_collect(t);
-    rtgc_collect(t);
     void *s = rtgc_object_start(h, gone_at + 8);
     assert_true(s == NULL || rtgc_header_layout(*(uint64_t *)s) != 0);
     /* pinning: a flag in the header that leaves layout and count alone,
@@ -588,7 +575,6 @@ static void test_pin_and_interior(void **state) {
     assert_int_equal(rtgc_header_layout(rtgc_object_header(r[1])), rtgc_header_layout(before));
     assert_int_equal(rtgc_object_count(r[1]), 10);
     void *where = r[1];
-    rtgc_collect(t);
     rtgc_collect(t);
     assert_ptr_equal(r[1], where);
     assert_true(rtgc_is_pinned(r[1]));
