@@ -125,14 +125,17 @@ void collect_full(rtgc_thread *t, rtgc_pause_cause cause) {
     /* A whole cycle that starts after this call; waiting for it is a pause
      * of this thread, caused by the collector.  The phase is read first:
      * idle then, any cycle counted by the second read started after the
-     * first, so one more suffices; a cycle under way may have been counted
-     * or not by the second read, and two more are needed either way.
-     * (Read the other way round, a cycle under way at the count's read and
-     * finished by the phase's would have met the target of one more.) */
+     * first, so one more suffices; in MARK_OFF, the cycle was counted
+     * before the phase was set (a release the acquire pairs with), so the
+     * second read counts it, and the next starts after the call: one more;
+     * any other phase, the cycle under way may have been counted or not by
+     * the second read, and two more are needed either way.  (Read the
+     * other way round, a cycle under way at the count's read and finished
+     * by the phase's would have met the target of one more.) */
     uint64_t t0 = os_now_ns();
     uintptr_t phase = rtgc_atomic_load_acquire(&h->phase);
     uint64_t counted = rtgc_atomic_load_acquire(&h->cycle);
-    cycle_wait(t, counted + (phase != PHASE_IDLE ? 2 : 1));
+    cycle_wait(t, counted + (phase != PHASE_IDLE && phase != PHASE_MARK_OFF ? 2 : 1));
     record_pause(h, t, cause, t0, os_now_ns(), 0, 0);
 }
 

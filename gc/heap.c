@@ -553,15 +553,15 @@ void *rtgc_heap_user_data(rtgc_heap *h) {
 
 _Thread_local uint64_t tl_lock_wait_ns;
 
-void heap_lock_handoff(rtgc_heap *h, uint64_t deadline) {
+void lock_handoff(volatile uintptr_t *waiters, uint64_t deadline) {
     /* [heap.handoff] Until the caller's deadline (its slice is bounded),
      * and at most 200 us: a waiter that does not get the lock by then is
      * not running. */
-    if (!rtgc_atomic_load(&h->lock_waiters))
+    if (!rtgc_atomic_load(waiters))
         return;
     uint64_t until = os_now_ns() + 200000;
     if (until > deadline)
         until = deadline;
-    while (rtgc_atomic_load(&h->lock_waiters) && os_now_ns() < until)
+    while (rtgc_atomic_load(waiters) && os_now_ns() < until)
         sched_yield();
 }

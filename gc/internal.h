@@ -267,6 +267,7 @@ struct rtgc_heap {
     /* weak references, ephemerons, finalizers (weak.c); weak_lock guards the
      * registries and weak_final [weak.get] */
     pthread_mutex_t weak_lock;
+    volatile uintptr_t weak_waiters; /* mutators waiting for weak_lock [heap.handoff] */
     rtgc_layout_id weak_id, eph_id;  /* internal layouts, registered on first use (0: not yet) */
     volatile uintptr_t weak_final;   /* marking is decided: unmarked means dead [weak.get] */
     void **weak_reg;                 /* every weak reference and ephemeron not known dead */
@@ -488,17 +489,24 @@ void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes);
  * through 98 wake-ups).  So a mutator that finds the lock taken says so,
  * and a loop that releases the lock between units hands it over before
  * taking it again: it waits, briefly, until no mutator is waiting. */
-extern _Thread_local uint64_t tl_lock_wait_ns; /* this thread's time blocked on heap->lock */
-static inline void heap_lock_as_mutator(rtgc_heap *h) {
-    if (pthread_mutex_trylock(&h->lock) == 0)
+extern _Thread_local uint64_t tl_lock_wait_ns; /* this thread's time blocked on heap->lock or weak_lock */
+static inline void lock_as_mutator(pthread_mutex_t *m, volatile uintptr_t *waiters) {
+    if (pthread_mutex_trylock(m) == 0)
         return;
     uint64_t t0 = os_now_ns();
-    rtgc_atomic_fetch_add(&h->lock_waiters, 1);
-    pthread_mutex_lock(&h->lock);
-    rtgc_atomic_fetch_add(&h->lock_waiters, (uintptr_t)-1);
+    rtgc_atomic_fetch_add(waiters, 1);
+    pthread_mutex_lock(m);
+    rtgc_atomic_fetch_add(waiters, (uintptr_t)-1);
     tl_lock_wait_ns += os_now_ns() - t0;
 }
-void heap_lock_handoff(rtgc_heap *h, uint64_t deadline); /* lock not held: let waiting mutators in first, until deadline */
+/* Lock not held: let waiting mutators in first, until deadline. */
+void lock_handoff(volatile uintptr_t *waiters, uint64_t deadline);
+static inline void heap_lock_as_mutator(rtgc_heap *h) {
+    lock_as_mutator(&h->lock, &h->lock_waiters);
+}
+static inline void heap_lock_handoff(rtgc_heap *h, uint64_t deadline) {
+    lock_handoff(&h->lock_waiters, deadline);
+}
 
 /* ---- weak.c ---- */
 typedef struct fin_entry {

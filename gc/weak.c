@@ -61,8 +61,9 @@
  * so an entry leaves the queue either visited or shaded.  When it frees
  * the chunk the scan is in, it moves the scan's cursor to the next one.
  * The registry passes and the ready scan hold weak_lock for at most
- * WEAK_SLICE entries at a time, so a mutator waiting for it (a weak read
- * while marking, a registration) waits for that much work, not a slice.
+ * WEAK_SLICE entries at a time, and hand it to waiting mutators between
+ * holds ([heap.handoff]), so a mutator waiting for it (a weak read while
+ * marking, a registration) waits for that much work, not a slice.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -203,12 +204,19 @@ static bool ensure_layouts(rtgc_heap *h) {
     return ok;
 }
 
+/* [heap.handoff] weak_lock is a plain mutex the collector's passes release
+ * and take again between holds of WEAK_SLICE entries: a mutator waiting
+ * for it says so, and the passes let it in first. */
+static void weak_lock_as_mutator(rtgc_heap *h) {
+    lock_as_mutator(&h->weak_lock, &h->weak_waiters);
+}
+
 static void *weak_alloc(rtgc_thread *t, rtgc_layout_id id) {
     rtgc_heap *h = t->heap;
     void **obj = rtgc_alloc(t, id);
     if (!obj)
         return NULL;
-    pthread_mutex_lock(&h->weak_lock);
+    weak_lock_as_mutator(h);
     bool ok = grow((void **)&h->weak_reg, &h->capweak, h->nweak + 1, sizeof *h->weak_reg);
     if (ok)
         h->weak_reg[h->nweak++] = obj;
@@ -241,7 +249,7 @@ static void *weak_read(rtgc_thread *t, void **slot) {
     if (!rtgc_is_ref(v) || !(rtgc_state(t) & RTGC_STATE_MARKING))
         return v;
     rtgc_heap *h = t->heap;
-    pthread_mutex_lock(&h->weak_lock);
+    weak_lock_as_mutator(h);
     v = rtgc_load_ptr(slot);
     if (rtgc_is_ref(v)) {
         if (rtgc_atomic_load(&h->weak_final)) {
@@ -336,7 +344,7 @@ rtgc_status rtgc_finalizer_register(rtgc_thread *t, void *obj, rtgc_finalizer_fn
         rtgc__misuse(h, "rtgc_finalizer_register: %p is not the start of a heap object, or fn is NULL", obj);
         return RTGC_EINVAL;
     }
-    pthread_mutex_lock(&h->weak_lock);
+    weak_lock_as_mutator(h);
     bool ok = grow((void **)&h->fin, &h->capfin, h->nfin + 1, sizeof *h->fin);
     if (ok)
         h->fin[h->nfin++] = (fin_entry){.obj = obj, .fn = fn, .data = data};
@@ -345,7 +353,7 @@ rtgc_status rtgc_finalizer_register(rtgc_thread *t, void *obj, rtgc_finalizer_fn
 }
 
 size_t rtgc_finalizers_ready(rtgc_heap *h) {
-    pthread_mutex_lock(&h->weak_lock);
+    weak_lock_as_mutator(h);
     size_t n = h->ready.count;
     pthread_mutex_unlock(&h->weak_lock);
     return n;
@@ -358,7 +366,7 @@ size_t rtgc_run_finalizers(rtgc_thread *t, size_t max) {
     size_t ran = 0;
     RTGC_FRAME(t, r, 1);
     while (ran < max) {
-        pthread_mutex_lock(&h->weak_lock);
+        weak_lock_as_mutator(h);
         if (!h->ready.count) {
             pthread_mutex_unlock(&h->weak_lock);
             break;
@@ -398,6 +406,7 @@ void weak_ready_scan_begin(rtgc_heap *h) {
 /* [weak.fq] Entries below a chunk's head were taken out (and shaded). */
 bool weak_ready_scan_slice(rtgc_heap *h, rtgc_visitor *v, uint64_t deadline) {
     for (;;) {
+        lock_handoff(&h->weak_waiters, deadline);
         pthread_mutex_lock(&h->weak_lock);
         unsigned budget = WEAK_SLICE;
         while (h->rscan && budget) {
@@ -569,6 +578,7 @@ static void finalize_done(rtgc_heap *h, size_t end) {
 static bool pass_slices(rtgc_heap *h, uint64_t deadline, void (*entries)(rtgc_heap *, size_t, bool), bool flag,
                         void (*done_fn)(rtgc_heap *, size_t)) {
     for (;;) {
+        lock_handoff(&h->weak_waiters, deadline);
         pthread_mutex_lock(&h->weak_lock);
         size_t end = h->weak_snapshot;
         size_t stop = end - h->weak_read > WEAK_SLICE ? h->weak_read + WEAK_SLICE : end;
