@@ -31,7 +31,7 @@ void *rtgc_object_start(rtgc_heap *h, const void *addr) {
     if (s) {
         const char *p = addr;
         if (s->cls == SPAN_LARGE) {
-            if (p < s->base + span_bytes(s) && *(const uint64_t *)s->base != 0 &&
+            if (p < s->base + span_bytes(s) && rtgc_object_header(s->base) != 0 &&
                 p < s->base + object_size_of(h, s->base))
                 obj = s->base;
         } else if (p >= s->base) {
@@ -46,22 +46,26 @@ void *rtgc_object_start(rtgc_heap *h, const void *addr) {
     return obj;
 }
 
-void rtgc_pin(rtgc_thread *t, void *obj) {
-    if (!thread_ok(t, "rtgc_pin"))
-        return;
-    if (!rtgc_is_ref(obj) || !in_heap(t->heap, obj)) {
-        rtgc__misuse(t->heap, "rtgc_pin: %p is not a heap object", obj);
-        return;
+/* The flag is set in the header, so obj must be an object's start: an
+ * interior address would have a bit of some field set. */
+static bool pin_target(rtgc_thread *t, void *obj, const char *what) {
+    if (!thread_ok(t, what))
+        return false;
+    if (!rtgc_is_ref(obj) || rtgc_object_start(t->heap, obj) != obj) {
+        rtgc__misuse(t->heap, "%s: %p is not the start of a heap object%s", what, obj,
+                     rtgc_is_ref(obj) && rtgc_object_start(t->heap, obj) ? " (an interior address: use rtgc_object_start)"
+                                                                         : "");
+        return false;
     }
-    __atomic_fetch_or((uint64_t *)obj, RTGC_HEADER_FLAG_PINNED, __ATOMIC_RELAXED);
+    return true;
+}
+
+void rtgc_pin(rtgc_thread *t, void *obj) {
+    if (pin_target(t, obj, "rtgc_pin"))
+        __atomic_fetch_or((uint64_t *)obj, RTGC_HEADER_FLAG_PINNED, __ATOMIC_RELAXED);
 }
 
 void rtgc_unpin(rtgc_thread *t, void *obj) {
-    if (!thread_ok(t, "rtgc_unpin"))
-        return;
-    if (!rtgc_is_ref(obj) || !in_heap(t->heap, obj)) {
-        rtgc__misuse(t->heap, "rtgc_unpin: %p is not a heap object", obj);
-        return;
-    }
-    __atomic_fetch_and((uint64_t *)obj, ~RTGC_HEADER_FLAG_PINNED, __ATOMIC_RELAXED);
+    if (pin_target(t, obj, "rtgc_unpin"))
+        __atomic_fetch_and((uint64_t *)obj, ~RTGC_HEADER_FLAG_PINNED, __ATOMIC_RELAXED);
 }

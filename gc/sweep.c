@@ -33,7 +33,7 @@ size_t sweep_span(rtgc_heap *h, span *s) {
     for (size_t i = s->nthreaded; i-- > 0;) {          /* virgin cells stay as they are */
         char *c = s->base + i * cs;
         uint8_t *mb = mark_byte(h, c);
-        if (rtgc_load_u8(mb) == epoch && *(uint64_t *)c != 0)
+        if (rtgc_load_u8(mb) == epoch && rtgc_object_header(c) != 0)
             continue;                       /* live: its memory is not touched for the mark test */
         uint64_t hdr = *(uint64_t *)c;
         if (hdr != 0) {                     /* dead: free it */

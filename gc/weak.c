@@ -10,7 +10,7 @@
  * [weak.order] After strong marking is complete (termination), in a cycle
  * of any mode:
  *   WEAK      clear weak refs with an unmarked target and ephemerons with an
- *             unmarked key (key and value), among the marked ones;
+ *             unmarked key (key and value), marked or not (clear_entries);
  *   FINALIZE  every registered object that is unmarked is marked (kept),
  *             traced with everything it reaches, and queued; ephemerons
  *             reached by that tracing join the fixpoint;
@@ -265,8 +265,17 @@ static void *weak_read(rtgc_thread *t, void **slot) {
     return v;
 }
 
+/* Is obj a heap object of layout id?  Only the start of a heap object
+ * (a 16-byte-aligned address in the heap) has a header to read: an
+ * immediate, NULL or an address outside the heap is not one, and none of
+ * them is read. */
+static bool is_kind(const rtgc_heap *h, const void *obj, rtgc_layout_id id) {
+    return id && rtgc_is_ref(obj) && in_heap(h, obj) && ((uintptr_t)obj & 15) == 0 &&
+           rtgc_header_layout(rtgc_object_header(obj)) == id;
+}
+
 static bool check_kind(rtgc_thread *t, const void *obj, rtgc_layout_id id, const char *what) {
-    if (!obj || !id || rtgc_header_layout(rtgc_object_header(obj)) != id) {
+    if (!is_kind(t->heap, obj, id)) {
         rtgc__misuse(t->heap, "%s: %p is not one", what, obj);
         return false;
     }
@@ -324,13 +333,11 @@ int rtgc_ephemeron_get(rtgc_thread *t, void *eph, void **key, void **value) {
 }
 
 int rtgc_is_weak(rtgc_heap *h, const void *obj) {
-    rtgc_layout_id id = weak_layout(h);
-    return obj && id && rtgc_header_layout(rtgc_object_header(obj)) == id;
+    return is_kind(h, obj, weak_layout(h));
 }
 
 int rtgc_is_ephemeron(rtgc_heap *h, const void *obj) {
-    rtgc_layout_id id = eph_layout(h);
-    return obj && id && rtgc_header_layout(rtgc_object_header(obj)) == id;
+    return is_kind(h, obj, eph_layout(h));
 }
 
 /* ---- finalizers ---- */
@@ -340,8 +347,12 @@ rtgc_status rtgc_finalizer_register(rtgc_thread *t, void *obj, rtgc_finalizer_fn
         return RTGC_EMISUSE;
     rtgc_heap *h = t->heap;
     /* the start of an allocated object: the collector will mark and trace it */
-    if (!fn || !rtgc_is_ref(obj) || rtgc_object_start(h, obj) != obj) {
-        rtgc__misuse(h, "rtgc_finalizer_register: %p is not the start of a heap object, or fn is NULL", obj);
+    if (!fn) {
+        rtgc__misuse(h, "rtgc_finalizer_register: fn is NULL");
+        return RTGC_EINVAL;
+    }
+    if (!rtgc_is_ref(obj) || rtgc_object_start(h, obj) != obj) {
+        rtgc__misuse(h, "rtgc_finalizer_register: %p is not the start of a heap object", obj);
         return RTGC_EINVAL;
     }
     weak_lock_as_mutator(h);
@@ -508,25 +519,31 @@ bool weak_decide(rtgc_heap *h) {
  * work is its own entries, not the registry's length.  weak_lock is held
  * for WEAK_SLICE entries at a time [weak.fq]; the pass's state lives in
  * the heap between holds. */
+/* [weak.order] Step 1 clears every registered weak reference and
+ * ephemeron whose referent is unmarked, its own mark whatever: one that
+ * is unmarked may be reachable only from an object about to be finalized,
+ * and the FINALIZE step is about to mark what such objects reach, its
+ * referent included: cleared now, it agrees with every other weak
+ * reference to that referent (seen by the finalizer, or after
+ * resurrection).  One that is plain garbage is not touched by anyone else
+ * (nothing reaches it) and is freed by the sweep.  Only the marked ones
+ * count in weak_cleared.  Step 3 forgets the unmarked (garbage) and clears
+ * the marked ones whose referent is still unmarked. */
 static void clear_entries(rtgc_heap *h, size_t stop, bool drop_dead) {
     size_t i = h->weak_read, k = h->weak_cursor;
     rtgc_layout_id wid = weak_layout(h);
     while (i < stop) {
         void **w = h->weak_reg[i++];
-        if (!weak_marked(h, w)) {
-            if (!drop_dead)
-                h->weak_reg[k++] = w;       /* dropped below: garbage the sweep frees */
-            continue;
-        }
-        if (rtgc_header_layout(rtgc_object_header(w)) == wid) {
-            if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
-                rtgc_store_ptr(&w[1], NULL);
-                h->weak_cleared++;
-            }
-        } else if (!weak_marked(h, rtgc_load_ptr(&w[1]))) {
+        bool live = weak_marked(h, w);
+        if (!live && drop_dead)
+            continue;                   /* garbage the sweep frees */
+        bool dead_referent = !weak_marked(h, rtgc_load_ptr(&w[1]));
+        if (dead_referent) {
             rtgc_store_ptr(&w[1], NULL);
-            rtgc_store_ptr(&w[2], NULL);
-            h->weak_cleared++;
+            if (rtgc_header_layout(rtgc_object_header(w)) != wid)
+                rtgc_store_ptr(&w[2], NULL);     /* an ephemeron: its value too */
+            if (live)
+                h->weak_cleared++;
         }
         h->weak_reg[k++] = w;
     }

@@ -609,8 +609,10 @@ static bool op_slot_read(gctx *c) {
         CHECK(c, !k && !v, "a cleared %s reads (%p, %p)", slot_what(x), k, v);
         CHECK(c, !(x->a & 1), "a %s made with immediate %#llx reads cleared", slot_what(x),
               (unsigned long long)x->a);
-        CHECK(c, x->doubt || !root_holds(c, EXP_ID(x->a)), "a %s whose target/key %#llx a root "
-              "holds reads cleared", slot_what(x), (unsigned long long)EXP_ID(x->a));
+        /* seen cleared already (a finalizer's object, cleared before it ran,
+         * then resurrected): cleared for good, whoever holds the target */
+        CHECK(c, x->cleared || x->doubt || !root_holds(c, EXP_ID(x->a)), "a %s whose target/key %#llx a "
+              "root holds reads cleared", slot_what(x), (unsigned long long)EXP_ID(x->a));
         x->cleared = true;
         return true;
     }

@@ -433,6 +433,67 @@ static void test_collect_makes_ready(void **state) {
     }
 }
 
+/* [weak.order] A weak reference to an object that only a finalizable
+ * object reaches is cleared before the finalizer runs, wherever the weak
+ * reference itself is held: by a root (W1), or only by that finalizable
+ * object (W2, and an ephemeron keyed by it, E2), so that all of them agree
+ * (and stay cleared if the finalizer resurrects its object). */
+static struct {
+    void **w1;
+    int seen, w1_live, w2_live, e2_live, x_intact;
+} rule3;
+
+/* F -> X -> holder -> {W2, E2} (a reference array): X and what it reaches
+ * are reachable only through F. */
+static void rule3_finalizer(rtgc_thread *t, void *obj, void *data) {
+    (void)data;
+    node *x = rtgc_load(t, &((node *)obj)->next);
+    node *holder = rtgc_load(t, &x->next);
+    void **arr = rtgc_load(t, &holder->next);
+    rule3.seen++;
+    rule3.x_intact = intact(obj) && intact(x) && intact(holder);
+    rule3.w1_live = rtgc_weak_get(t, rtgc_load(t, rule3.w1)) != NULL;
+    rule3.w2_live = rtgc_weak_get(t, rtgc_load(t, &arr[1])) != NULL;
+    rule3.e2_live = rtgc_ephemeron_get(t, rtgc_load(t, &arr[2]), NULL, NULL);
+}
+
+static void test_weak_held_by_finalizable(void **state) {
+    (void)state;
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+        memset(&rule3, 0, sizeof rule3);
+        rtgc_heap *h = heap_for(modes[m], "verify=1");
+        rtgc_layout_id NODE = node_layout(h), ARR = array_layout(h);
+        rtgc_thread *t = rtgc_thread_attach(h, NULL);
+        RTGC_FRAME(t, r, 5);
+        rule3.w1 = &r[4];
+        r[0] = new_node(t, NODE, 1);                            /* F */
+        r[1] = new_node(t, NODE, 2);                            /* X */
+        rtgc_store(t, r[0], &((node *)r[0])->next, r[1]);
+        r[2] = new_node(t, NODE, 3);                            /* holder */
+        rtgc_store(t, r[1], &((node *)r[1])->next, r[2]);
+        r[3] = rtgc_alloc_array(t, ARR, 2);
+        assert_non_null(r[3]);
+        rtgc_store(t, r[2], &((node *)r[2])->next, r[3]);
+        r[4] = rtgc_weak_new(t, r[1]);                          /* W1: held by a root */
+        void *w2 = rtgc_weak_new(t, r[1]);                      /* W2: only F reaches it */
+        rtgc_store(t, r[3], &((void **)r[3])[1], w2);
+        void *e2 = rtgc_ephemeron_new(t, r[1], r[2]);           /* E2, keyed by X */
+        rtgc_store(t, r[3], &((void **)r[3])[2], e2);
+        assert_int_equal(rtgc_finalizer_register(t, r[0], rule3_finalizer, NULL), RTGC_OK);
+        r[0] = r[1] = r[2] = r[3] = NULL;
+        rtgc_collect(t);
+        assert_int_equal(rtgc_run_finalizers(t, 10), 1);
+        assert_int_equal(rule3.seen, 1);
+        assert_true(rule3.x_intact);
+        assert_false(rule3.w1_live);
+        assert_false(rule3.w2_live);
+        assert_false(rule3.e2_live);
+        RTGC_FRAME_POP(t, r);
+        rtgc_thread_detach(t);
+        rtgc_heap_destroy(h);
+    }
+}
+
 /* ---- long registries and queues: no step grows with them ---- */
 
 static struct {
@@ -618,6 +679,32 @@ static void test_weak_misuse(void **state) {
     assert_int_equal(misuse_count, 6);
     assert_false(rtgc_is_weak(h, r[0]));
     assert_false(rtgc_is_ephemeron(h, r[0]));
+    /* Once weak objects exist: immediates, small numbers, NULL, addresses
+     * outside the heap and copies of a weak reference's words are not
+     * weak objects (nothing is read through them), and reading one as a
+     * weak reference or ephemeron is misuse, not a crash. */
+    void *wr = rtgc_weak_new(t, r[0]);
+    assert_non_null(wr);
+    uint64_t copy[3] = {rtgc_object_header(wr), (uint64_t)(uintptr_t)r[0], 0};
+    void *odd[] = {(void *)(uintptr_t)7, (void *)(uintptr_t)0x1000, NULL, copy, (char *)wr + 8};
+    misuse_count = 0;
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        assert_false(rtgc_is_weak(h, odd[i]));
+        assert_false(rtgc_is_ephemeron(h, odd[i]));
+        assert_null(rtgc_weak_get(t, odd[i]));
+        assert_int_equal(rtgc_ephemeron_get(t, odd[i], NULL, NULL), 0);
+    }
+    assert_int_equal(misuse_count, 2 * (int)(sizeof odd / sizeof *odd));
+    /* pinning takes an object's start: an interior address is misuse, and
+     * the word there is left alone */
+    misuse_count = 0;
+    node *n = r[0];
+    n->id = 77;
+    rtgc_pin(t, &n->id);
+    rtgc_unpin(t, &n->id);
+    assert_int_equal(misuse_count, 2);
+    assert_int_equal(n->id, 77);
+    assert_false(rtgc_is_pinned(n));
     RTGC_FRAME_POP(t, r);
     rtgc_thread_detach(t);
     rtgc_heap_destroy(h);
@@ -770,6 +857,7 @@ int main(void) {
         cmocka_unit_test(test_big_weak_map),
         cmocka_unit_test(test_finalizers),
         cmocka_unit_test(test_collect_makes_ready),
+        cmocka_unit_test(test_weak_held_by_finalizable),
         cmocka_unit_test(test_big_queues),
         cmocka_unit_test(test_pin_and_interior),
         cmocka_unit_test(test_weak_misuse),

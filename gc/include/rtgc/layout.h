@@ -51,8 +51,11 @@ static inline rtgc_layout_id rtgc_header_layout(uint64_t header) {
 static inline uint32_t rtgc_header_count(uint64_t header) {
     return (uint32_t)(header >> RTGC_HEADER_COUNT_SHIFT);
 }
+/* A relaxed atomic load (a plain load on x86-64): rtgc_pin and
+ * rtgc_unpin change the header's flag bits while other threads (the
+ * collector among them) read it. */
 static inline uint64_t rtgc_object_header(const void *obj) {
-    return *(const uint64_t *)obj;
+    return __atomic_load_n((const uint64_t *)obj, __ATOMIC_RELAXED);
 }
 static inline uint32_t rtgc_object_count(const void *obj) {
     return rtgc_header_count(rtgc_object_header(obj));

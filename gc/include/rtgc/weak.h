@@ -8,7 +8,12 @@
  * reference is cleared, and rtgc_weak_get returns NULL from then on.  While
  * it has not been cleared, rtgc_weak_get returns the target, and during
  * marking the target it returns stays alive (it goes through the load
- * barrier).  Never read the target slot directly.
+ * barrier).  Never read the target slot directly.  A target is NULL, an
+ * immediate, the start of a heap object, or an object outside the heap
+ * (a static object: it never dies, so the reference never clears); an
+ * address inside an object is not a target (use rtgc_object_start).
+ * Weak references (16 bytes) and ephemerons (24 bytes) are heap objects of
+ * the collector's own layouts.
  *
  * EPHEMERONS.  rtgc_ephemeron_new(t, key, value) makes a key/value pair
  * whose value is kept alive only while the key is reachable by other paths
@@ -21,14 +26,17 @@
  * a new ephemeron.
  *
  * ORDER OF EVENTS in a collection, after strong marking is complete:
- *   1. weak references whose targets are unreachable, and ephemerons whose
- *      keys are, are cleared;
+ *   1. every weak reference whose target is unreachable, and every
+ *      ephemeron whose key is, is cleared, wherever the weak reference is
+ *      held (by the program, or only by an object about to be finalized);
  *   2. objects with a finalizer that are unreachable are kept (with
  *      everything they reach) and queued; their registration is dropped;
- *   3. weak references and ephemerons reachable only from those queued
- *      objects are cleared by the same rule.
- * So a weak reference to an object with a finalizer is cleared before the
- * finalizer runs (as in Java and CPython).
+ *   3. weak references and ephemerons no longer reachable at all are
+ *      forgotten (the sweep frees them).
+ * So a weak reference to an object that only objects with finalizers
+ * reach (that object itself included) is cleared before the finalizers
+ * run, and stays cleared if a finalizer resurrects it (as in Java and
+ * CPython): every weak reference to one object agrees.
  *
  * FINALIZERS.  rtgc_finalizer_register(t, obj, fn, data) asks for fn to run
  * once after obj becomes unreachable.  The collector never runs it: it
@@ -43,11 +51,20 @@
  * them.  Resurrection: if fn stores obj where the program can reach it,
  * obj lives on as an ordinary object; its finalizer does not run again
  * unless it is registered again.  Objects whose finalizers have not run
- * when the heap is destroyed are not finalized.
+ * when the heap is destroyed are not finalized.  Registering twice asks for
+ * two runs.  A finalizer may call rtgc_run_finalizers itself.
  *
  * PINNING.  The collector never moves objects; rtgc_pin records that an
  * object must not move, a promise any later compacting mode keeps.  The
- * flag lives in the object's header (a collector flag bit).
+ * flag lives in the object's header (a collector flag bit), so pin and
+ * unpin take an object's start (anything else is misuse).  Pinning does
+ * not keep an object alive.
+ *
+ * MISUSE (the wrong kind of object, a NULL key or fn, an address that is
+ * not an object's start) is reported through the error handler as
+ * RTGC_EMISUSE (rtgc_set_error_handler; without a handler misuse aborts the
+ * process), and the call then returns its failure value: NULL, 0, or
+ * RTGC_EINVAL.
  *
  * INTERIOR POINTERS.  rtgc_object_start maps an address inside an object
  * (a derived pointer, or a word found by a conservative scan of native
@@ -77,13 +94,15 @@ void *rtgc_ephemeron_new(rtgc_thread *t, void *key, void *value);
  * come back NULL), 1 otherwise. */
 int rtgc_ephemeron_get(rtgc_thread *t, void *eph, void **key, void **value);
 
-/* Is obj a weak reference / an ephemeron made by the functions above? */
+/* Is obj a weak reference / an ephemeron made by the functions above?  Any
+ * value may be asked about (NULL, an immediate, an object in the heap or
+ * outside it); an address inside an object is not an object. */
 int rtgc_is_weak(rtgc_heap *heap, const void *obj);
 int rtgc_is_ephemeron(rtgc_heap *heap, const void *obj);
 
 typedef void (*rtgc_finalizer_fn)(rtgc_thread *t, void *obj, void *data);
-/* RTGC_EINVAL when obj is not a heap object; RTGC_ENOMEM when the registry
- * cannot grow. */
+/* obj: the start of a heap object; fn: not NULL (misuse otherwise, and
+ * RTGC_EINVAL).  RTGC_ENOMEM when the registry cannot grow. */
 rtgc_status rtgc_finalizer_register(rtgc_thread *t, void *obj, rtgc_finalizer_fn fn, void *data);
 /* Finalizers queued and not run yet. */
 size_t rtgc_finalizers_ready(rtgc_heap *heap);
