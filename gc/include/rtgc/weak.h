@@ -95,8 +95,9 @@ void *rtgc_ephemeron_new(rtgc_thread *t, void *key, void *value);
 int rtgc_ephemeron_get(rtgc_thread *t, void *eph, void **key, void **value);
 
 /* Is obj a weak reference / an ephemeron made by the functions above?  Any
- * value may be asked about (NULL, an immediate, an object in the heap or
- * outside it); an address inside an object is not an object. */
+ * value may be asked about: NULL, an immediate, an object in the heap or
+ * outside it.  An address inside a heap object is not a value: the answer
+ * for one is unspecified (it reads the words there as a header). */
 int rtgc_is_weak(rtgc_heap *heap, const void *obj);
 int rtgc_is_ephemeron(rtgc_heap *heap, const void *obj);
 
