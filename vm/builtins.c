@@ -241,7 +241,7 @@ val vm_builtin(rtvm_ctx *c, val *fp, int id, int argc, val *args) {
         return V_NIL;
     case B_RUN_FIN: return MKINT(vm_run_finalizers(c));
     case B_COLLECT:
-        vm_collect(c, args);
+        vm_collect(c);
         return V_NIL;
     case B_APPLY: {
         vvector *v = want_vector(c, args[1], "apply");

@@ -12,6 +12,25 @@
  * their nodes and its code is thrown away; the second emits the code with
  * final boxing decisions.
  *
+ * [compile.dead] Registers that hold no live value.  (collect) clears
+ * them in every frame (weak.c), so that a value the program can no longer
+ * reach does not survive in a register.  A frame is always stopped at a
+ * CALL or BUILTIN; at such a site the compiler knows which of the
+ * registers below the site's live top (a CALL's closure register, a
+ * BUILTIN's last argument + 1) are dead, and records them in the
+ * function's dead-register table:
+ *   - a register that is the destination of an expression being compiled
+ *     (expr's dst, a body's dst through all its statements): its content
+ *     is an earlier value (the discarded result of the statement before,
+ *     the last iteration's body value) that the expression overwrites
+ *     before anything reads it;
+ *   - an operand an operation already consumed while its registers are
+ *     still allocated (the partial results of a chained + - *);
+ * but never the register of a local in scope (deadreg marks, isvar
+ * protects).  Everything else below the live top is a local in scope, an
+ * evaluated operand of an operation still pending, or a for loop's int and
+ * bool bookkeeping; everything from the live top up is unallocated.
+ *
  * Invariants: every compile error longjmps out with "file:line:col: ...";
  * recursion depth follows the node depth, which the reader bounds.
  */
@@ -46,6 +65,11 @@ typedef struct fstate {
     int blockdepth;        /* 0: directly at the top level of main */
     int discard;           /* a loop body's result register: nothing reads it */
     uint8_t intreg[MAX_REGS]; /* registers known to hold small ints (for loops) */
+    uint8_t deadreg[MAX_REGS]; /* [compile.dead]: its content is dead here */
+    uint8_t isvar[MAX_REGS];   /* the register of a declared local */
+    uint32_t *dead;            /* per instruction: offset into pool, 0 none */
+    uint16_t *pool;            /* dead-register lists: count, registers */
+    int npool, poolcap;
     uint32_t curpos;
 } fstate;
 
@@ -95,6 +119,9 @@ static int emit(fstate *fs, int op, int a, int b, int c) {
     (void)cap2;
     fs->pos = realloc(fs->pos, (size_t)fs->cap * sizeof(uint32_t));
     if (!fs->pos) cerr(NULL, "out of memory while compiling");
+    fs->dead = realloc(fs->dead, (size_t)fs->cap * sizeof(uint32_t));
+    if (!fs->dead) cerr(NULL, "out of memory while compiling");
+    fs->dead[fs->n] = 0;
     insn *i = &fs->code[fs->n];
     memset(i, 0, sizeof *i);
     i->op = (uint8_t)op;
@@ -123,7 +150,25 @@ static int newreg(fstate *fs, node *n) {
     int r = fs->nreg++;
     if (fs->nreg > MAX_REGS) cerr(n, "function too large (more than %d registers)", MAX_REGS);
     if (fs->nreg > fs->maxreg) fs->maxreg = fs->nreg;
+    fs->deadreg[r] = 1; /* no value yet */
+    fs->isvar[r] = 0;
     return r;
+}
+
+/* [compile.dead] Record, for the CALL or BUILTIN at `at`, the registers
+ * below `top` that hold no live value there. */
+static void note_dead(fstate *fs, int at, int top) {
+    int cnt = 0;
+    for (int r = 0; r < top; r++) cnt += fs->deadreg[r] && !fs->isvar[r];
+    if (!cnt) return;
+    int first = fs->npool ? fs->npool : 1; /* offset 0 means none */
+    fs->pool = xgrow(fs->pool, &fs->poolcap, first + cnt + 1, sizeof(uint16_t));
+    fs->dead[at] = (uint32_t)first;
+    fs->pool[first] = (uint16_t)cnt;
+    int k = first + 1;
+    for (int r = 0; r < top; r++)
+        if (fs->deadreg[r] && !fs->isvar[r]) fs->pool[k++] = (uint16_t)r;
+    fs->npool = k;
 }
 
 static void setpos(fstate *fs, node *n) {
@@ -289,6 +334,7 @@ static int declare(fstate *fs, node *decl, int reg) {
     v->reg = reg;
     v->decl = decl;
     v->boxed = (decl->flags & (NF_CAPTURED | NF_ASSIGNED)) == (NF_CAPTURED | NF_ASSIGNED);
+    fs->isvar[reg] = 1;
     return v->boxed;
 }
 
@@ -352,6 +398,10 @@ static void binop(fstate *fs, node *n, int op, int dst) {
         int out = i == n->n - 1 ? dst : newreg(fs, n);
         int at = emit(fs, op, out, acc, b);
         fs->code[at].x = (uint8_t)((fs->intreg[acc] ? 1 : 0) | (fs->intreg[b] ? 2 : 0));
+        /* consumed: a partial result or operand nothing reads again */
+        if (acc >= save) fs->deadreg[acc] = 1;
+        if (b >= save) fs->deadreg[b] = 1;
+        fs->deadreg[out] = 0;
         acc = out;
     }
     fs->nreg = save;
@@ -367,7 +417,7 @@ static void compile_call(fstate *fs, node *n, int dst) {
     }
     if (n->n - 1 > 255) cerr(n, "too many arguments (more than 255)");
     setpos(fs, n);
-    emit(fs, OP_CALL, a, n->n - 1, 0);
+    note_dead(fs, emit(fs, OP_CALL, a, n->n - 1, 0), a);
     if (dst != a) emit(fs, OP_MOV, dst, a, 0);
     fs->nreg = save;
 }
@@ -385,6 +435,7 @@ static void compile_builtin(fstate *fs, node *n, int id, int dst) {
     setpos(fs, n);
     int at = emit(fs, OP_BUILTIN, dst, id, base);
     fs->code[at].x = (uint8_t)(n->n - 1);
+    note_dead(fs, at, base + n->n - 1);
     fs->nreg = save;
 }
 
@@ -769,7 +820,16 @@ static void compile_list(fstate *fs, node *n, int dst) {
     compile_call(fs, n, dst);
 }
 
+static void expr_in(fstate *fs, node *n, int dst);
+/* Compile n into dst: while it runs, dst's old content is dead; then dst
+ * holds n's value [compile.dead]. */
 static void expr(fstate *fs, node *n, int dst) {
+    fs->deadreg[dst] = 1;
+    expr_in(fs, n, dst);
+    fs->deadreg[dst] = 0;
+}
+
+static void expr_in(fstate *fs, node *n, int dst) {
     switch (n->kind) {
     case N_INT:
         setpos(fs, n);
@@ -829,6 +889,8 @@ static void body(fstate *fs, node **items, int count, int dst, node *where) {
     }
     for (int i = 0; i < count; i++) {
         node *it = items[i];
+        /* the statement before's value is dead [compile.dead] */
+        fs->deadreg[dst] = 1;
         /* a set! statement directly in a loop body: its value goes nowhere */
         if (dst == fs->discard && it->kind == N_LIST && it->n == 3 && is_sym(it->items[0], "set!") &&
             find_local(fs, "set!") < 0) {
@@ -866,6 +928,8 @@ static void finish_func(fstate *fs) {
     vm_func *f = fs->f;
     f->code = fs->code;
     f->pos = fs->pos;
+    f->dead = fs->dead;
+    f->dead_regs = fs->pool;
     f->ninsns = fs->n;
     f->nregs = fs->maxreg;
     f->nups = fs->nups;
@@ -895,6 +959,8 @@ static void fs_free_live(comp *cs) {
         cs->live = fs->live_next;
         free(fs->code);
         free(fs->pos);
+        free(fs->dead);
+        free(fs->pool);
         free(fs);
     }
 }
@@ -932,6 +998,8 @@ static void free_funcs(rtvm_program *p) {
         free(f->name);
         free(f->code);
         free(f->pos);
+        free(f->dead);
+        free(f->dead_regs);
         free(f->up_src);
         free(f);
     }

@@ -94,6 +94,8 @@ typedef struct vm_func {
     int ninsns;
     insn *code;
     uint32_t *pos;         /* per instruction: line << 12 | column (column capped) */
+    uint32_t *dead;        /* per instruction: for a CALL or BUILTIN, 0 or an offset into dead_regs of */
+    uint16_t *dead_regs;   /* its dead registers below its live top: count, registers (compile.c [compile.dead]) */
     int nups;              /* upvalues */
     uint16_t *up_src;      /* per upvalue: bit 15 set = parent's upvalue, else parent's register */
     void *jit_entry;       /* compiled code's C entry, NULL until compiled (atomic loads and stores) */
@@ -243,7 +245,7 @@ val vm_weakref(rtvm_ctx *c, val target);
 val vm_deref(rtvm_ctx *c, val w);
 void vm_finalize(rtvm_ctx *c, val *obj_slot, val *fn_slot);
 int64_t vm_run_finalizers(rtvm_ctx *c);
-void vm_collect(rtvm_ctx *c, val *dead_from);
+void vm_collect(rtvm_ctx *c);
 void vm_fin_destroy(rtvm_ctx *c);
 
 /* ---- front end (read.c, compile.c) ---- */

@@ -214,15 +214,50 @@ val vm_deref(rtvm_ctx *c, val w) {
 /* ---- (collect) ---- */
 
 /* A full collection that finds unreachable whatever the program can no
- * longer reach.  Slots from dead_from to the innermost frame's top_max are
- * dead in every frame (a builtin's arguments sit at the top of its
- * caller's live registers, and each caller's live registers end where its
- * callee's frame begins), but may still hold values that earlier calls
- * left there: they are cleared first.  rtgc_collect runs a whole cycle
- * that starts after the call and returns with its finalizers ready. */
-void vm_collect(rtvm_ctx *c, val *dead_from) {
-    val *hi = c->frames[c->depth - 1].top_max;
-    for (val *p = dead_from; p < hi; p++) *p = V_NIL;
+ * longer reach.  [collect.clear] First every stack slot that holds no live
+ * value is cleared, in every frame: each frame is stopped at a CALL or a
+ * BUILTIN (its recorded pc, in the interpreter and in JIT code alike), and
+ * its live slots are its closure (fp[-1]) and its registers below that
+ * site's live top (a CALL's closure register: from there up the callee's
+ * frame begins; a BUILTIN's last argument + 1), less those the compiler
+ * listed dead at the site (compile.c [compile.dead]).  Every other slot of
+ * [stack, top_max) -- dead registers, registers above a site's live top,
+ * gaps between frames -- may hold what earlier code left there, and is
+ * cleared.  Frames' live slots never overlap: a CALL's callee starts at or
+ * above the caller's live top, a builtin's callee above every frame.
+ * rtgc_collect then runs a whole cycle that starts after the call and
+ * returns with its finalizers ready. */
+void vm_collect(rtvm_ctx *c) {
+    val *lo = c->stack, *hi = c->frames[c->depth - 1].top_max;
+    size_t n = (size_t)(hi - lo);
+    uint64_t *keep = calloc(n / 64 + 1, sizeof *keep);
+    if (!keep) vm_error(c, "out of memory");
+#define KEEP(p) (keep[(size_t)((p) - lo) / 64] |= (uint64_t)1 << ((size_t)((p) - lo) % 64))
+    for (int64_t d = 0; d < c->depth; d++) {
+        vm_frame *fr = &c->frames[d];
+        vm_func *f = fr->fn;
+        int top = f->nregs, nd = 0;
+        const uint16_t *dl = NULL;
+        if (fr->pc >= 0 && fr->pc < f->ninsns) {
+            const insn *in = &f->code[fr->pc];
+            if (in->op == OP_CALL) top = in->a;
+            else if (in->op == OP_BUILTIN) top = in->c + in->x;
+            if (f->dead && f->dead[fr->pc]) {
+                dl = f->dead_regs + f->dead[fr->pc];
+                nd = *dl++;
+            }
+        }
+        KEEP(fr->fp - 1);
+        for (int r = 0, k = 0; r < top; r++) {
+            while (k < nd && dl[k] < r) k++;
+            if (k < nd && dl[k] == r) continue;
+            KEEP(fr->fp + r);
+        }
+    }
+#undef KEEP
+    for (size_t i = 0; i < n; i++)
+        if (!(keep[i / 64] >> (i % 64) & 1)) lo[i] = V_NIL;
+    free(keep);
     rtgc_collect(c->t);
 }
 
@@ -295,7 +330,7 @@ static void free_slot(struct vm_fin *F, int32_t slot) {
 }
 
 void vm_finalize(rtvm_ctx *c, val *obj_slot, val *fn_slot) {
-    if (!IS_PTR(*obj_slot)) vm_error(c, "finalize! expects an object, got %s", vm_type_name(c, *obj_slot));
+    want_object(c, *obj_slot, "finalize! target");
     if (obj_kind(c->L, *fn_slot) != K_CLOSURE) vm_error(c, "finalize! expects a function, got %s", vm_type_name(c, *fn_slot));
     vm_func *f = c->p->funcs[((vclosure *)*fn_slot)->fn];
     if (f->nparams != 1)

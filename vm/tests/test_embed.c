@@ -147,15 +147,16 @@ static const char fin_src[] =
     "(defn run () (run-finalizers))\n"
     "(defn reap () (collect) (run-finalizers) ran)\n";
 
-static rtvm_program *fin_program(rtgc_heap *h, rtvm_jit_mode jit) {
+static rtvm_program *from_source(rtgc_heap *h, const char *name, const char *src, rtvm_jit_mode jit) {
     rtvm_options o;
     rtvm_options_init(&o);
     o.jit = jit;
     char err[512];
-    rtvm_program *p = rtvm_program_from_source(h, "fin.rtvm", fin_src, &o, err, sizeof err);
+    rtvm_program *p = rtvm_program_from_source(h, name, src, &o, err, sizeof err);
     if (!p) fail_msg("%s", err);
     return p;
 }
+static rtvm_program *fin_program(rtgc_heap *h, rtvm_jit_mode jit) { return from_source(h, "fin.rtvm", fin_src, jit); }
 
 typedef struct fin_job {
     rtgc_heap *heap;
@@ -351,6 +352,43 @@ static void api_errors(void **state) {
     rtgc_heap_destroy(h);
 }
 
+/* A finalizer that raises an error ends (run-finalizers) with it, through
+ * rtvm_call as anywhere; the ones not run yet stay ready and run at the
+ * next call, in registration order. */
+static void finalizer_error_leaves_rest_ready(rtvm_jit_mode jit) {
+    rtgc_heap *h = make_heap("mode=incremental,stress=41,verify=1");
+    rtgc_error e;
+    rtgc_thread *t = rtgc_thread_attach(h, &e);
+    char err[512];
+    rtvm_program *p = from_source(
+        h, "finerr.rtvm",
+        "(def log (vector))\n"
+        "(defn setup () (finalize! (vector 1) (fn (x) (push! log 1)))\n"
+        "  (finalize! (vector 2) (fn (x) (error \"boom\")))\n"
+        "  (finalize! (vector 3) (fn (x) (push! log 3))) (finalize! (vector 4) (fn (x) (push! log 4))) 0)\n"
+        "(defn col () (collect) 0)\n"
+        "(defn run () (run-finalizers))\n"
+        "(defn logged () (let ((n 0)) (for (i 0 (len log)) (set! n (+ (* n 10) (get log i)))) n))\n",
+        jit);
+    rtvm_ctx *c = rtvm_ctx_create(p, t, err, sizeof err);
+    if (!c) fail_msg("%s", err);
+    call(c, "setup", 0);
+    call(c, "col", 0);
+    int64_t r;
+    assert_int_equal(rtvm_call(c, "run", 0, NULL, &r), -1);
+    assert_string_equal(rtvm_last_error(c), "finerr.rtvm:3:33: runtime error: boom (in lambda)");
+    assert_int_equal(call(c, "logged", 0), 1);
+    assert_int_equal(call(c, "run", 0), 2);
+    assert_int_equal(call(c, "logged", 0), 134);
+    assert_int_equal(call(c, "run", 0), 0);
+    rtvm_ctx_destroy(c);
+    rtvm_program_free(p);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+static void finalizer_error_interp(void **state) { finalizer_error_leaves_rest_ready(RTVM_JIT_OFF); }
+static void finalizer_error_jit(void **state) { finalizer_error_leaves_rest_ready(RTVM_JIT_ON); }
+
 /* JIT code takes its fast paths: int arithmetic and compares, branches,
  * calls, record fields, vector reads and writes, allocation.  Counted by
  * rtvm_get_stats: an op handed to C is a slow path (or a builtin). */
@@ -453,6 +491,8 @@ static void deep_stack_incremental(void **state) { deep_stack("mode=incremental,
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(api_errors),
+        cmocka_unit_test(finalizer_error_interp),
+        cmocka_unit_test(finalizer_error_jit),
         cmocka_unit_test(jit_fast_paths),
         cmocka_unit_test(deep_stack_concurrent_jit),
         cmocka_unit_test(deep_stack_concurrent_interp),
