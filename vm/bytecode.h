@@ -7,7 +7,8 @@
  * A CALL's closure and arguments are in R[a], R[a+1..a+b]: the callee's
  * frame starts at R[a+1] and the result lands in R[a].  The compiler keeps
  * call arguments at the top of the live registers, so everything above
- * R[a+b] is dead in the caller.  A backward JMP is a loop back-edge: it
+ * R[a+b] is dead in the caller; the dead registers below R[a] of each CALL
+ * and BUILTIN are listed in vm_func.dead (compile.c [compile.dead]).  A backward JMP is a loop back-edge: it
  * polls for a safepoint.  CALL polls too.
  *
  * Hints in x (they never change what an op means, only what the JIT may

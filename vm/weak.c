@@ -225,9 +225,9 @@ val vm_deref(rtvm_ctx *c, val w) {
  * gaps between frames -- may hold what earlier code left there, and is
  * cleared.  Frames' live slots never overlap: a CALL's callee starts at or
  * above the caller's live top, a builtin's callee above every frame.
- * rtgc_collect then runs a whole cycle that starts after the call and
- * returns with its finalizers ready. */
-void vm_collect(rtvm_ctx *c) {
+ * Clearing a slot below the sliced scan's watermark while a cycle marks is
+ * safe: nothing reads a dead slot, so no reference leaves it unshaded. */
+static void clear_dead(rtvm_ctx *c) {
     val *lo = c->stack, *hi = c->frames[c->depth - 1].top_max;
     size_t n = (size_t)(hi - lo);
     uint64_t *keep = calloc(n / 64 + 1, sizeof *keep);
@@ -258,6 +258,12 @@ void vm_collect(rtvm_ctx *c) {
     for (size_t i = 0; i < n; i++)
         if (!(keep[i / 64] >> (i % 64) & 1)) lo[i] = V_NIL;
     free(keep);
+}
+
+/* rtgc_collect runs a whole cycle that starts after the call and returns
+ * with its finalizers ready. */
+void vm_collect(rtvm_ctx *c) {
+    clear_dead(c);
     rtgc_collect(c->t);
 }
 
