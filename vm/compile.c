@@ -440,6 +440,21 @@ static void compile_builtin(fstate *fs, node *n, int id, int dst) {
 }
 
 static void assign(fstate *fs, node *n, int dst); /* dst -1: the value is not needed */
+
+/* Whether compiling n into dst writes dst only once, as its last step (so
+ * n's operands still read a local that dst is): constants, names, calls,
+ * builtins and operators (their operands go to fresh registers).  Not the
+ * forms that put intermediate values into dst: do, let, if, when, unless,
+ * cond, and, or, loops, set!, def. */
+static int writes_dst_last(fstate *fs, node *n) {
+    if (n->kind != N_LIST) return 1;
+    if (n->n == 0 || n->items[0]->kind != N_SYM || find_local(fs, n->items[0]->s) >= 0) return 1;
+    static const char *const seq[] = {"do", "let", "if", "when", "unless", "cond", "and", "or",
+                                      "while", "for", "set!", "def", "defn", NULL};
+    for (int i = 0; seq[i]; i++)
+        if (!strcmp(n->items[0]->s, seq[i])) return 0;
+    return 1;
+}
 static void assign(fstate *fs, node *n, int dst) {
     expect_args(n, 2, 2);
     node *target = n->items[1];
@@ -460,8 +475,13 @@ static void assign(fstate *fs, node *n, int dst) {
     resolved r = resolve(fs, target->s, target);
     if (r.decl) r.decl->flags |= NF_ASSIGNED;
     if (r.kind == R_LOCAL && !r.boxed) {
-        expr(fs, n->items[2], r.index);
+        /* straight into the local's register only when nothing reads the
+         * local after the register is first written */
+        int v = writes_dst_last(fs, n->items[2]) ? r.index : newreg(fs, n);
+        expr(fs, n->items[2], v);
+        if (v != r.index) emit(fs, OP_MOV, r.index, v, 0);
         if (r.index != dst && dst >= 0) emit(fs, OP_MOV, dst, r.index, 0);
+        fs->nreg = save;
         return;
     }
     int v = expr_reg(fs, n->items[2]);
