@@ -51,10 +51,10 @@ void *rtgc_object_start(rtgc_heap *h, const void *addr) {
 static bool pin_target(rtgc_thread *t, void *obj, const char *what) {
     if (!thread_ok(t, what))
         return false;
-    if (!rtgc_is_ref(obj) || rtgc_object_start(t->heap, obj) != obj) {
+    void *start = rtgc_is_ref(obj) ? rtgc_object_start(t->heap, obj) : NULL;
+    if (start != obj) {
         rtgc__misuse(t->heap, "%s: %p is not the start of a heap object%s", what, obj,
-                     rtgc_is_ref(obj) && rtgc_object_start(t->heap, obj) ? " (an interior address: use rtgc_object_start)"
-                                                                         : "");
+                     start ? " (an interior address: use rtgc_object_start)" : "");
         return false;
     }
     return true;

@@ -52,6 +52,22 @@ static rtgc_layout_id array_layout(rtgc_heap *h) {
     return id;
 }
 
+/* An array of n references (must succeed), and its element i. */
+static void *new_array(rtgc_thread *t, rtgc_layout_id ARR, uint32_t n) {
+    void *a = rtgc_alloc_array(t, ARR, n);
+    assert_non_null(a);
+    return a;
+}
+static void **elem(void *arr, uint32_t i) {
+    return (void **)arr + 1 + i;        /* after the header */
+}
+
+/* fn(mode) in every mode. */
+static void in_every_mode(void (*fn)(const char *mode)) {
+    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
+        fn(modes[m]);
+}
+
 static node *new_node(rtgc_thread *t, rtgc_layout_id NODE, uint64_t id) {
     node *n = rtgc_alloc(t, NODE);
     assert_non_null(n);
@@ -120,8 +136,7 @@ static void weak_refs_in(const char *mode) {
 
 static void test_weak_refs(void **state) {
     (void)state;
-    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
-        weak_refs_in(modes[m]);
+    in_every_mode(weak_refs_in);
 }
 
 /* ---- ephemerons ---- */
@@ -180,8 +195,7 @@ static void ephemerons_in(const char *mode) {
 
 static void test_ephemerons(void **state) {
     (void)state;
-    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
-        ephemerons_in(modes[m]);
+    in_every_mode(ephemerons_in);
 }
 
 /* A long chain: E_i has key V_{i-1} and value V_i; only V_0 is a root.
@@ -241,14 +255,13 @@ static void test_big_weak_map(void **state) {
         rtgc_thread *t = rtgc_thread_attach(h, NULL);
         enum { N = 200000 };
         RTGC_FRAME(t, r, 3);
-        r[0] = rtgc_alloc_array(t, ARR, N);
-        assert_non_null(r[0]);
+        r[0] = new_array(t, ARR, N);
         for (uint32_t i = 0; i < N; i++) {
             r[1] = new_node(t, NODE, i);                 /* the key: only the ephemeron holds it */
             r[2] = new_node(t, NODE, i + 1);
             void *e = rtgc_ephemeron_new(t, r[1], r[2]);
             assert_non_null(e);
-            rtgc_store(t, r[0], &((void **)r[0])[1 + i], e);
+            rtgc_store(t, r[0], elem(r[0], i), e);
         }
         r[1] = r[2] = NULL;
         alarm(120);
@@ -256,7 +269,7 @@ static void test_big_weak_map(void **state) {
         alarm(0);
         uint32_t live = 0;
         for (uint32_t i = 0; i < N; i++)
-            live += (uint32_t)rtgc_ephemeron_get(t, rtgc_load(t, &((void **)r[0])[1 + i]), NULL, NULL);
+            live += (uint32_t)rtgc_ephemeron_get(t, rtgc_load(t, elem(r[0], i)), NULL, NULL);
         assert_int_equal(live, 0);
         printf("big weak map (%s): %u ephemerons cleared\n", cases[m], (unsigned)N);
         RTGC_FRAME_POP(t, r);
@@ -363,8 +376,7 @@ static void finalizers_in(const char *mode) {
 
 static void test_finalizers(void **state) {
     (void)state;
-    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++)
-        finalizers_in(modes[m]);
+    in_every_mode(finalizers_in);
 }
 
 /* [weak.ready] One rtgc_collect is a whole collection: an object dropped
@@ -449,49 +461,50 @@ static void rule3_finalizer(rtgc_thread *t, void *obj, void *data) {
     (void)data;
     node *x = rtgc_load(t, &((node *)obj)->next);
     node *holder = rtgc_load(t, &x->next);
-    void **arr = rtgc_load(t, &holder->next);
+    void *arr = rtgc_load(t, &holder->next);
     rule3.seen++;
     rule3.x_intact = intact(obj) && intact(x) && intact(holder);
     rule3.w1_live = rtgc_weak_get(t, rtgc_load(t, rule3.w1)) != NULL;
-    rule3.w2_live = rtgc_weak_get(t, rtgc_load(t, &arr[1])) != NULL;
-    rule3.e2_live = rtgc_ephemeron_get(t, rtgc_load(t, &arr[2]), NULL, NULL);
+    rule3.w2_live = rtgc_weak_get(t, rtgc_load(t, elem(arr, 0))) != NULL;
+    rule3.e2_live = rtgc_ephemeron_get(t, rtgc_load(t, elem(arr, 1)), NULL, NULL);
+}
+
+static void held_by_finalizable_in(const char *mode) {
+    memset(&rule3, 0, sizeof rule3);
+    rtgc_heap *h = heap_for(mode, "verify=1");
+    rtgc_layout_id NODE = node_layout(h), ARR = array_layout(h);
+    rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    RTGC_FRAME(t, r, 5);
+    rule3.w1 = &r[4];
+    r[0] = new_node(t, NODE, 1);                            /* F */
+    r[1] = new_node(t, NODE, 2);                            /* X */
+    rtgc_store(t, r[0], &((node *)r[0])->next, r[1]);
+    r[2] = new_node(t, NODE, 3);                            /* holder */
+    rtgc_store(t, r[1], &((node *)r[1])->next, r[2]);
+    r[3] = new_array(t, ARR, 2);
+    rtgc_store(t, r[2], &((node *)r[2])->next, r[3]);
+    r[4] = rtgc_weak_new(t, r[1]);                          /* W1: held by a root */
+    void *w2 = rtgc_weak_new(t, r[1]);                      /* W2: only F reaches it */
+    rtgc_store(t, r[3], elem(r[3], 0), w2);
+    void *e2 = rtgc_ephemeron_new(t, r[1], r[2]);           /* E2, keyed by X */
+    rtgc_store(t, r[3], elem(r[3], 1), e2);
+    assert_int_equal(rtgc_finalizer_register(t, r[0], rule3_finalizer, NULL), RTGC_OK);
+    r[0] = r[1] = r[2] = r[3] = NULL;
+    rtgc_collect(t);
+    assert_int_equal(rtgc_run_finalizers(t, 10), 1);
+    assert_int_equal(rule3.seen, 1);
+    assert_true(rule3.x_intact);
+    assert_false(rule3.w1_live);
+    assert_false(rule3.w2_live);
+    assert_false(rule3.e2_live);
+    RTGC_FRAME_POP(t, r);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
 }
 
 static void test_weak_held_by_finalizable(void **state) {
     (void)state;
-    for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
-        memset(&rule3, 0, sizeof rule3);
-        rtgc_heap *h = heap_for(modes[m], "verify=1");
-        rtgc_layout_id NODE = node_layout(h), ARR = array_layout(h);
-        rtgc_thread *t = rtgc_thread_attach(h, NULL);
-        RTGC_FRAME(t, r, 5);
-        rule3.w1 = &r[4];
-        r[0] = new_node(t, NODE, 1);                            /* F */
-        r[1] = new_node(t, NODE, 2);                            /* X */
-        rtgc_store(t, r[0], &((node *)r[0])->next, r[1]);
-        r[2] = new_node(t, NODE, 3);                            /* holder */
-        rtgc_store(t, r[1], &((node *)r[1])->next, r[2]);
-        r[3] = rtgc_alloc_array(t, ARR, 2);
-        assert_non_null(r[3]);
-        rtgc_store(t, r[2], &((node *)r[2])->next, r[3]);
-        r[4] = rtgc_weak_new(t, r[1]);                          /* W1: held by a root */
-        void *w2 = rtgc_weak_new(t, r[1]);                      /* W2: only F reaches it */
-        rtgc_store(t, r[3], &((void **)r[3])[1], w2);
-        void *e2 = rtgc_ephemeron_new(t, r[1], r[2]);           /* E2, keyed by X */
-        rtgc_store(t, r[3], &((void **)r[3])[2], e2);
-        assert_int_equal(rtgc_finalizer_register(t, r[0], rule3_finalizer, NULL), RTGC_OK);
-        r[0] = r[1] = r[2] = r[3] = NULL;
-        rtgc_collect(t);
-        assert_int_equal(rtgc_run_finalizers(t, 10), 1);
-        assert_int_equal(rule3.seen, 1);
-        assert_true(rule3.x_intact);
-        assert_false(rule3.w1_live);
-        assert_false(rule3.w2_live);
-        assert_false(rule3.e2_live);
-        RTGC_FRAME_POP(t, r);
-        rtgc_thread_detach(t);
-        rtgc_heap_destroy(h);
-    }
+    in_every_mode(held_by_finalizable_in);
 }
 
 /* ---- long registries and queues: no step grows with them ---- */
@@ -528,8 +541,7 @@ static void big_queues_in(const char *opts, uint64_t budget_ns) {
     rtgc_thread *t = rtgc_thread_attach(h, NULL);
     enum { N = 200000 };
     RTGC_FRAME(t, r, 3);
-    r[0] = rtgc_alloc_array(t, ARR, N);
-    assert_non_null(r[0]);
+    r[0] = new_array(t, ARR, N);
     for (uint32_t i = 0; i < N; i++) {
         r[1] = new_node(t, NODE, 2 * (uint64_t)i);
         node *child = new_node(t, NODE, 2 * (uint64_t)i + 1);
@@ -537,7 +549,7 @@ static void big_queues_in(const char *opts, uint64_t budget_ns) {
         assert_int_equal(rtgc_finalizer_register(t, r[1], big_finalize, NULL), RTGC_OK);
         void *w = rtgc_weak_new(t, r[1]);
         assert_non_null(w);
-        rtgc_store(t, r[0], &((void **)r[0])[1 + i], w);
+        rtgc_store(t, r[0], elem(r[0], i), w);
     }
     r[1] = NULL;
     alarm(120);
@@ -545,7 +557,7 @@ static void big_queues_in(const char *opts, uint64_t budget_ns) {
     assert_int_equal(rtgc_finalizers_ready(h), N);
     uint32_t live = 0;
     for (uint32_t i = 0; i < N; i++)
-        live += rtgc_weak_get(t, rtgc_load(t, &((void **)r[0])[1 + i])) != NULL;
+        live += rtgc_weak_get(t, rtgc_load(t, elem(r[0], i))) != NULL;
     assert_int_equal(live, 0);
     /* a cycle whose root scan has all N ready entries */
     rtgc_collect(t);
