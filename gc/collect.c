@@ -39,7 +39,12 @@ void cycle_end_marking(rtgc_heap *h) {
     rtgc_atomic_store_release(&h->cycle, h->cycle + 1);
     sweep_queue_all(h);              /* every span is stale now; threads' spans follow at MARK_OFF */
     h->handed_at_mark_end = h->handed_at_mark_start;  /* [cycle.pacer] black allocation survives */
+    uint64_t helper_objects, helper_cpu;
+    unsigned markers = helpers_cycle_markers(h, &helper_objects, &helper_cpu);
     pthread_mutex_lock(&h->stats_lock);
+    h->stats.markers = markers;
+    h->stats.helper_objects += helper_objects;
+    h->stats.helper_cpu_ns = helper_cpu;
     h->stats.cycles = h->cycle;
     h->stats.live_bytes = h->marked_bytes;
     h->stats.live_objects = h->marked_objects;
@@ -77,7 +82,7 @@ static void collect_world_stopped(rtgc_heap *h) {
     h->marked_objects = 0;
     mark_roots(h);
     inject_delay(h, RTGC_INJECT_ROOTS);  /* testing knob (rtgc/config.h) */
-    mark_drain(h);
+    mark_drain_parallel(h);              /* with every helper [mark.parallel] */
     weak_process_stopped(h);             /* [weak.order] */
     emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
 

@@ -295,6 +295,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             set_phase(h, PHASE_TRACE);
             break;
         case PHASE_TRACE:
+            helpers_open(h, cycle_helpers_allowed(h), deadline);   /* [mark.parallel] */
             if (mark_drain_until(h, deadline, &did))
                 return true;
             h->term_shaded = rtgc_atomic_load(&h->shade_count);
@@ -305,7 +306,10 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
         case PHASE_TERMINATE: {
             if (!round_progress(h, self, deadline))
                 return true;
+            /* [rt.termination] [mark.parallel] nothing grey on the
+             * coordinator's stack, in the pool or with a busy helper */
             bool worked = false;
+            helpers_open(h, cycle_helpers_allowed(h), deadline);
             bool more = mark_drain_until(h, deadline, &worked);
             if (more || worked || rtgc_atomic_load(&h->term_flushed) != 0 ||
                 rtgc_atomic_load(&h->shade_count) != h->term_shaded) {
@@ -402,6 +406,18 @@ void cycle_request(rtgc_heap *h) {
         pthread_cond_broadcast(&h->cycle_cv);
     }
     pthread_mutex_unlock(&h->cycle_lock);
+}
+
+/* [mark.parallel] Helpers may trace in a slice of the incremental and step
+ * modes (the embedder allowed them with threads=N; they stop at the
+ * slice's deadline), during a stall, and in the concurrent mode as far as
+ * the CPU policy allows [share.sample]. */
+unsigned cycle_helpers_allowed(rtgc_heap *h) {
+    if (!h->nhelpers)
+        return 0;
+    if (h->cfg.mode != RTGC_MODE_CONCURRENT || rtgc_atomic_load(&h->stalled))
+        return h->nhelpers;
+    return (unsigned)rtgc_atomic_load(&h->share_helpers);
 }
 
 static uint64_t slice_budget(const rtgc_heap *h) {
@@ -571,15 +587,22 @@ void cycle_wait(rtgc_thread *t, uint64_t target) {
 }
 
 /* ---- the collector thread [cycle.share] ----
- * It works in slices of the pause budget.  After a slice of length s it
- * rests s * (1 - share) / share, so it takes at most `cpu_share` of a core
- * and never holds a core a mutator needs for longer than one slice.  It
- * does not rest while a mutator is stalled at the heap limit (nothing else
- * can run then), nor while marking is behind the pacer's schedule: the
- * share is what it takes when the mutators are not paying assists.  While it waits for threads to serve a round, it sleeps on
- * hs_cv. */
+ * It works in slices of the pause budget.  When the mutators want every
+ * CPU [share.sample], after a slice of length s it rests
+ * s * (1 - share) / share, so it takes at most `cpu_share` of a core and
+ * never holds a core a mutator needs for longer than one slice.  When a
+ * core is free it does not rest (and helpers may trace beside it).  Nor
+ * does it rest while a mutator is stalled at the heap limit (nothing else
+ * can run then), or while marking is behind the pacer's schedule.
+ *
+ * [share.wake] No mutator wakes the collector thread: a thread woken by a
+ * mutator is placed on the waker's core and preempts it, inside the
+ * mutator's pause (seen: handshakes of 1-2 ms wall with 10 us of work and
+ * two involuntary switches each).  While a round waits for safepoints the
+ * collector sleeps in short naps of its own (50 us, doubling to 1 ms) and
+ * looks again; handshake_serve wakes only explicit waiters (hs_waiters). */
 static void rest(rtgc_heap *h, uint64_t ns) {
-    pthread_mutex_lock(&h->world_lock);
+    pthread_mutex_lock(&h->cycle_lock);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += (long)ns;
@@ -587,12 +610,38 @@ static void rest(rtgc_heap *h, uint64_t ns) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000;
     }
-    pthread_cond_timedwait(&h->hs_cv, &h->world_lock, &ts);
-    pthread_mutex_unlock(&h->world_lock);
+    if (!h->shutdown)
+        pthread_cond_timedwait(&h->cycle_cv, &h->cycle_lock, &ts);
+    pthread_mutex_unlock(&h->cycle_lock);
+}
+
+/* One slice of the collector thread; returns how long to rest after it. */
+static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
+    share_update(h);
+    pthread_mutex_lock(&h->gc_lock);
+    uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
+    uintptr_t phase0 = rtgc_atomic_load(&h->phase);
+    bool active = cycle_step(h, NULL, slice_budget(h));
+    uint64_t work = os_thread_cpu_ns() - cpu0, wall = os_now_ns() - t0;
+    bool stuck = active && rtgc_atomic_load(&h->phase) == phase0 && wall < 20000;
+    pthread_mutex_unlock(&h->gc_lock);
+    pthread_mutex_lock(&h->stats_lock);
+    h->stats.collector_cpu_ns += work;
+    pthread_mutex_unlock(&h->stats_lock);
+    if (stuck) {                 /* a round is waiting for mutators' safepoints [share.wake] */
+        *nap = *nap ? (*nap * 2 < 1000000 ? *nap * 2 : 1000000) : 50000;
+        return *nap;
+    }
+    *nap = 0;
+    if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0 &&
+        !rtgc_atomic_load(&h->share_idle_core) && !pace_debt_ns(h))
+        return (uint64_t)((double)work * (1.0 - h->cfg.cpu_share) / h->cfg.cpu_share);
+    return 0;
 }
 
 static void *collector_main(void *arg) {
     rtgc_heap *h = arg;
+    uint64_t nap = 0;
     pthread_mutex_lock(&h->cycle_lock);
     while (!h->shutdown) {
         bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle) || cycle_active(h);
@@ -606,20 +655,9 @@ static void *collector_main(void *arg) {
             continue;
         }
         pthread_mutex_unlock(&h->cycle_lock);
-        pthread_mutex_lock(&h->gc_lock);
-        uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
-        uintptr_t phase0 = rtgc_atomic_load(&h->phase);
-        bool active = cycle_step(h, NULL, slice_budget(h));
-        uint64_t work = os_thread_cpu_ns() - cpu0, wall = os_now_ns() - t0;
-        bool stuck = active && rtgc_atomic_load(&h->phase) == phase0 && wall < 20000;
-        pthread_mutex_unlock(&h->gc_lock);
-        pthread_mutex_lock(&h->stats_lock);
-        h->stats.collector_cpu_ns += work;
-        pthread_mutex_unlock(&h->stats_lock);
-        if (stuck)
-            rest(h, 1000000);        /* a round is waiting for mutators' safepoints */
-        else if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0 && !pace_debt_ns(h))
-            rest(h, (uint64_t)((double)work * (1.0 - h->cfg.cpu_share) / h->cfg.cpu_share));
+        uint64_t pause = collector_slice(h, &nap);
+        if (pause)
+            rest(h, pause);
         pthread_mutex_lock(&h->cycle_lock);
     }
     pthread_mutex_unlock(&h->cycle_lock);

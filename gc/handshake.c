@@ -34,10 +34,14 @@ bool handshake_serve(rtgc_thread *t) {
     pause_clock pc;
     pause_start(&pc);
     serve_now(h, t, req);
-    pthread_mutex_lock(&h->world_lock);
-    pthread_cond_broadcast(&h->hs_cv);
-    pthread_mutex_unlock(&h->world_lock);
     pause_record(h, t, RTGC_CAUSE_HANDSHAKE, &pc, t->hs_work);
+    /* [share.wake] Only a thread waiting in handshake_all is woken, and
+     * after the pause is recorded: the collector thread naps instead. */
+    if (rtgc_atomic_load(&h->hs_waiters)) {
+        pthread_mutex_lock(&h->world_lock);
+        pthread_cond_broadcast(&h->hs_cv);
+        pthread_mutex_unlock(&h->world_lock);
+    }
     return true;
 }
 
@@ -116,6 +120,7 @@ bool round_progress(rtgc_heap *h, rtgc_thread *self, uint64_t deadline_ns) {
 
 void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) {
     round_post(h, self, fn, arg);
+    rtgc_atomic_fetch_add(&h->hs_waiters, 1);
     while (!round_progress(h, self, UINT64_MAX)) {
         pthread_mutex_lock(&h->world_lock);
         struct timespec ts;
@@ -128,4 +133,5 @@ void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) 
         pthread_cond_timedwait(&h->hs_cv, &h->world_lock, &ts);
         pthread_mutex_unlock(&h->world_lock);
     }
+    rtgc_atomic_fetch_add(&h->hs_waiters, (uintptr_t)-1);
 }

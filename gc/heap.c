@@ -282,6 +282,10 @@ void span_release(rtgc_heap *h, span *s) {
 /* ---- layouts ---- */
 
 rtgc_status rtgc_layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *id, rtgc_error *err) {
+    return layout_register(h, l, id, err, false);
+}
+
+rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *id, rtgc_error *err, bool traced) {
 #define BAD(field, ...) do { set_error(err, RTGC_EINVAL, field, __VA_ARGS__); return RTGC_EINVAL; } while (0)
     if (!h || !l || !id)
         BAD("layout", "heap, layout and id must not be NULL");
@@ -365,6 +369,8 @@ rtgc_status rtgc_layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout
     } else {
         d->bitmap = l->ref_bitmap;
     }
+    d->nrefs = (uint32_t)__builtin_popcountll(d->bitmap) + (uint32_t)d->noffsets; /* once, not per object */
+    d->noscan = !traced && d->nrefs == 0 && (l->kind == RTGC_LAYOUT_RECORD || l->kind == RTGC_LAYOUT_BYTES);
     h->layout_info[n].fixed_size = d->fixed_size;
     h->layout_info[n].elem_size = l->kind == RTGC_LAYOUT_RECORD ? 0 : d->elem_size;
     /* Release: a thread that reads the new count sees the whole descriptor
@@ -464,6 +470,7 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     pthread_cond_init(&h->world_cv, NULL);
     pthread_cond_init(&h->hs_cv, NULL);
     pthread_mutex_init(&h->grey_lock, NULL);
+    pthread_cond_init(&h->help_cv, NULL);
     pthread_mutex_init(&h->cycle_lock, NULL);
     pthread_cond_init(&h->cycle_cv, NULL);
     weak_init(h);
@@ -472,6 +479,12 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     if (!h->ring || !h->hist_wall || !h->hist_work) {
         set_error(err, RTGC_ENOMEM, "pause_log", "out of memory for %u pause records", c.pause_log);
         h->threads = NULL;
+        rtgc_heap_destroy(h);
+        return RTGC_ENOMEM;
+    }
+    if (helpers_start(h) != RTGC_OK) {
+        set_error(err, RTGC_ENOMEM, "collector_threads", "cannot start %u marking helper threads",
+                  c.collector_threads - 1);
         rtgc_heap_destroy(h);
         return RTGC_ENOMEM;
     }
@@ -495,6 +508,7 @@ void rtgc_heap_destroy(rtgc_heap *h) {
         return;
     }
     cycle_stop_collector(h);
+    helpers_stop(h);
     for (mark_chunk *c = h->shared_grey, *n; c; c = n) {
         n = c->prev;
         free(c);
@@ -534,6 +548,7 @@ void rtgc_heap_destroy(rtgc_heap *h) {
     pthread_cond_destroy(&h->world_cv);
     pthread_cond_destroy(&h->hs_cv);
     pthread_mutex_destroy(&h->grey_lock);
+    pthread_cond_destroy(&h->help_cv);
     pthread_mutex_destroy(&h->cycle_lock);
     pthread_cond_destroy(&h->cycle_cv);
     free(h);

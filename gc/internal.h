@@ -85,6 +85,8 @@ typedef struct layout_desc {
     uint32_t fixed_size;
     uint32_t elem_size;
     uint64_t bitmap;       /* reference words of the fixed part when it has <= 64 words */
+    uint32_t nrefs;        /* reference slots of the fixed part (bitmap bits + offsets) */
+    bool noscan;           /* no reference anywhere: marked, never pushed or traced [mark.noscan] */
     uint32_t *offsets;     /* else byte offsets */
     size_t noffsets;
     rtgc_trace_fn trace;
@@ -135,6 +137,9 @@ struct rtgc_thread {
     rtgc_root_scan scan;             /* its state between slices */
     uint32_t ngrey;
     void *grey[GREY_CAP];            /* objects this thread shaded, not yet handed over */
+    /* the CPU policy's last sample of this thread (share.c) */
+    int tid;                         /* kernel thread id */
+    uint64_t sched_run, sched_wait;  /* run and run-queue wait, ns, at the last sample */
     struct rtgc_thread *next;
 };
 
@@ -157,10 +162,23 @@ typedef struct mark_chunk {
     void *objs[MARK_CHUNK];
 } mark_chunk;
 
-typedef struct mark_stack {
-    mark_chunk *top;
+/* A marker: one thread's private grey stack and its counters [mark.parallel].
+ * The heap's coordinator (h->coord) belongs to whoever runs the cycle
+ * (gc_lock held, or the world stopped); each marking helper owns one. */
+typedef struct marker {
+    struct rtgc_heap *h;
+    mark_chunk *top;            /* the private grey stack, newest chunk first */
     mark_chunk *spare;
-} mark_stack;
+    size_t depth;               /* entries on the stack */
+    uint64_t bytes, objects;    /* marked here, not yet added to the heap's counters */
+    uint64_t traced;            /* objects traced, ever (records) */
+    uint8_t epoch;              /* the cycle's mark value, read when a drain starts */
+    bool atomic;                /* claim mark bytes by CAS: others mark at the same time */
+    struct marker_visitor {
+        rtgc_visitor v;
+        struct marker *m;
+    } visitor;                  /* marks onto this marker's stack */
+} marker;
 
 /* ---- the heap ---- */
 struct rtgc_heap {
@@ -208,6 +226,7 @@ struct rtgc_heap {
     uint64_t stw_work_ns;           /* collector CPU time of the current stop */
     pthread_cond_t hs_cv;           /* a thread served a handshake (world_lock) */
     uintptr_t hs_seq;               /* handshake rounds posted (threads_lock) */
+    volatile uintptr_t hs_waiters;  /* threads waiting on hs_cv in handshake_all [share.wake] */
 
     /* roots (guarded by heap->lock) */
     root_range *ranges;
@@ -219,11 +238,24 @@ struct rtgc_heap {
     uintptr_t ghandle_free;         /* free list: (index << 1) | 1, 0 = empty */
 
     /* marking */
-    mark_stack mstack;               /* the marker's own stack */
-    uint64_t marked_bytes, marked_objects;
-    pthread_mutex_t grey_lock;       /* guards shared_grey */
-    mark_chunk *shared_grey;         /* grey objects handed over by mutators */
+    marker coord;                    /* the coordinator's stack: whoever runs the cycle */
+    uint64_t marked_bytes, marked_objects; /* markers add theirs (atomic adds) */
+    pthread_mutex_t grey_lock;       /* guards shared_grey, busy and the helpers' wait */
+    mark_chunk *shared_grey;         /* the pool: grey packets from mutators and markers [mark.parallel] */
+    volatile uintptr_t busy;         /* helpers holding private grey work (grey_lock to raise) */
+    volatile uintptr_t hungry;       /* markers waiting for a packet */
     volatile uintptr_t shade_count;  /* objects mutators shaded, ever [rt.termination] */
+    /* marking helpers (workers.c) */
+    struct helper *helpers;          /* cfg.collector_threads - 1 of them */
+    unsigned nhelpers;
+    pthread_cond_t help_cv;          /* helping opened, or a packet for the hungry (grey_lock) */
+    volatile uintptr_t help_until;   /* helpers may take packets until then (0: closed) */
+    volatile uintptr_t help_allow;   /* how many helpers may work now */
+    volatile uintptr_t share_helpers;   /* helpers the CPU policy allows (share.c) */
+    volatile uintptr_t share_idle_core; /* a core no mutator wants: the collector need not rest */
+    uint64_t share_sampled;          /* when the policy last sampled the threads */
+    bool help_shutdown;
+    uint64_t coord_traced_seen;      /* coord.traced at the last cycle's records */
 
     /* the concurrent cycle (cycle.c) */
     volatile uintptr_t phase;        /* enum phase */
@@ -282,7 +314,8 @@ struct rtgc_heap {
     struct fq_chunk *rscan;          /* the ready queue's root scan: next chunk to visit, */
     uint32_t rscan_i;                /* and the index in it [weak.fq] */
     bool rscan_on;                   /* the scan has begun (PHASE_ROOTS) */
-    void **eph_pending;              /* ephemerons whose key was white when traced (marker only) */
+    pthread_mutex_t eph_lock;        /* guards eph_pending: helpers append while the coordinator rescans */
+    void **eph_pending;              /* ephemerons whose key was white when traced */
     size_t neph_pending, capeph;
     size_t weak_cursor, weak_read, weak_snapshot; /* a registry pass: kept up to weak_cursor, read up to
                                       weak_read, [weak_cursor, weak_read) a gap closed at the pass's end,
@@ -357,6 +390,10 @@ static inline char *cell_start(const span *s, const void *p) {
     return i < s->nthreaded ? s->base + i * s->cell_size : NULL;
 }
 
+/* rtgc_layout_register; `traced` keeps a layout without reference slots
+ * off the [mark.noscan] path (the ephemeron's, traced by weak.c). */
+rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *id, rtgc_error *err, bool traced);
+
 /* ---- span lists (heap.c) ---- */
 void list_push(span_list *l, span *s, uint8_t id);
 span *list_pop(span_list *l);
@@ -390,11 +427,51 @@ bool sweep_place(rtgc_heap *h, span *s);               /* after a sweep: file or
 /* ---- mark.c ---- */
 void mark_init(rtgc_heap *h);
 void mark_fini(rtgc_heap *h);
+void marker_init(marker *m, rtgc_heap *h, bool atomic);
+void marker_fini(marker *m);
+/* Shade obj onto m's stack (by CAS when m->atomic). */
+void marker_mark(marker *m, void *obj);
+/* Add m's counters to the heap's (atomic adds); before a helper goes idle. */
+void marker_publish(marker *m);
+/* Trace until m's stack is empty or the deadline (checked every 32 slots).
+ * Returns true if m still holds grey work.  A helper that others wait on
+ * gives them some of it [mark.parallel]. */
+bool marker_drain(marker *m, uint64_t deadline_ns, bool *did_work);
+/* The pool [mark.parallel]: take one packet onto m (grey_lock); `count_busy`
+ * raises h->busy in the same critical section (helpers). */
+bool pool_take(marker *m, bool count_busy);
+/* Put packet c on top of m's stack. */
+void marker_link(marker *m, mark_chunk *c);
+/* Give m's oldest work to the pool, keeping some (at least `keep` entries). */
+void pool_give(marker *m, size_t keep);
+/* Give all of m's work to the pool (a helper whose helping closed). */
+void pool_give_all(marker *m);
+/* Under grey_lock: no packet in the pool and no helper holding work. */
+bool pool_quiet(rtgc_heap *h);
 void mark_object(rtgc_heap *h, void *obj);
 void mark_drain(rtgc_heap *h);
 void mark_roots(rtgc_heap *h);
 rtgc_visitor *mark_visitor(rtgc_heap *h);
 void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v);
+
+/* ---- workers.c: marking helpers [mark.parallel] ---- */
+rtgc_status helpers_start(rtgc_heap *h);
+void helpers_stop(rtgc_heap *h);
+/* Let up to `allow` helpers take packets until `until` (the caller's slice
+ * deadline; UINT64_MAX with the world stopped), and wake them. */
+void helpers_open(rtgc_heap *h, unsigned allow, uint64_t until);
+void helpers_close(rtgc_heap *h);
+/* Markers that traced since the last call (the coordinator included), and
+ * the helpers' objects since then and CPU time ever. */
+unsigned helpers_cycle_markers(rtgc_heap *h, uint64_t *helper_objects, uint64_t *helper_cpu_ns);
+/* With the world stopped: the coordinator's stack and the pool traced by
+ * the coordinator and every helper until no grey object is left. */
+void mark_drain_parallel(rtgc_heap *h);
+
+/* ---- share.c: how much CPU the collector may take [cycle.share] ---- */
+/* Sample the mutators (at most every few ms): sets h->share_idle_core and
+ * h->share_helpers.  Collector thread only. */
+void share_update(rtgc_heap *h);
 
 /* Concurrent marking: shade from a mutator (barriers, root handshakes). */
 void shade(rtgc_heap *h, rtgc_thread *t, void *obj);
@@ -405,6 +482,8 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work);
 void mark_object_atomic(rtgc_heap *h, void *obj);
 rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t);
 void premark_list(rtgc_heap *h, void *list);
+/* How many markers may trace during a slice of the calling driver. */
+unsigned cycle_helpers_allowed(rtgc_heap *h);
 
 /* ---- roots.c ---- */
 /* The embedder's global roots (ranges, global handles, callbacks), and
@@ -516,8 +595,8 @@ typedef struct fin_entry {
 } fin_entry;
 void weak_init(rtgc_heap *h);
 void weak_fini(rtgc_heap *h);
-/* The marker reached ephemeron obj (gc_lock held, or the world stopped). */
-void weak_eph_traced(rtgc_heap *h, void *obj, bool atomic);
+/* Marker m reached ephemeron obj [weak.eph]. */
+void weak_eph_traced(marker *m, void *obj);
 static inline bool weak_is_eph(const rtgc_heap *h, uint64_t header) {
     rtgc_layout_id e = __atomic_load_n(&h->eph_id, __ATOMIC_RELAXED); /* set once, on first use */
     return e && rtgc_header_layout(header) == e;

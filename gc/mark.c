@@ -13,75 +13,106 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
-typedef struct mark_visitor_s {
-    rtgc_visitor v;
-    rtgc_heap *h;
-} mark_visitor_s;
+/* ---- markers ---- */
 
-static void mark_visit(rtgc_visitor *v, void **slot) {
+static void marker_visit(rtgc_visitor *v, void **slot) {
     void *p = rtgc_load_ptr(slot);
-    if (!rtgc_is_ref(p))
-        return;
-    rtgc_heap *h = ((mark_visitor_s *)v)->h;
-    if (rtgc_atomic_load(&h->phase) != PHASE_IDLE)
-        mark_object_atomic(h, p);
-    else
-        mark_object(h, p);
+    if (rtgc_is_ref(p))
+        marker_mark(((struct marker_visitor *)v)->m, p);
 }
 
-static _Thread_local mark_visitor_s tl_visitor;
-
-rtgc_visitor *mark_visitor(rtgc_heap *h) {
-    tl_visitor.v.visit = mark_visit;
-    tl_visitor.h = h;
-    return &tl_visitor.v;
+void marker_init(marker *m, rtgc_heap *h, bool atomic) {
+    memset(m, 0, sizeof *m);
+    m->h = h;
+    m->atomic = atomic;
+    m->visitor.v.visit = marker_visit;
+    m->visitor.m = m;
 }
 
-void mark_init(rtgc_heap *h) {
-    h->mstack.top = NULL;
-    h->mstack.spare = NULL;
-}
-
-void mark_fini(rtgc_heap *h) {
-    for (mark_chunk *c = h->mstack.top, *n; c; c = n) {
+void marker_fini(marker *m) {
+    for (mark_chunk *c = m->top, *n; c; c = n) {
         n = c->prev;
         free(c);
     }
-    free(h->mstack.spare);
-    h->mstack.top = h->mstack.spare = NULL;
+    free(m->spare);
+    m->top = m->spare = NULL;
+    m->depth = 0;
 }
 
-static void push(rtgc_heap *h, void *obj) {
-    mark_chunk *c = h->mstack.top;
-    if (!c || c->n == MARK_CHUNK) {
-        mark_chunk *nc = h->mstack.spare;
-        if (nc)
-            h->mstack.spare = NULL;
-        else if (!(nc = malloc(sizeof *nc)))
-            rtgc__fatal("out of memory for the mark stack");
+void marker_publish(marker *m) {
+    if (m->bytes)
+        __atomic_fetch_add(&m->h->marked_bytes, m->bytes, __ATOMIC_RELAXED);
+    if (m->objects)
+        __atomic_fetch_add(&m->h->marked_objects, m->objects, __ATOMIC_RELAXED);
+    m->bytes = m->objects = 0;
+}
+
+static mark_chunk *chunk_new(marker *m) {
+    mark_chunk *nc = m->spare;
+    if (nc)
+        m->spare = NULL;
+    else if (!(nc = malloc(sizeof *nc)))
+        rtgc__fatal("out of memory for the mark stack");
+    nc->n = 0;
+    return nc;
+}
+
+static inline void push(marker *m, void *obj) {
+    mark_chunk *c = m->top;
+    if (RTGC_UNLIKELY(!c || c->n == MARK_CHUNK)) {
+        mark_chunk *nc = chunk_new(m);
         nc->prev = c;
-        nc->n = 0;
-        h->mstack.top = c = nc;
+        m->top = c = nc;
     }
     c->objs[c->n++] = obj;
+    m->depth++;
 }
 
-static void *pop(rtgc_heap *h) {
-    mark_chunk *c = h->mstack.top;
+/* An array continuation's two entries go into one chunk, so that handing
+ * whole chunks to the pool never separates them [mark.chunks]. */
+static inline void push2(marker *m, void *index, void *tagged) {
+    if (m->top && m->top->n + 2 > MARK_CHUNK) {
+        mark_chunk *nc = chunk_new(m);
+        nc->prev = m->top;
+        m->top = nc;
+    }
+    push(m, index);
+    push(m, tagged);
+}
+
+static inline void *pop(marker *m) {
+    mark_chunk *c = m->top;
     if (!c)
         return NULL;
     if (c->n == 0) {
-        h->mstack.top = c->prev;
-        free(h->mstack.spare);
-        h->mstack.spare = c;
-        c = h->mstack.top;
+        m->top = c->prev;
+        free(m->spare);
+        m->spare = c;
+        c = m->top;
         if (!c)
             return NULL;
     }
+    m->depth--;
     return c->objs[--c->n];
+}
+
+/* The coordinator's stack, for the callers that run the cycle. */
+void mark_init(rtgc_heap *h) {
+    marker_init(&h->coord, h, false);
+}
+
+void mark_fini(rtgc_heap *h) {
+    marker_fini(&h->coord);
+}
+
+rtgc_visitor *mark_visitor(rtgc_heap *h) {
+    /* Mutators shade concurrently unless the world is stopped. */
+    h->coord.atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE || rtgc_atomic_load(&h->help_until) != 0;
+    return &h->coord.visitor.v;
 }
 
 static void bad_reference(rtgc_heap *h, void *obj, const char *why) {
@@ -111,16 +142,50 @@ static bool valid_object(rtgc_heap *h, void *obj) {
     return true;
 }
 
-void mark_object(rtgc_heap *h, void *obj) {
+/* [mark.noscan] An object whose layout has no reference slot (a BYTES or
+ * a RECORD without references) is black as soon as it is marked: its size
+ * is counted here and it never goes on a stack, so its body is never read
+ * (only its header word, for the layout). */
+static inline bool count_if_noscan(marker *m, void *obj) {
+    uint64_t hdr = rtgc_object_header(obj);
+    const layout_desc *d = &m->h->layouts[rtgc_header_layout(hdr)];
+    if (!d->noscan)
+        return false;
+    m->objects++;
+    m->bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : rtgc_header_count(hdr));
+    return true;
+}
+
+/* [mark.concurrent] Claim obj's mark byte for this cycle: true for the one
+ * marker (or mutator) that sets it.  With others marking at the same time
+ * the byte is claimed by CAS from the value read (0 or the previous epoch)
+ * to the epoch, so each object goes through a grey list once; alone (the
+ * world stopped, no helper), a plain store does. */
+static inline bool claim_epoch(rtgc_heap *h, void *obj, uint8_t e, bool atomic) {
     if (!in_heap(h, obj))
-        return;
+        return false;
     if (RTGC_CHECK >= 2 && !valid_object(h, obj))
-        return;
+        return false;
     uint8_t *mb = mark_byte(h, obj);
-    if (*mb == h->epoch)
-        return;
-    *mb = h->epoch;
-    push(h, obj);
+    uint8_t o = rtgc_load_u8(mb);
+    if (o == e)
+        return false;
+    if (!atomic) {
+        rtgc_store_u8(mb, e);
+        return true;
+    }
+    return rtgc_atomic_cas_u8(mb, o, e) == o;
+}
+
+void marker_mark(marker *m, void *obj) {
+    rtgc_heap *h = m->h;
+    if (claim_epoch(h, obj, rtgc_load_u8(&h->epoch), m->atomic) && !count_if_noscan(m, obj))
+        push(m, obj);
+}
+
+void mark_object(rtgc_heap *h, void *obj) {
+    h->coord.atomic = false;
+    marker_mark(&h->coord, obj);
 }
 
 /* Visit every reference slot of obj with v. */
@@ -144,85 +209,90 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v) {
     }
 }
 
-/* Trace obj with the marking visitor inlined for the common kinds.  With
- * `atomic`, mark bytes are claimed by CAS: mutators shade concurrently. */
-static inline void mark_ref(rtgc_heap *h, void *p, bool atomic) {
-    if (!rtgc_is_ref(p))
-        return;
-    if (atomic)
-        mark_object_atomic(h, p);
-    else
-        mark_object(h, p);
+/* One reference read from a field: shade it onto m. */
+static inline void mark_ref(marker *m, void *p) {
+    if (rtgc_is_ref(p) && claim_epoch(m->h, p, m->epoch, m->atomic) && !count_if_noscan(m, p)) {
+        __builtin_prefetch(p);       /* its header is read when it is popped */
+        push(m, p);
+    }
 }
 
 /* [mark.chunks] A reference array longer than ARRAY_CHUNK is traced a
  * chunk at a time: after a chunk, the rest goes back on the mark stack as
  * two entries, the index to go on from and the array tagged with
- * CONT_TAG (objects are 16-byte aligned, so the tag bit is free).  The
- * array stays grey until its last chunk, which is all the tri-colour
- * argument needs; a marking slice never holds more than one chunk. */
+ * CONT_TAG (objects are 16-byte aligned, so the tag bit is free; the
+ * index is a multiple of ARRAY_CHUNK, so its own bit is clear).  The two
+ * share a chunk (push2) and a split of a chunk never separates them
+ * (split), so work handed to the pool keeps them together.  The array stays grey
+ * until its last chunk, which is all the tri-colour argument needs; a
+ * marking slice never holds more than one chunk. */
 #define ARRAY_CHUNK 256u
 #define CONT_TAG ((uintptr_t)2)
 
 /* Pop an entry: the object, and the element to start from. */
-static void *pop_entry(rtgc_heap *h, uint32_t *start) {
-    void *obj = pop(h);
+static inline void *pop_entry(marker *m, uint32_t *start) {
+    void *obj = pop(m);
     *start = 0;
     if (obj && ((uintptr_t)obj & CONT_TAG)) {
-        *start = (uint32_t)(uintptr_t)pop(h);
+        *start = (uint32_t)(uintptr_t)pop(m);
         obj = (void *)((uintptr_t)obj & ~CONT_TAG);
     }
     return obj;
 }
 
 /* Trace obj from element `start`.  Returns the number of slots it read, a
- * measure of the work. */
-static inline size_t scan_object(rtgc_heap *h, void *obj, bool atomic, uint32_t start) {
+ * measure of the work.  Fields may be stored into while they are read
+ * (concurrent modes): each is read once, whole, and either value is safe
+ * [rt.invariant]. */
+static size_t scan_object(marker *m, void *obj, uint32_t start) {
+    rtgc_heap *h = m->h;
     uint64_t hdr = rtgc_object_header(obj);
     const layout_desc *d = &h->layouts[rtgc_header_layout(hdr)];
     uint32_t count = rtgc_header_count(hdr);
     size_t work = 0;
     if (start == 0) {
-        h->marked_objects++;
-        /* read by mutators' pacing checks [cycle.pacer] */
-        __atomic_store_n(&h->marked_bytes, h->marked_bytes + object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count),
-                         __ATOMIC_RELAXED);
+        m->objects++;
+        m->traced++;
+        m->bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count);
         if (RTGC_UNLIKELY(weak_is_eph(h, hdr))) {
-            weak_eph_traced(h, obj, atomic);   /* [weak.eph] */
+            weak_eph_traced(m, obj);   /* [weak.eph] */
             return 3;
         }
         if (d->kind == RTGC_LAYOUT_CUSTOM) {
-            d->trace(obj, mark_visitor(h), d->trace_data);
+            d->trace(obj, &m->visitor.v, d->trace_data);
             return 1 + d->fixed_size / 8 + (size_t)count * d->elem_size / 8;
         }
-        /* Fields may be stored into while we read them (concurrent modes):
-         * each is read once, whole, and either value is safe [rt.invariant]. */
         void **words = (void **)obj;
         for (uint64_t bm = d->bitmap; bm; bm &= bm - 1)
-            mark_ref(h, rtgc_load_ptr(&words[__builtin_ctzll(bm)]), atomic);
+            mark_ref(m, rtgc_load_ptr(&words[__builtin_ctzll(bm)]));
         for (size_t i = 0; i < d->noffsets; i++)
-            mark_ref(h, rtgc_load_ptr((void **)((char *)obj + d->offsets[i])), atomic);
-        work = 1 + (size_t)__builtin_popcountll(d->bitmap) + d->noffsets;
+            mark_ref(m, rtgc_load_ptr((void **)((char *)obj + d->offsets[i])));
+        work = 1 + d->nrefs;
     }
     if (d->kind == RTGC_LAYOUT_REF_ARRAY) {
         void **elems = (void **)((char *)obj + d->fixed_size);
         uint32_t end = count - start > ARRAY_CHUNK ? start + ARRAY_CHUNK : count;
         for (uint32_t i = start; i < end; i++)
-            mark_ref(h, rtgc_load_ptr(&elems[i]), atomic);
+            mark_ref(m, rtgc_load_ptr(&elems[i]));
         if (end < count) {
-            push(h, (void *)(uintptr_t)end);
-            push(h, (void *)((uintptr_t)obj | CONT_TAG));
+            push2(m, (void *)(uintptr_t)end, (void *)((uintptr_t)obj | CONT_TAG));
         }
         work += end - start;
     }
     return work;
 }
 
+/* With the world stopped and no helper: trace everything on the
+ * coordinator's stack. */
 void mark_drain(rtgc_heap *h) {
+    marker *m = &h->coord;
     void *obj;
     uint32_t start;
-    while ((obj = pop_entry(h, &start)))
-        scan_object(h, obj, false, start);
+    m->atomic = false;
+    m->epoch = h->epoch;
+    while ((obj = pop_entry(m, &start)))
+        scan_object(m, obj, start);
+    marker_publish(m);
 }
 
 void mark_roots(rtgc_heap *h) {
@@ -232,6 +302,148 @@ void mark_roots(rtgc_heap *h) {
     pthread_mutex_unlock(&h->lock);
     for (rtgc_thread *t = h->threads; t; t = t->next)
         roots_visit_thread(h, t, v, NULL);
+}
+
+/* ---- the pool [mark.parallel] ----
+ *
+ * Grey work is in exactly one of: a mutator's grey buffer, the pool
+ * (h->shared_grey, packets in the mark stack's chunk format, grey_lock), a
+ * marker's private stack.  A helper's stack is non-empty only while the
+ * helper is counted in h->busy: it raises busy in the same grey_lock
+ * critical section that takes a packet out of the pool, gives work back to
+ * the pool only while still counted, and lowers busy (a release) only
+ * once its stack is empty and its counters are published.  So "the pool is
+ * empty and busy is 0", read under grey_lock, means no helper holds grey
+ * work; with the coordinator's own stack empty and the mutators' buffers
+ * flushed, no grey object exists [rt.termination].
+ */
+
+bool pool_take(marker *m, bool count_busy) {
+    rtgc_heap *h = m->h;
+    pthread_mutex_lock(&h->grey_lock);
+    mark_chunk *c = h->shared_grey;
+    if (c) {
+        h->shared_grey = c->prev;
+        if (count_busy)
+            rtgc_atomic_fetch_add(&h->busy, 1);
+    }
+    pthread_mutex_unlock(&h->grey_lock);
+    if (!c)
+        return false;
+    marker_link(m, c);
+    return true;
+}
+
+/* An emptied top chunk that pop has not dropped yet goes to the spare:
+ * chunks linked below a new top, or handed to the pool, hold entries. */
+static void drop_empty_top(marker *m) {
+    if (m->top && m->top->n == 0) {
+        mark_chunk *e = m->top;
+        m->top = e->prev;
+        free(m->spare);
+        m->spare = e;
+    }
+}
+
+void marker_link(marker *m, mark_chunk *c) {
+    drop_empty_top(m);
+    c->prev = m->top;
+    m->top = c;
+    m->depth += c->n;
+}
+
+/* Split off the oldest entries of m's stack into a chunk of their own:
+ * whole chunks below the top when there are any, else the bottom half of
+ * the top chunk (never between an array continuation's two entries). */
+static mark_chunk *split(marker *m, size_t keep) {
+    mark_chunk *top = m->top;
+    if (!top || m->depth <= keep)
+        return NULL;
+    if (top->prev && top->n >= keep) {
+        mark_chunk *c = top->prev;      /* the next-oldest whole chunk */
+        top->prev = c->prev;
+        m->depth -= c->n;
+        return c;
+    }
+    size_t k = top->n / 2;
+    if (k < top->n && ((uintptr_t)top->objs[k] & CONT_TAG))
+        k++;                            /* keep an index and its array together */
+    if (k == 0 || k >= top->n)
+        return NULL;
+    mark_chunk *c = chunk_new(m);
+    memcpy(c->objs, top->objs, k * sizeof *c->objs);
+    memmove(top->objs, top->objs + k, (top->n - k) * sizeof *top->objs);
+    c->n = k;
+    top->n -= k;
+    m->depth -= k;
+    return c;
+}
+
+void pool_give(marker *m, size_t keep) {
+    rtgc_heap *h = m->h;
+    mark_chunk *c = split(m, keep);
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->grey_lock);
+    c->prev = h->shared_grey;
+    h->shared_grey = c;
+    if (rtgc_atomic_load(&h->hungry))
+        pthread_cond_signal(&h->help_cv);
+    pthread_mutex_unlock(&h->grey_lock);
+}
+
+void pool_give_all(marker *m) {
+    rtgc_heap *h = m->h;
+    drop_empty_top(m);
+    if (!m->top)
+        return;
+    mark_chunk *last = m->top;
+    while (last->prev)
+        last = last->prev;
+    pthread_mutex_lock(&h->grey_lock);
+    last->prev = h->shared_grey;
+    h->shared_grey = m->top;
+    pthread_cond_broadcast(&h->help_cv);
+    pthread_mutex_unlock(&h->grey_lock);
+    m->top = NULL;
+    m->depth = 0;
+}
+
+bool pool_quiet(rtgc_heap *h) {
+    pthread_mutex_lock(&h->grey_lock);
+    bool quiet = !h->shared_grey && rtgc_atomic_load_acquire(&h->busy) == 0;
+    pthread_mutex_unlock(&h->grey_lock);
+    return quiet;
+}
+
+/* Bounded draining: the marker checks the clock every 32 slots read, so a
+ * slice overruns its deadline by at most that much tracing plus one unit
+ * (an object, or a 256-element chunk of a reference array [mark.chunks]).
+ * On a large heap a slot can cost most of a microsecond (a cache and a TLB
+ * miss for the mark byte, another for the object), so the units are small.
+ * At each clock check, a marker with work to spare gives the oldest half
+ * to the pool when another marker is waiting for some. */
+bool marker_drain(marker *m, uint64_t deadline_ns, bool *did_work) {
+    rtgc_heap *h = m->h;
+    void *obj;
+    uint32_t start;
+    size_t n = 0;
+    m->epoch = rtgc_load_u8(&h->epoch);
+    while ((obj = pop_entry(m, &start))) {
+        n += scan_object(m, obj, start);
+        *did_work = true;
+        if (n >= 32) {
+            n = 0;
+            if (RTGC_UNLIKELY(rtgc_atomic_load(&h->hungry)) && m->depth >= 2)
+                pool_give(m, m->depth / 2);
+            if (os_now_ns() >= deadline_ns) {
+                marker_publish(m);
+                return m->depth != 0;
+            }
+        }
+    }
+    marker_publish(m);
+    return false;
 }
 
 /* ---- concurrent marking ----
@@ -245,20 +457,14 @@ void mark_roots(rtgc_heap *h) {
  * [rt.termination].
  */
 
-/* Claim obj's mark byte for this cycle; true for the one thread that wins. */
 static bool claim(rtgc_heap *h, void *obj) {
-    if (!in_heap(h, obj))
-        return false;
-    if (RTGC_CHECK >= 2 && !valid_object(h, obj))
-        return false;
-    uint8_t *mb = mark_byte(h, obj);
-    uint8_t e = rtgc_load_u8(&h->epoch), o = rtgc_load_u8(mb);
-    return o != e && rtgc_atomic_cas_u8(mb, o, e) == o;
+    return claim_epoch(h, obj, rtgc_load_u8(&h->epoch), true);
 }
 
+/* From the code that runs the cycle (gc_lock held): onto the coordinator. */
 void mark_object_atomic(rtgc_heap *h, void *obj) {
-    if (claim(h, obj))
-        push(h, obj);
+    h->coord.atomic = true;
+    marker_mark(&h->coord, obj);
 }
 
 void grey_flush(rtgc_heap *h, rtgc_thread *t) {
@@ -317,41 +523,28 @@ rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t) {
     return &tl_shade.v;
 }
 
-/* Bounded draining: the marker checks the clock every 32 slots read, so a
- * slice overruns its deadline by at most that much tracing plus one unit
- * (an object, or a 256-element chunk of a reference array [mark.chunks]).
- * On a large heap a slot can cost most of a microsecond (a cache and a TLB
- * miss for the mark byte, another for the object), so the units are small. */
+/* The coordinator's drain while mutators run: its own stack, then packets
+ * from the pool, until the deadline.  Returns true while grey work is
+ * left anywhere the coordinator can see it: on its stack, in the pool, or
+ * with a helper that is still busy (it waits for those briefly, as a
+ * hungry marker they give work to). */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
+    marker *m = &h->coord;
+    m->atomic = true;
     for (;;) {
-        void *obj;
-        uint32_t start;
-        size_t n = 0;
-        while ((obj = pop_entry(h, &start))) {
-            n += scan_object(h, obj, true, start);
-            *did_work = true;
-            if (n >= 32) {
-                n = 0;
-                if (os_now_ns() >= deadline_ns)
-                    return true;
-            }
-        }
-        pthread_mutex_lock(&h->grey_lock);
-        mark_chunk *list = h->shared_grey;
-        h->shared_grey = NULL;
-        pthread_mutex_unlock(&h->grey_lock);
-        if (!list)
+        if (marker_drain(m, deadline_ns, did_work))
+            return true;
+        if (pool_take(m, false))
+            continue;
+        if (pool_quiet(h))
             return false;
-        /* Hand-overs join the marker's own stack: a grey list has the
-         * stack's chunk format, so each is linked in whole, O(1). */
-        while (list) {
-            mark_chunk *c = list;
-            list = c->prev;
-            c->prev = h->mstack.top;
-            h->mstack.top = c;
-        }
+        /* A helper holds work: wait for a packet from it, or for it to end. */
         if (os_now_ns() >= deadline_ns)
             return true;
+        rtgc_atomic_fetch_add(&h->hungry, 1);
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+        rtgc_atomic_fetch_add(&h->hungry, (uintptr_t)-1);
     }
 }
 

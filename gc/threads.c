@@ -91,6 +91,8 @@ rtgc_thread *rtgc_thread_attach(rtgc_heap *h, rtgc_error *err) {
     t->magic = THREAD_MAGIC;
     t->heap = h;
     t->os_thread = pthread_self();
+    t->tid = os_thread_id();
+    t->sched_run = UINT64_MAX;       /* not sampled yet (share.c) */
     t->fast.layouts = h->layout_info;
     t->fast.markmap_bias = h->markmap_bias;
     /* Joining while the world is stopped waits here: the collector holds

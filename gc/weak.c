@@ -142,6 +142,7 @@ static void fq_free(struct fin_queue *q) {
 void weak_init(rtgc_heap *h) {
     pthread_mutex_init(&h->weak_lock, NULL);
     pthread_mutex_init(&h->weak_layout_lock, NULL);
+    pthread_mutex_init(&h->eph_lock, NULL);
 }
 
 void weak_fini(rtgc_heap *h) {
@@ -152,6 +153,7 @@ void weak_fini(rtgc_heap *h) {
     free(h->eph_pending);
     pthread_mutex_destroy(&h->weak_lock);
     pthread_mutex_destroy(&h->weak_layout_lock);
+    pthread_mutex_destroy(&h->eph_lock);
 }
 
 bool weak_marked(const rtgc_heap *h, const void *p) {
@@ -194,7 +196,8 @@ static bool ensure_layouts(rtgc_heap *h) {
         rtgc_layout e = {.name = "rtgc.ephemeron", .kind = RTGC_LAYOUT_RECORD, .size = 24};
         rtgc_layout_id wid, eid;
         rtgc_error err;
-        ok = rtgc_layout_register(h, &w, &wid, &err) == RTGC_OK && rtgc_layout_register(h, &e, &eid, &err) == RTGC_OK;
+        ok = rtgc_layout_register(h, &w, &wid, &err) == RTGC_OK &&
+             layout_register(h, &e, &eid, &err, true) == RTGC_OK; /* traced: [weak.eph] */
         if (ok) {
             __atomic_store_n(&h->weak_id, wid, __ATOMIC_RELAXED);
             __atomic_store_n(&h->eph_id, eid, __ATOMIC_RELEASE);
@@ -454,18 +457,24 @@ static void mark_value(rtgc_heap *h, void *v, bool atomic) {
         mark_object(h, v);
 }
 
-void weak_eph_traced(rtgc_heap *h, void *obj, bool atomic) {
+/* Any marker, the coordinator or a helper [mark.parallel]: the value goes
+ * on the marker's own stack; the pending list is shared, under eph_lock
+ * (a helper may append while the coordinator rescans). */
+void weak_eph_traced(marker *m, void *obj) {
+    rtgc_heap *h = m->h;
     void **e = obj;
     void *k = rtgc_load_ptr(&e[1]), *v = rtgc_load_ptr(&e[2]);
     if (!rtgc_is_ref(v))
         return;
     if (weak_marked(h, k)) {
-        mark_value(h, v, atomic);
+        marker_mark(m, v);
         return;
     }
+    pthread_mutex_lock(&h->eph_lock);
     if (!grow((void **)&h->eph_pending, &h->capeph, h->neph_pending + 1, sizeof *h->eph_pending))
         rtgc__fatal("out of memory for the ephemeron list");
     h->eph_pending[h->neph_pending++] = obj;
+    pthread_mutex_unlock(&h->eph_lock);
 }
 
 /* A pass over the pending list goes on from where the last slice stopped
@@ -474,7 +483,16 @@ void weak_eph_traced(rtgc_heap *h, void *obj, bool atomic) {
  * that marked a value is followed by a whole new pass: the values traced
  * may have made earlier keys reachable.  Entries the marker appends
  * meanwhile go after the read cursor and are examined in this pass. */
+static bool eph_rescan_locked(rtgc_heap *h, uint64_t deadline, bool *more);
+
 bool weak_eph_rescan(rtgc_heap *h, uint64_t deadline, bool *more) {
+    pthread_mutex_lock(&h->eph_lock);
+    bool marked = eph_rescan_locked(h, deadline, more);
+    pthread_mutex_unlock(&h->eph_lock);
+    return marked;
+}
+
+static bool eph_rescan_locked(rtgc_heap *h, uint64_t deadline, bool *more) {
     size_t r = h->eph_read, w = h->eph_write;
     bool atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE;
     *more = false;

@@ -16,6 +16,12 @@
  *   os_now_ns()        CLOCK_MONOTONIC
  *   os_thread_cpu_ns() CPU time of the calling thread
  *   os_thread_switches() its context switches (getrusage RUSAGE_THREAD)
+ * Scheduling (sched_linux.c):
+ *   os_thread_id()     the calling thread's kernel id
+ *   os_cpu_count()     CPUs this process may run on (its affinity mask)
+ *   os_thread_sched(tid, run, wait)  time thread tid has run, and waited
+ *                      on a run queue, ever (ns); -1 if the kernel does
+ *                      not say
  */
 #ifndef RTGC_OS_H
 #define RTGC_OS_H
@@ -36,5 +42,9 @@ uint64_t os_thread_cpu_ns(void);
 /* Context switches of the calling thread so far: involuntary (preempted)
  * and voluntary (blocked: a lock, a sleep). */
 void os_thread_switches(uint32_t *involuntary, uint32_t *voluntary);
+
+int os_thread_id(void);
+unsigned os_cpu_count(void);
+int os_thread_sched(int tid, uint64_t *run_ns, uint64_t *wait_ns);
 
 #endif

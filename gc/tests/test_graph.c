@@ -1084,6 +1084,7 @@ typedef struct graph_params {
     unsigned large_pm;
     uint64_t stress;        /* the stress=N in opts, for the cycle count check */
     size_t target;          /* live objects the graph hovers around */
+    bool helpers_trace;     /* threads=N > 1 where helpers must have traced [mark.parallel] */
 } graph_params;
 
 static void run_graph(const graph_params *p) {
@@ -1133,13 +1134,17 @@ static void run_graph(const graph_params *p) {
         rtgc_get_stats(h, &s);
         printf("[ STATS    ] %s: %llu steps, %llu allocations, %llu cycles, %llu pauses, "
                "live %zu objects %zu bytes (walk: %zu objects, %zu..%zu bytes), heap %zu peak %zu, "
-               "%llu custom traces, %ld stack scanner calls (%ld resumed), %.2f s\n",
+               "%llu custom traces, %ld stack scanner calls (%ld resumed), %llu objects traced by "
+               "helpers, %.2f s\n",
                p->name, (unsigned long long)steps, (unsigned long long)c->allocs,
                (unsigned long long)s.cycles, (unsigned long long)s.pauses, s.live_objects,
                s.live_bytes, c->m.reach_objs, c->m.reach_bytes, c->m.reach_bytes_max, s.heap_size,
                s.heap_peak, (unsigned long long)cust_trace_calls, scanner_calls, scanner_resumed,
-               (rtgc_now_ns() - t0) / 1e9);
+               (unsigned long long)s.helper_objects, (rtgc_now_ns() - t0) / 1e9);
         fflush(stdout);
+        if (p->helpers_trace && s.helper_objects == 0)
+            ctx_fail(c, __FILE__, __LINE__, "threads=N, yet no helper traced an object in %llu cycles",
+                     (unsigned long long)s.cycles);
         if (s.cycles == 0)
             ctx_fail(c, __FILE__, __LINE__, "no collection cycle ran");
         else if (p->stress && s.cycles < c->allocs / p->stress / 2)
@@ -1284,6 +1289,39 @@ static void test_graph_incremental_nostress(void **state) {
                                    .opts = "mode=incremental,verify=1,heap=8M,min_trigger=1M",
                                    .nroots = 64, .steps = 200000, .check_every = 20000,
                                    .large_pm = 1, .target = 20000};
+    run_graph(&p);
+}
+
+/* Parallel marking [mark.parallel]: the same runs with marking helpers
+ * (threads=N: N markers).  In stw mode every helper traces during the
+ * stop; in incremental and step mode they trace inside the mutator's
+ * slices; in concurrent mode as far as the CPU policy allows. */
+static void test_graph_markers_stw(void **state) {
+    static const graph_params p = {.name = "graph_markers_stw",
+                                   .opts = "mode=stw,verify=1,heap=32M,min_trigger=1M,threads=4",
+                                   .nroots = 128, .steps = 300000, .check_every = 20000,
+                                   .large_pm = 2, .target = 30000, .helpers_trace = true};
+    run_graph(&p);
+}
+static void test_graph_markers_concurrent(void **state) {
+    static const graph_params p = {.name = "graph_markers_concurrent",
+                                   .opts = "mode=concurrent,verify=1,heap=8M,min_trigger=1M,threads=4",
+                                   .nroots = 64, .steps = 300000, .check_every = 20000,
+                                   .large_pm = 1, .target = 20000};
+    run_graph(&p);
+}
+static void test_graph_markers_incremental(void **state) {
+    static const graph_params p = {.name = "graph_markers_incremental",
+                                   .opts = "mode=incremental,verify=1,heap=8M,min_trigger=1M,threads=2",
+                                   .nroots = 64, .steps = 200000, .check_every = 20000,
+                                   .large_pm = 1, .target = 20000, .helpers_trace = true};
+    run_graph(&p);
+}
+static void test_graph_markers_step(void **state) {
+    static const graph_params p = {.name = "graph_markers_step",
+                                   .opts = "mode=step,stress=97,verify=1,heap=64M,threads=2",
+                                   .nroots = 64, .steps = 60000, .check_every = 2000,
+                                   .large_pm = 2, .target = 3000, .helpers_trace = true};
     run_graph(&p);
 }
 
@@ -1592,6 +1630,19 @@ static void test_graph_threads_incremental(void **state) {
                 4000);
 }
 
+static void test_graph_threads_markers_stw(void **state) {
+    run_threads("graph_threads_markers_stw", "mode=stw,verify=1,heap=32M,min_trigger=1M,threads=2", 150000,
+                10000);
+}
+static void test_graph_threads_markers_concurrent(void **state) {
+    run_threads("graph_threads_markers_concurrent",
+                "mode=concurrent,verify=1,heap=32M,min_trigger=1M,threads=4", 100000, 8000);
+}
+static void test_graph_threads_markers_incremental(void **state) {
+    run_threads("graph_threads_markers_incremental",
+                "mode=incremental,verify=1,heap=32M,min_trigger=1M,threads=4", 60000, 4000);
+}
+
 int main(void) {
     /* RTGC_TEST_FILTER=pattern runs only the matching tests (cmocka's
      * wildcards), e.g. RTGC_TEST_FILTER='*concurrent*'. */
@@ -1615,6 +1666,13 @@ int main(void) {
         cmocka_unit_test(test_graph_threads_concurrent_nostress),
         cmocka_unit_test(test_graph_threads_incremental),
         cmocka_unit_test(test_graph_threads_step),
+        cmocka_unit_test(test_graph_markers_stw),
+        cmocka_unit_test(test_graph_markers_concurrent),
+        cmocka_unit_test(test_graph_markers_incremental),
+        cmocka_unit_test(test_graph_markers_step),
+        cmocka_unit_test(test_graph_threads_markers_stw),
+        cmocka_unit_test(test_graph_threads_markers_concurrent),
+        cmocka_unit_test(test_graph_threads_markers_incremental),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

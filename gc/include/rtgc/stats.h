@@ -96,6 +96,10 @@ typedef struct rtgc_stats {
     uint64_t by_cause[RTGC_CAUSE_COUNT]; /* records per cause */
     uint64_t weak_cleared;      /* weak references and ephemerons cleared */
     uint64_t finalizers_queued; /* objects found unreachable with a finalizer (queued to run) */
+    uint32_t markers;           /* threads that traced objects in the last cycle: the one running the
+                                   cycle and the marking helpers that found work (threads=N) */
+    uint64_t helper_objects;    /* objects traced by marking helpers, in total */
+    uint64_t helper_cpu_ns;     /* CPU time of the marking helpers, in total */
 } rtgc_stats;
 void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
 
