@@ -86,7 +86,7 @@ typedef struct layout_desc {
     uint32_t elem_size;
     uint64_t bitmap;       /* reference words of the fixed part when it has <= 64 words */
     uint32_t nrefs;        /* reference slots of the fixed part (bitmap bits + offsets) */
-    bool noscan;           /* no reference anywhere: marked, never pushed or traced [mark.noscan] */
+    bool noscan;           /* no reference anywhere: counted, never traced [mark.noscan] */
     uint32_t *offsets;     /* else byte offsets */
     size_t noffsets;
     rtgc_trace_fn trace;

@@ -1,7 +1,7 @@
 /* bench/macro/stw_pause.c - how long a stop-the-world collection of a large
  * live heap takes.
  *
- *   stw-pause --live=SIZE [--heap=SIZE] [--shape=tree|list|array] [--runs=N]
+ *   stw-pause --live=SIZE [--heap=SIZE] [--shape=tree|list|array] [--runs=N] [--options=STR]
  *
  * Builds about SIZE bytes of live data in a heap with "mode=stw,heap=HEAP"
  * (HEAP defaults to 3 x SIZE), keeps it reachable from a shadow-stack root,
@@ -87,11 +87,12 @@ static void on_event(rtgc_heap *heap, const rtgc_event *ev, void *data) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: %s --live=SIZE [--heap=SIZE] [--shape=tree|list|array] [--runs=N]\n"
+            "usage: %s --live=SIZE [--heap=SIZE] [--shape=tree|list|array] [--runs=N] [--options=STR]\n"
             "  --live=SIZE   bytes of live data to build, e.g. 100M, 1G (suffixes K M G T)\n"
             "  --heap=SIZE   heap limit (default 3 x live, at least 1M)\n"
             "  --shape=NAME  tree (default), list or array\n"
-            "  --runs=N      collections to time (default 3, at most 1000)\n",
+            "  --runs=N      collections to time (default 3, at most 1000)\n"
+            "  --options=STR more heap options (rtgc_config_parse), e.g. threads=2\n",
             prog);
 }
 
@@ -231,6 +232,7 @@ int main(int argc, char **argv) {
     size_t live = 0, heap = 0;
     enum shape shape = SHAPE_TREE;
     long runs = 3;
+    const char *more = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -250,6 +252,8 @@ int main(int argc, char **argv) {
             if (s == 3)
                 bad("unknown shape in '%s'", a);
             shape = (enum shape)s;
+        } else if (strncmp(a, "--options=", 10) == 0) {
+            more = a + 10;
         } else if (strncmp(a, "--runs=", 7) == 0) {
             char *end;
             errno = 0;
@@ -279,6 +283,11 @@ int main(int argc, char **argv) {
             heap = RTGC_HEAP_LIMIT_MIN;
     }
     cfg.heap_limit = heap;
+    if (more && rtgc_config_parse(&cfg, more, &err) != RTGC_OK) {
+        fprintf(stderr, "%s: --options: %s\n", prog, err.message);
+        usage(stderr);
+        return 2;
+    }
     /* A limit below the default min_trigger (4M) fails validation unless
      * min_trigger comes down with it. */
     if (cfg.min_trigger > heap)

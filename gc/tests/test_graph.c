@@ -1631,7 +1631,7 @@ static void test_graph_threads_incremental(void **state) {
 }
 
 static void test_graph_threads_markers_stw(void **state) {
-    run_threads("graph_threads_markers_stw", "mode=stw,verify=1,heap=32M,min_trigger=1M,threads=2", 150000,
+    run_threads("graph_threads_markers_stw", "mode=stw,verify=1,heap=32M,min_trigger=1M,threads=4", 150000,
                 10000);
 }
 static void test_graph_threads_markers_concurrent(void **state) {
