@@ -13,6 +13,13 @@
  * Large objects (> RTGC_SMALL_MAX) take their own span through the same
  * trigger/limit steps.
  *
+ * [alloc.uninit] rtgc_alloc_uninit_slow is the same path without the
+ * zeroing of the body (of a cell, or of a large span's dirty memory), for
+ * pointer-free layouts only: the collector reads no word of such an object
+ * but the header, so whatever the memory held is safe there.  A layout
+ * with a reference slot is refused (misuse, NULL), before anything else
+ * happens.
+ *
  * [alloc.own] A thread owns at most one span per size class; the span's
  * free cells are then in the thread's free list (fast.free[cls]), and no
  * one else touches them.  A collection takes every span back from every
@@ -214,7 +221,8 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
     }
 }
 
-static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool over_trigger_ok, int *status) {
+static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool zero, bool over_trigger_ok,
+                         int *status) {
     size_t bytes = round_up(size, BLOCK_SIZE);
     *status = GOT_SPAN;
     if (size > h->cfg.heap_limit) {
@@ -231,10 +239,10 @@ static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool over_tr
         *status = NEED_COLLECT_SOFT;
         return NULL;
     }
-    span *s = span_new_large(h, size);
+    span *s = span_new_large(h, size, zero);
     if (!s) {
         sweep_all_unswept(h);
-        s = span_new_large(h, size);
+        s = span_new_large(h, size, zero);
         if (!s) {
             *status = NEED_COLLECT_HARD;
             return NULL;
@@ -256,22 +264,38 @@ static void out_of_memory(rtgc_heap *h, size_t size) {
         h->oom_fn(h, size, h->oom_data);
 }
 
-void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size) {
-    if (!thread_ok(t, "rtgc_alloc"))
-        return NULL;
+/* The checks of an allocation request: false (misuse reported) when it
+ * cannot be served.  A RECORD's count is taken as 0. */
+static bool alloc_request_ok(rtgc_thread *t, rtgc_layout_id layout, uint32_t *count, size_t size, bool zero) {
+    const char *what = zero ? "rtgc_alloc" : "rtgc_alloc_uninit";
+    if (!thread_ok(t, what))
+        return false;
     rtgc_heap *h = t->heap;
     if (RTGC_UNLIKELY(layout == 0 || layout >= __atomic_load_n(&h->nlayouts, __ATOMIC_ACQUIRE))) {
-        rtgc__misuse(h, "rtgc_alloc: layout id %u is not registered", (unsigned)layout);
-        return NULL;
+        rtgc__misuse(h, "%s: layout id %u is not registered", what, (unsigned)layout);
+        return false;
     }
     const layout_desc *d = &h->layouts[layout];
-    if (d->kind == RTGC_LAYOUT_RECORD)
-        count = 0;
-    if (RTGC_UNLIKELY(size != object_size(d, count))) {
-        rtgc__misuse(h, "rtgc_alloc: size %zu does not match layout '%s' with count %u (%zu bytes)", size, d->name,
-                     count, object_size(d, count));
-        return NULL;
+    if (RTGC_UNLIKELY(!zero && !d->pointer_free)) {
+        rtgc__misuse(h, "%s: layout '%s' has reference slots (or a trace callback): only pointer-free "
+                     "layouts may be allocated uninitialised [alloc.uninit]", what, d->name);
+        return false;
     }
+    if (d->kind == RTGC_LAYOUT_RECORD)
+        *count = 0;
+    if (RTGC_UNLIKELY(size != object_size(d, *count))) {
+        rtgc__misuse(h, "%s: size %zu does not match layout '%s' with count %u (%zu bytes)", what, size, d->name,
+                     *count, object_size(d, *count));
+        return false;
+    }
+    return true;
+}
+
+/* The slow path of rtgc_alloc (zero) and rtgc_alloc_uninit (!zero). */
+static void *alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size, bool zero) {
+    if (!alloc_request_ok(t, layout, &count, size, zero))
+        return NULL;
+    rtgc_heap *h = t->heap;
     rtgc_poll(t);
     if (size < 16)
         size = 16;
@@ -290,7 +314,7 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
         int st;
         if (size > RTGC_SMALL_MAX) {
             heap_lock_as_mutator(h);
-            void *obj = alloc_large(h, t, size, collected, &st);
+            void *obj = alloc_large(h, t, size, zero, collected, &st);
             pthread_mutex_unlock(&h->lock);
             if (obj) {
                 *(uint64_t *)obj = RTGC_HEADER(layout, count);
@@ -346,7 +370,8 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
             if (cell) {
                 if (sweep_stall)
                     record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, sweep_stall, os_now_ns(), 0, size);
-                memset(cell + 1, 0, size - RTGC_HEADER_BYTES);
+                if (zero)
+                    memset(cell + 1, 0, size - RTGC_HEADER_BYTES);
                 *(uint64_t *)cell = RTGC_HEADER(layout, count);
                 return cell;
             }
@@ -396,6 +421,14 @@ void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, siz
         out_of_memory(h, size);
         return NULL;
     }
+}
+
+void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size) {
+    return alloc_slow(t, layout, count, size, true);
+}
+
+void *rtgc_alloc_uninit_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size) {
+    return alloc_slow(t, layout, count, size, false);
 }
 
 void rtgc_set_oom_handler(rtgc_heap *h, rtgc_oom_fn fn, void *data) {

@@ -256,7 +256,9 @@ span *span_new_small(rtgc_heap *h, unsigned cls) {
     return s;
 }
 
-span *span_new_large(rtgc_heap *h, size_t bytes) {
+/* Its memory reads as zero when `zero` (a clean block does already; a
+ * dirty one is cleared); else it holds what it held [alloc.uninit]. */
+span *span_new_large(rtgc_heap *h, size_t bytes, bool zero) {
     bool dirty;
     size_t nblocks = round_up(bytes, BLOCK_SIZE) / BLOCK_SIZE;
     span *s = span_alloc(h, nblocks, &dirty);
@@ -265,7 +267,7 @@ span *span_new_large(rtgc_heap *h, size_t bytes) {
     s->cls = SPAN_LARGE;
     s->cell_size = 0;
     s->ncells = 1;
-    if (dirty)
+    if (dirty && zero)
         memset(s->base, 0, bytes);
     return s;
 }
@@ -347,6 +349,9 @@ rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *
     layout_desc *d = &h->layouts[n];
     memset(d, 0, sizeof *d);
     d->kind = l->kind;
+    /* [alloc.uninit] The collector reads no word of such an object's body. */
+    d->pointer_free = (l->kind == RTGC_LAYOUT_RECORD || l->kind == RTGC_LAYOUT_BYTES) && !l->ref_count &&
+                      !l->ref_bitmap;
     d->fixed_size = (uint32_t)l->size;
     d->elem_size = (uint32_t)elem;
     d->trace = l->trace;
@@ -373,6 +378,7 @@ rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *
     d->noscan = !traced && d->nrefs == 0 && (l->kind == RTGC_LAYOUT_RECORD || l->kind == RTGC_LAYOUT_BYTES);
     h->layout_info[n].fixed_size = d->fixed_size;
     h->layout_info[n].elem_size = l->kind == RTGC_LAYOUT_RECORD ? 0 : d->elem_size;
+    h->layout_info[n].pointer_free = d->pointer_free;
     /* Release: a thread that reads the new count sees the whole descriptor
      * (layouts may be registered while other threads allocate: rtgc/weak.h's
      * own are registered on first use). */

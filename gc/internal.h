@@ -84,6 +84,7 @@ typedef struct layout_desc {
     rtgc_layout_kind kind;
     uint32_t fixed_size;
     uint32_t elem_size;
+    bool pointer_free;     /* no reference slot, no trace callback [alloc.uninit] */
     uint64_t bitmap;       /* reference words of the fixed part when it has <= 64 words */
     uint32_t nrefs;        /* reference slots of the fixed part (bitmap bits + offsets) */
     bool noscan;           /* no reference anywhere: counted, never traced [mark.noscan] */
@@ -402,7 +403,7 @@ void list_remove(span_list *l, span *s);
 /* ---- heap.c: blocks and spans ---- */
 span *span_new_small(rtgc_heap *h, unsigned cls);      /* lock held; NULL if no address space */
 void *span_extend(span *s);                            /* owner or lock: thread the next virgin cells */
-span *span_new_large(rtgc_heap *h, size_t bytes);      /* lock held */
+span *span_new_large(rtgc_heap *h, size_t bytes, bool zero); /* lock held */
 void span_release(rtgc_heap *h, span *s);              /* lock held; blocks become free */
 size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks); /* lock held */
 size_t span_bytes(const span *s);

@@ -199,6 +199,13 @@ static bool ensure_layouts(rtgc_heap *h) {
         ok = rtgc_layout_register(h, &w, &wid, &err) == RTGC_OK &&
              layout_register(h, &e, &eid, &err, true) == RTGC_OK; /* traced: [weak.eph] */
         if (ok) {
+            /* Their slots hold references the collector reads (weakly):
+             * never to be allocated uninitialised [alloc.uninit]. */
+            const rtgc_layout_id ids[] = {wid, eid};
+            for (size_t i = 0; i < 2; i++) {
+                h->layouts[ids[i]].pointer_free = false;
+                h->layout_info[ids[i]].pointer_free = 0;
+            }
             __atomic_store_n(&h->weak_id, wid, __ATOMIC_RELAXED);
             __atomic_store_n(&h->eph_id, eid, __ATOMIC_RELEASE);
         }

@@ -76,7 +76,7 @@ static val display_all(rtvm_ctx *c, int argc, val *args, int spaces, int to_stdo
         free(s);
         vm_error(c, "string too long");
     }
-    vstring *o = rtgc_alloc_array(c->t, c->L->id[K_STRING], (uint32_t)n);
+    vstring *o = rtgc_alloc_array_uninit(c->t, c->L->id[K_STRING], (uint32_t)n); /* filled below */
     if (!o) {
         free(s);
         vm_error(c, "out of memory");

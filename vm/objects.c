@@ -78,8 +78,12 @@ fail:
 }
 
 /* ---- allocation ---- */
+/* Strings and floats hold no references, and every caller writes all their
+ * bytes (a string's `count`, a float's value) at once: they are allocated
+ * uninitialised (rtgc_alloc_array_uninit), the rest zeroed. */
 void *vm_alloc(rtvm_ctx *c, int kind, uint32_t count) {
-    void *o = count || kind == K_STRING || kind == K_ITEMS || kind == K_RECORD || kind == K_CLOSURE
+    void *o = kind == K_STRING || kind == K_FLOAT ? rtgc_alloc_array_uninit(c->t, c->L->id[kind], count)
+              : count || kind == K_ITEMS || kind == K_RECORD || kind == K_CLOSURE
                   ? rtgc_alloc_array(c->t, c->L->id[kind], count)
                   : rtgc_alloc(c->t, c->L->id[kind]);
     if (!o) vm_error(c, "out of memory");

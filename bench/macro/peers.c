@@ -71,7 +71,9 @@ static uint64_t now_ns(void) {
  *
  *   peer_init(options, incremental)
  *   NEW_NODE()              a zeroed tree node
- *   NEW_BYTES(n)            n bytes with no references (an object of n bytes in all)
+ *   NEW_BYTES(n)            n bytes with no references (an object of n bytes in all),
+ *                           uninitialised: the caller writes them (as malloc and
+ *                           GC_MALLOC_ATOMIC leave them; librtgc: rtgc_alloc_array_uninit)
  *   NEW_REFS(n)             an array of n references, NULL
  *   NEW_DOUBLES(n)          n doubles
  *   LOAD(obj, field)        read a reference field
@@ -152,7 +154,7 @@ static inline void peer_poll(void) {
 }
 static inline node *NEW_NODE(void) { return rtgc_alloc(T, L_NODE); }
 static inline void *NEW_BYTES(size_t n) {
-    return rtgc_alloc_sized(T, L_BYTES, (uint32_t)(n - RTGC_HEADER_BYTES), n);
+    return rtgc_alloc_array_uninit(T, L_BYTES, (uint32_t)(n - RTGC_HEADER_BYTES));
 }
 static inline void **NEW_REFS(size_t n) { return rtgc_alloc_array(T, L_REFS, (uint32_t)n); }
 static inline double *NEW_DOUBLES(size_t n) {

@@ -6,6 +6,11 @@
  *   rtgc_alloc/N         a RECORD of N bytes: the size comes from the layout
  *                        table at run time, so the zeroing is a memset call
  *   rtgc_alloc_array/N   a REF_ARRAY of N bytes: size = fixed + count * 8
+ *   bytes/zeroed/N, bytes/uninit/N   a BYTES object of N bytes (the count
+ *                        known at run time) from rtgc_alloc_array, zeroed, and
+ *                        from rtgc_alloc_array_uninit, not; bytes/..._fill/N
+ *                        then write every byte, as a program filling a buffer
+ *                        does (the zeroing's cost in use)
  *   jemalloc_malloc_free/N, jemalloc_calloc_free/N   the manual baseline (the
  *                        binary links -ljemalloc: malloc IS jemalloc)
  *   rtgc_poll            safepoint poll with no collection requested
@@ -204,6 +209,35 @@ static void bm_alloc_array(rtb_state *st, void *arg) {
     report_alloc(st, &bh, &before, size);
     bheap_close(&bh);
 }
+
+/* BYTES objects with the count known at run time; `uninit` and `fill` are
+ * constants in each caller. */
+static RTGC_ALWAYS_INLINE void alloc_bytes_run(rtb_state *st, int uninit, int fill) {
+    int64_t size = rtb_range(st, 0);
+    uint32_t n = (uint32_t)(size - RTGC_HEADER_BYTES);
+    bheap bh;
+    rtgc_stats before;
+
+    if (!bheap_open(st, &bh, ALLOC_OPTIONS, 0))
+        return;
+    rtgc_thread *t = bh.t;
+    rtgc_layout_id id = bh.bytes;
+    rtgc_get_stats(bh.heap, &before);
+    while (rtb_keep_running_batch(st, ALLOC_BATCH))
+        for (int i = 0; i < ALLOC_BATCH; i++) {
+            char *o = uninit ? rtgc_alloc_array_uninit(t, id, n) : rtgc_alloc_array(t, id, n);
+            if (fill && o)
+                memset(o + RTGC_HEADER_BYTES, i, n);
+            rtb_do_not_optimize(o);
+        }
+    report_alloc(st, &bh, &before, size);
+    bheap_close(&bh);
+}
+
+static void bm_bytes_zeroed(rtb_state *st, void *arg) { alloc_bytes_run(st, 0, 0); }
+static void bm_bytes_uninit(rtb_state *st, void *arg) { alloc_bytes_run(st, 1, 0); }
+static void bm_bytes_zeroed_fill(rtb_state *st, void *arg) { alloc_bytes_run(st, 0, 1); }
+static void bm_bytes_uninit_fill(rtb_state *st, void *arg) { alloc_bytes_run(st, 1, 1); }
 
 static void bm_malloc_free(rtb_state *st, void *arg) {
     size_t size = (size_t)rtb_range(st, 0);
@@ -427,6 +461,11 @@ void rtgc_bench_alloc_register(void) {
         rtb_register(sized[i].name, sized[i].fn, NULL);
     rtb_register_args("rtgc_alloc", bm_alloc, NULL, alloc_sizes, NSIZES);
     rtb_register_args("rtgc_alloc_array", bm_alloc_array, NULL, alloc_sizes, NSIZES);
+    static const int64_t bytes_sizes[] = {64, 1024};
+    rtb_register_args("bytes/zeroed", bm_bytes_zeroed, NULL, bytes_sizes, 2);
+    rtb_register_args("bytes/uninit", bm_bytes_uninit, NULL, bytes_sizes, 2);
+    rtb_register_args("bytes/zeroed_fill", bm_bytes_zeroed_fill, NULL, bytes_sizes, 2);
+    rtb_register_args("bytes/uninit_fill", bm_bytes_uninit_fill, NULL, bytes_sizes, 2);
     rtb_register_args("jemalloc_malloc_free", bm_malloc_free, NULL, alloc_sizes, NSIZES);
     rtb_register_args("jemalloc_calloc_free", bm_calloc_free, NULL, alloc_sizes, NSIZES);
 

@@ -285,7 +285,7 @@ static int64_t cache_request(gclat_ctx *c, int argc, const int64_t *argv) {
             gclat_run_fail(c, "cache: a weak table lost the entry of a live session (%lld)", (long long)sid);
             goto out;
         }
-        r[5] = new_str(t, NULL, 1024);
+        r[5] = new_buf(t, 1024);
         if (oom(c, r[5]))
             goto out;
         for (uint32_t k = 0; k < 1024; k++)
@@ -297,7 +297,7 @@ static int64_t cache_request(gclat_ctx *c, int argc, const int64_t *argv) {
     set(t, r[4], S_HITS, imm(unimm(get(t, r[4], S_HITS)) + 1));
     /* the response: 2 KiB from the profile, led by the request's number; a
      * weak reference to it in the ring, after reading back the slot's last */
-    r[0] = new_str(t, NULL, 2048);
+    r[0] = new_buf(t, 2048);
     if (oom(c, r[0]))
         goto out;
     for (uint32_t k = 0; k < 2048; k++)

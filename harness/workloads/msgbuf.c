@@ -46,7 +46,7 @@ static int64_t msg_push(gclat_ctx *c, int argc, const int64_t *argv) {
     msg_state *s = c->native;
     rtgc_thread *t = c->t;
     int64_t i = argc > 0 ? argv[0] : 0;
-    void *m = new_str(t, NULL, MSG_PAYLOAD);
+    void *m = new_buf(t, MSG_PAYLOAD);   /* written in full below */
     if (oom(c, m))
         return 0;
     memset(str_bytes(m), (int)(i & 0xff), MSG_PAYLOAD);

@@ -29,7 +29,7 @@ fail:
 
 void *str_concat(rtgc_thread *t, void **a, void **b) {
     uint32_t la = count_of(*a), lb = count_of(*b);
-    void *s = new_str(t, NULL, la + lb);
+    void *s = new_buf(t, la + lb);
     if (!s)
         return NULL;
     /* string bytes hold no references: read them directly */

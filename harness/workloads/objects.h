@@ -56,9 +56,17 @@ static inline void *new_rec(rtgc_thread *t, unsigned n) {
 static inline void *new_vec(rtgc_thread *t, uint32_t n) {
     return rtgc_alloc_array(t, K.vec, n);
 }
+/* A str of len bytes, uninitialised (rtgc_alloc_array_uninit): for a
+ * caller that writes every byte before it reads any. */
+static inline void *new_buf(rtgc_thread *t, uint32_t len) {
+    return rtgc_alloc_array_uninit(t, K.str, len);
+}
+/* A str of len bytes copied from src, or zeroed when src is NULL. */
 static inline void *new_str(rtgc_thread *t, const char *src, uint32_t len) {
-    void *s = rtgc_alloc_array(t, K.str, len);
-    if (s && src)
+    if (!src)
+        return rtgc_alloc_array(t, K.str, len);
+    void *s = new_buf(t, len);
+    if (s)
         memcpy(str_bytes(s), src, len);
     return s;
 }

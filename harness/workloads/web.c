@@ -109,7 +109,7 @@ static int64_t web_request(gclat_ctx *c, int argc, const int64_t *argv) {
             goto out;
         set(t, r[2], (uint32_t)i, p);
     }
-    r[3] = new_str(t, NULL, 512);
+    r[3] = new_buf(t, 512);               /* filled below */
     r[4] = new_cstr(t, "GET");
     r[5] = new_rec(t, 5);
     if (oom(c, r[3]) || oom(c, r[4]) || oom(c, r[5]))
@@ -136,7 +136,7 @@ static int64_t web_request(gclat_ctx *c, int argc, const int64_t *argv) {
     if (oom(c, r[7]))
         goto out;
     for (int i = 0; i < 16; i++) {
-        void *piece = new_str(t, NULL, 128);
+        void *piece = new_buf(t, 128);
         if (oom(c, piece))
             goto out;
         void *path = get(t, r[5], Q_PATH);

@@ -28,10 +28,11 @@ extern const uint32_t rtgc_class_size[RTGC_SIZE_CLASSES];
 #define RTGC_STATE_MARKING 0x2u  /* marking is on: loads go through the barrier slow path */
 #define RTGC_STATE_STORE 0x4u    /* this thread's roots are not scanned yet: stores shade */
 
-/* Per-layout facts the allocation fast path needs. */
+/* Per-layout facts the allocation fast paths need. */
 typedef struct rtgc_layout_info {
-    uint32_t fixed_size; /* bytes of the fixed part, header included */
-    uint32_t elem_size;  /* bytes per element of the variable part (0 for records) */
+    uint32_t fixed_size;   /* bytes of the fixed part, header included */
+    uint32_t elem_size;    /* bytes per element of the variable part (0 for records) */
+    uint32_t pointer_free; /* 1: no reference slot, so rtgc_alloc_uninit may be used */
 } rtgc_layout_info;
 
 /* A shadow-stack frame of root slots (see rtgc/roots.h). */
