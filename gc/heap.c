@@ -375,7 +375,7 @@ rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *
         d->bitmap = l->ref_bitmap;
     }
     d->nrefs = (uint32_t)__builtin_popcountll(d->bitmap) + (uint32_t)d->noffsets; /* once, not per object */
-    d->noscan = !traced && d->nrefs == 0 && (l->kind == RTGC_LAYOUT_RECORD || l->kind == RTGC_LAYOUT_BYTES);
+    d->noscan = d->pointer_free && !traced;          /* [mark.noscan] */
     h->layout_info[n].fixed_size = d->fixed_size;
     h->layout_info[n].elem_size = l->kind == RTGC_LAYOUT_RECORD ? 0 : d->elem_size;
     h->layout_info[n].pointer_free = d->pointer_free;
