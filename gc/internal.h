@@ -462,6 +462,10 @@ void helpers_stop(rtgc_heap *h);
  * deadline; UINT64_MAX with the world stopped), and wake them. */
 void helpers_open(rtgc_heap *h, unsigned allow, uint64_t until);
 void helpers_close(rtgc_heap *h);
+/* Close helping and wait until no helper holds work (its stack went back
+ * to the pool): what a stop of the world does last, so that nothing marks
+ * while the world is stopped but the one who stopped it.  gc_lock held. */
+void helpers_quiesce(rtgc_heap *h);
 /* Markers that traced since the last call (the coordinator included), and
  * the helpers' objects since then and CPU time ever. */
 unsigned helpers_cycle_markers(rtgc_heap *h, uint64_t *helper_objects, uint64_t *helper_cpu_ns);

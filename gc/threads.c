@@ -261,6 +261,7 @@ void world_stop(rtgc_heap *h, rtgc_thread *self) {
             pthread_mutex_unlock(&h->world_lock);
         }
     }
+    helpers_quiesce(h);              /* marking helpers stop too [mark.parallel] */
 }
 
 void world_start(rtgc_heap *h, rtgc_thread *self) {

@@ -164,6 +164,14 @@ void helpers_close(rtgc_heap *h) {
     rtgc_atomic_store(&h->help_until, 0);
 }
 
+void helpers_quiesce(rtgc_heap *h) {
+    helpers_close(h);
+    while (rtgc_atomic_load_acquire(&h->busy)) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void mark_drain_parallel(rtgc_heap *h) {
     if (!h->nhelpers) {
         mark_drain(h);
