@@ -11,10 +11,17 @@
  *   heap=SIZE        heap limit, e.g. 64M, 2G (suffixes K M G T, binary)
  *   budget=TIME      pause budget, e.g. 1ms, 250us, 500000ns
  *   mode=NAME        concurrent | incremental | step | stw
- *   threads=N        collector threads (marking helpers)
+ *   threads=N        markers: the thread that runs the cycle and N-1 marking
+ *                    helper threads.  concurrent: helpers trace beside the
+ *                    collector thread on cores no mutator wants; stw: every
+ *                    helper marks during the stop; incremental and step: the
+ *                    embedder allows helpers, and they trace only inside the
+ *                    mutator's own slice (they stop at its deadline)
  *   mmu=F            minimum mutator utilisation target over 10 ms, 0<F<1 (or 70%)
  *   growth=F         start a cycle when the heap reaches live*(1+F) (like GOGC/100)
- *   cpu=F            CPU share a background collector may take, 0<F<=1 (or 25%)
+ *   cpu=F            CPU share a background collector may take from mutators
+ *                    that want the CPU, 0<F<=1 (or 25%); a core no mutator
+ *                    wants is the collector's (gc/DESIGN.md, [share.sample])
  *   min_trigger=SIZE never start a cycle below this heap size (0: 4M, or a
  *                    quarter of a smaller heap)
  *   stress=N         collect every N allocations (testing knob; 0 = off)
@@ -69,7 +76,7 @@ typedef struct rtgc_config {
     size_t heap_limit;          /* hard limit on heap memory in bytes (default 256 MiB) */
     uint64_t pause_budget_ns;   /* longest collector-caused stop (default 1 ms) */
     rtgc_mode mode;             /* see rtgc_mode */
-    unsigned collector_threads; /* collector/marker threads (default 1) */
+    unsigned collector_threads; /* markers: the cycle's runner + N-1 helper threads (default 1) */
     double mmu_target;          /* minimum mutator utilisation over 10 ms (default 0.70) */
     double growth_factor;       /* trigger at live * (1 + growth) (default 1.0) */
     double cpu_share;           /* CPU share of a background collector (default 0.25) */
