@@ -178,6 +178,7 @@ static void start_cycle(rtgc_heap *h) {
     pthread_mutex_unlock(&h->lock);
     emit_event(h, RTGC_EV_CYCLE_START, 0);
     set_phase(h, PHASE_SWEEP);
+    helpers_wake(h);                 /* from sleep to polling, for this cycle [share.wake] */
 }
 
 /* One unswept span, or else (when `shrink`) up to 1 MiB of idle blocks

@@ -459,9 +459,12 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v);
 rtgc_status helpers_start(rtgc_heap *h);
 void helpers_stop(rtgc_heap *h);
 /* Let up to `allow` helpers take packets until `until` (the caller's slice
- * deadline; UINT64_MAX with the world stopped), and wake them. */
+ * deadline; UINT64_MAX with the world stopped). */
 void helpers_open(rtgc_heap *h, unsigned allow, uint64_t until);
 void helpers_close(rtgc_heap *h);
+/* Wake sleeping helpers: at a cycle's start and a stop of the world only
+ * [share.wake]; while the cycle runs they poll. */
+void helpers_wake(rtgc_heap *h);
 /* Close helping and wait until no helper holds work (its stack went back
  * to the pool): what a stop of the world does last, so that nothing marks
  * while the world is stopped but the one who stopped it.  gc_lock held. */

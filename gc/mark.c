@@ -406,9 +406,7 @@ void pool_give(marker *m, size_t keep) {
     pthread_mutex_lock(&h->grey_lock);
     c->prev = h->shared_grey;
     h->shared_grey = c;
-    if (rtgc_atomic_load(&h->hungry))
-        pthread_cond_signal(&h->help_cv);
-    pthread_mutex_unlock(&h->grey_lock);
+    pthread_mutex_unlock(&h->grey_lock);   /* hungry helpers look again soon [share.wake] */
 }
 
 void pool_give_all(marker *m) {
@@ -422,7 +420,6 @@ void pool_give_all(marker *m) {
     pthread_mutex_lock(&h->grey_lock);
     last->prev = h->shared_grey;
     h->shared_grey = m->top;
-    pthread_cond_broadcast(&h->help_cv);
     pthread_mutex_unlock(&h->grey_lock);
     m->top = NULL;
     m->depth = 0;

@@ -36,7 +36,13 @@ struct helper {
     uint64_t traced_seen;     /* m.traced at the last cycle's records */
 };
 
-#define HELPER_NAP_NS 2000000u  /* longest wait before a helper looks again */
+/* [share.wake] Nobody signals a helper but a cycle's start, a stop of the
+ * world and shutdown: a signal from a mutator's slice would put the helper
+ * on the mutator's core, preempting it inside its pause.  So while a cycle
+ * runs, helpers poll: briefly when helping is open and the pool is empty,
+ * less often while it is closed; between cycles they sleep until woken. */
+#define HELPER_POLL_NS 50000u    /* helping open, nothing in the pool */
+#define HELPER_NAP_NS 200000u    /* a cycle runs, helping closed */
 #define HELPER_SLICE_NS 1000000u /* a helper re-reads the deadline at least this often */
 
 static bool may_help(const rtgc_heap *h, const struct helper *w, uint64_t now) {
@@ -67,6 +73,10 @@ static void help(struct helper *w) {
 }
 
 static void nap(rtgc_heap *h, uint64_t ns) {
+    if (ns == UINT64_MAX) {
+        pthread_cond_wait(&h->help_cv, &h->grey_lock);
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += (long)ns;
@@ -84,16 +94,15 @@ static void *helper_main(void *arg) {
     while (!h->help_shutdown) {
         uint64_t now = os_now_ns();
         if (!may_help(h, w, now)) {
-            nap(h, HELPER_NAP_NS);
+            nap(h, cycle_active(h) ? HELPER_NAP_NS : UINT64_MAX);
             continue;
         }
         mark_chunk *c = h->shared_grey;
         if (!c) {
             /* Hungry: a marker with work to spare gives some at its next
-             * clock check (marker_drain) and signals. */
+             * clock check (marker_drain). */
             rtgc_atomic_fetch_add(&h->hungry, 1);
-            uint64_t left = rtgc_atomic_load(&h->help_until) - now;
-            nap(h, left < HELPER_NAP_NS ? left : HELPER_NAP_NS);
+            nap(h, HELPER_POLL_NS);
             rtgc_atomic_fetch_add(&h->hungry, (uintptr_t)-1);
             continue;
         }
@@ -150,14 +159,16 @@ void helpers_open(rtgc_heap *h, unsigned allow, uint64_t until) {
         return;
     if (allow > h->nhelpers)
         allow = h->nhelpers;
-    bool wake = allow > rtgc_atomic_load(&h->help_allow) || rtgc_atomic_load(&h->help_until) < os_now_ns();
     rtgc_atomic_store(&h->help_allow, allow);
     rtgc_atomic_store_release(&h->help_until, allow ? until : 0);
-    if (wake && allow) {
-        pthread_mutex_lock(&h->grey_lock);
-        pthread_cond_broadcast(&h->help_cv);
-        pthread_mutex_unlock(&h->grey_lock);
-    }
+}
+
+void helpers_wake(rtgc_heap *h) {
+    if (!h->nhelpers)
+        return;
+    pthread_mutex_lock(&h->grey_lock);
+    pthread_cond_broadcast(&h->help_cv);
+    pthread_mutex_unlock(&h->grey_lock);
 }
 
 void helpers_close(rtgc_heap *h) {
@@ -178,6 +189,7 @@ void mark_drain_parallel(rtgc_heap *h) {
         return;
     }
     helpers_open(h, h->nhelpers, UINT64_MAX);
+    helpers_wake(h);                     /* the world is stopped: no one to preempt */
     bool did = false;
     while (mark_drain_until(h, UINT64_MAX, &did)) {
     }
