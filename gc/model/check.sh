@@ -5,12 +5,24 @@
 #                        2 objects of one field, 2 cycles: searched
 #                        exhaustively (every state), no violation allowed;
 #                        then the variant without the load barrier, which
-#                        must violate the property.
+#                        must violate the property.  Then two markers (a
+#                        coordinator and a helper, -DHELPERS=1) with one
+#                        mutator of two registers, 2 objects of one field,
+#                        1 cycle: exhaustive, no violation allowed; and its
+#                        variant whose helper counts itself busy only after
+#                        taking a packet (-DBROKEN_BUSY), which must violate
+#                        the property.
 #   full   (make check-all) the same, and the model with two registers
 #                        per mutator: a bitstate (partial) search for
 #                        MODEL_SECS (600) seconds, no violation allowed, and
 #                        its variant without the load barrier, which must
-#                        violate the property.
+#                        violate the property; two markers over 2 cycles
+#                        (one mutator of two registers) and with two mutators
+#                        of one register (1 cycle): exhaustive; two markers
+#                        with two mutators of two registers: bitstate for
+#                        MODEL_SECS; the helper that stops counting itself
+#                        busy before its last object is traced
+#                        (-DBROKEN_BUSY_EARLY), which must violate it.
 #
 # Each check prints SPIN's own summary line.  A search that was cut short
 # (depth limit, memory) counts as a failure, not a pass.  Work happens in
@@ -87,6 +99,14 @@ small="-DNREG=1 -DNOBJ=2 -DNF=1 -DNCYCLES=2"
 run "model" pass $small
 # shellcheck disable=SC2086
 run "model without the load barrier" fail -DNO_LOAD_BARRIER $small
+# Two markers: a coordinator and a helper sharing the grey pool.  One
+# mutator with two registers (with one register a field can only refer to
+# its own object, so no grey object hides a white one).
+two="-DHELPERS=1 -DNMUT=1 -DNREG=2 -DNOBJ=2 -DNF=1"
+# shellcheck disable=SC2086
+run "two markers" pass $two -DNCYCLES=1
+# shellcheck disable=SC2086
+run "two markers, busy counted after the take" fail -DBROKEN_BUSY $two -DNCYCLES=1
 
 if [ "$what" = full ]; then
     # Two registers a mutator: more than 1.8e8 states, too many to store
@@ -97,5 +117,16 @@ if [ "$what" = full ]; then
     run "model, two registers a mutator" partial -DNREG=2 -DNOBJ=2 -DNF=1 -DNCYCLES=2
     PAN_CFLAGS="" PAN_ARGS="-m10000000"
     run "model without the load barrier, two registers" fail -DNO_LOAD_BARRIER -DNREG=2 -DNOBJ=2 -DNF=1 -DNCYCLES=2
+    # Two markers over two cycles: a helper's phase read may be a cycle old
+    # when it takes a packet.  COLLAPSE halves the memory (about 3 GB for
+    # two mutators), at some cost in time.
+    PAN_CFLAGS="-DCOLLAPSE" PAN_ARGS="-m10000000"
+    # shellcheck disable=SC2086
+    run "two markers, two cycles" pass $two -DNCYCLES=2
+    run "two markers, two mutators" pass -DHELPERS=1 -DNMUT=2 -DNREG=1 -DNOBJ=2 -DNF=1 -DNCYCLES=1
+    # shellcheck disable=SC2086
+    run "two markers, busy dropped before the last object is traced" fail -DBROKEN_BUSY_EARLY $two -DNCYCLES=1
+    PAN_CFLAGS="-DBITSTATE" PAN_ARGS="-m10000000 -w32"
+    run "two markers, two mutators of two registers" partial -DHELPERS=1 -DNMUT=2 -DNREG=2 -DNOBJ=2 -DNF=1 -DNCYCLES=2
 fi
 [ "$fails" -eq 0 ]

@@ -26,6 +26,18 @@
  *   shading     claim the mark (a CAS), count it, push to the thread's
  *               grey buffer; a full buffer may be flushed to the shared
  *               grey list at any shade (GREY_CAP), uncounted by termination.
+ *   markers     (-DHELPERS=1) the collector is the coordinator and a helper
+ *               marker traces beside it: grey work is in the shared pool of
+ *               packets (grey_lock; flushed buffers go there), the
+ *               coordinator's stack or the helper's.  The helper, in TRACE
+ *               or TERMINATE, takes a packet (any non-empty subset of the
+ *               pool) and increments busy in one grey_lock critical
+ *               section, traces (claims children onto its own stack, may
+ *               donate part of it to the pool), and decrements busy when its
+ *               stack is empty.  The coordinator drains its stack and then
+ *               the whole pool; after the flush round it drains again and
+ *               under grey_lock requires the pool empty and busy == 0, as
+ *               well as no work in that drain, nothing flushed, no shading.
  *   collector   one cycle after another: flip; MARK_ON round (MARKING and
  *               STORE on); ROOTS round (shade registers, black allocation,
  *               STORE off, flush); the global slot, after every thread;
@@ -46,6 +58,16 @@
  * Variants (each must produce a counterexample; check.sh expects it):
  *   -DNO_LOAD_BARRIER    rtgc_load does not shade (make BREAK=load)
  *   -DNO_STORE_BARRIER   rtgc_store does not shade while STORE is on
+ *                        (no search has reached its counterexample yet)
+ *   -DBROKEN_BUSY        (with HELPERS) busy is incremented after the
+ *                        take, outside the grey_lock critical section
+ *   -DBROKEN_BUSY_EARLY  (with HELPERS) busy is decremented as the last
+ *                        object is popped, before it is traced
+ *
+ * Other bounds: -DNMUT=1 or 2 mutators, -DNREG, -DNOBJ (2 or 3 with
+ * HELPERS), -DNF, -DNCYCLES.  With one register a field can refer only to
+ * its own object (a store takes the object and the value from the same
+ * thread's registers), so checks of the markers use two registers.
  */
 
 #ifndef NOBJ
@@ -60,7 +82,12 @@
 #ifndef NREG
 #define NREG 2
 #endif
-#define NMUT 2
+#ifndef NMUT
+#define NMUT 2                /* 1 or 2 */
+#endif
+#ifndef HELPERS
+#define HELPERS 0             /* 0, or 1: a helper marker beside the coordinator */
+#endif
 #define NIL NOBJ
 
 /* handshakes */
@@ -76,7 +103,20 @@ bool condemned[NOBJ];
 byte field[NOBJ * NF];
 byte G = NIL;
 
+#if HELPERS
+bool grey[NOBJ];              /* the coordinator's private mark stack */
+bool pool[NOBJ];              /* the shared pool of grey packets (grey_lock) */
+bool hgrey[NOBJ];             /* the helper's private mark stack */
+byte busy;                    /* markers holding private grey work (busy) */
+byte phase;                   /* the cycle's phase, as helpers read it */
+#define POOL pool
+#else
 bool grey[NOBJ];              /* the mark stack and the shared grey list */
+#define POOL grey
+#endif
+#define PH_TRACE 1            /* phases a helper may take packets in */
+#define PH_TERMINATE 2
+#define PH_OTHER 0
 bool gbuf[NMUT * NOBJ];       /* each thread's grey buffer */
 bool shaded;                  /* a mutator shaded since the round began (shade_count moved) */
 bool flushed;                 /* a flush handshake found a non-empty buffer (term_flushed) */
@@ -96,7 +136,7 @@ byte hne;
 inline flush_buf(t) {
     rn = 0;
     do
-    :: rn < NOBJ -> if :: gbuf[t * NOBJ + rn] -> grey[rn] = 1; gbuf[t * NOBJ + rn] = 0 :: else -> skip fi; rn++
+    :: rn < NOBJ -> if :: gbuf[t * NOBJ + rn] -> POOL[rn] = 1; gbuf[t * NOBJ + rn] = 0 :: else -> skip fi; rn++
     :: else -> break
     od;
     rn = 0
@@ -247,6 +287,15 @@ end:
 
 /* ---- the collector ---- */
 
+#if NMUT == 1
+inline post(kind) {
+    hs[0] = kind
+}
+
+inline wait_round() {
+    hs[0] == HS_NONE
+}
+#else
 inline post(kind) {
     hs[0] = kind;
     hs[1] = kind
@@ -255,6 +304,7 @@ inline post(kind) {
 inline wait_round() {
     hs[0] == HS_NONE && hs[1] == HS_NONE
 }
+#endif
 
 /* The collector's mark: claim and push onto the mark stack. */
 inline cmark(v) {
@@ -308,9 +358,150 @@ inline reachable(x, res) {
     ri = 0
 }
 
+#if HELPERS
+#if NOBJ == 2
+#define ANY(a) (a[0] || a[1])
+#elif NOBJ == 3
+#define ANY(a) (a[0] || a[1] || a[2])
+#else
+#define ANY(a) NOBJ_must_be_2_or_3_with_HELPERS
+#endif
+
+/* Move a packet, any non-empty subset of the non-empty set from, into the
+ * set to (under grey_lock): move_some(pool, hgrey) takes a packet,
+ * move_some(hgrey, pool) donates one. */
+#define move_some(from, to) \
+    rn = 0; rk = 0; \
+    do \
+    :: rn < NOBJ -> \
+        if \
+        :: from[rn] -> \
+            if \
+            :: from[rn] = 0; to[rn] = 1; rk = 1 \
+            :: skip \
+            fi \
+        :: else -> skip \
+        fi; \
+        rn++ \
+    :: else -> break \
+    od; \
+    if \
+    :: !rk -> \
+        rn = 0; \
+        do :: !from[rn] -> rn++ :: else -> break od; \
+        from[rn] = 0; to[rn] = 1 \
+    :: else -> skip \
+    fi; \
+    rn = 0; rk = 0
+
+/* The coordinator's drain (mark_drain_until): pop and trace its own stack
+ * until it is empty, then take every packet of the pool under grey_lock;
+ * return when both were empty.  worked: an object was traced.  The stack
+ * is private, so the pop shares a step with the first field's read. */
+inline cdrain(worked) {
+    do
+    :: d_step {                                        /* pop, read a field */
+        ANY(grey) ->
+        o = 0;
+        do :: o < NOBJ - 1 && !grey[o] -> o++ :: else -> break od;
+        grey[o] = 0;
+        v = field[o * NF]; cmark(v); v = 0;
+        k = 1; worked = 1
+       };
+       do
+       :: d_step { k < NF -> v = field[o * NF + k]; cmark(v); v = 0; k++ }
+       :: d_step { k == NF -> k = 0; o = 0 }; break
+       od
+    :: d_step {                                        /* grey_lock: take the pool */
+        !ANY(grey) && ANY(pool) ->
+        rn = 0;
+        do
+        :: rn < NOBJ -> if :: pool[rn] -> grey[rn] = 1; pool[rn] = 0 :: else -> skip fi; rn++
+        :: else -> break
+        od;
+        rn = 0
+       }
+    :: d_step { !ANY(grey) && !ANY(pool) -> skip }; break
+    od
+}
+
+/* The helper's mark: claim (CAS) and push onto its private stack. */
+inline hmark(v) {
+    if
+    :: v != NIL && !mark[v] -> mark[v] = 1; hgrey[v] = 1
+    :: else -> skip
+    fi
+}
+
+/* A helper marker: it only traces.  It reads the phase, then (at any later
+ * time: a thread may be delayed there, and a take that finds the pool empty
+ * is a read only) takes a packet under grey_lock.  Variants that break the
+ * protocol of busy:
+ *   BROKEN_BUSY        busy is incremented after the take, outside the
+ *                      grey_lock critical section;
+ *   BROKEN_BUSY_EARLY  busy is decremented as the last object of the
+ *                      private stack is popped, before it is traced. */
+proctype helper() {
+    byte o, k, v;
+#ifdef BROKEN_BUSY_EARLY
+    bool early;
+#endif
+end:
+    do
+    :: phase == PH_TRACE || phase == PH_TERMINATE ->   /* the phase, read */
+end_take:
+        atomic {                                        /* grey_lock: take a packet ... */
+            ANY(pool) ->
+            move_some(pool, hgrey);
+#ifndef BROKEN_BUSY
+            busy++                                      /* ... and count itself busy */
+#else
+            skip
+#endif
+        };
+#ifdef BROKEN_BUSY
+        busy++;                                         /* (outside the lock) */
+#endif
+        do
+        :: d_step {                                     /* pop, read a field */
+            ANY(hgrey) ->
+            o = 0;
+            do :: o < NOBJ - 1 && !hgrey[o] -> o++ :: else -> break od;
+            hgrey[o] = 0;
+#ifdef BROKEN_BUSY_EARLY
+            if :: !ANY(hgrey) && !early -> busy--; early = 1 :: else -> skip fi;
+            k = 0                                       /* the fields, each a step */
+#else
+            v = field[o * NF]; hmark(v); v = 0;
+            k = 1
+#endif
+           };
+           do
+           :: d_step { k < NF -> v = field[o * NF + k]; hmark(v); v = 0; k++ }
+           :: d_step { k == NF -> k = 0; o = 0 }; break
+           od
+        :: atomic { ANY(hgrey) -> move_some(hgrey, pool) } /* donate, under grey_lock */
+        :: d_step {                                     /* the private stack is empty */
+            !ANY(hgrey) ->
+#ifdef BROKEN_BUSY_EARLY
+            if :: !early -> busy-- :: else -> skip fi;
+            early = 0
+#else
+            busy--
+#endif
+           };
+           break
+        od
+    od
+}
+#endif
+
 proctype collector() {
     byte o, k, v, cycles;
     bool more;
+#if HELPERS
+    bool worked;
+#endif
 end:
     do
     :: cycles == NCYCLES -> break
@@ -319,7 +510,15 @@ end:
          * grey hand-overs left from the last cycle. */
         d_step {
             o = 0;
-            do :: o < NOBJ -> mark[o] = 0; grey[o] = 0; o++ :: else -> break od;
+            do
+            :: o < NOBJ ->
+                mark[o] = 0; grey[o] = 0;
+#if HELPERS
+                pool[o] = 0;
+#endif
+                o++
+            :: else -> break
+            od;
             o = 0
         };
         post(HS_MARK_ON);
@@ -328,6 +527,21 @@ end:
         wait_round();
         d_step { cmark(G) };                           /* global roots, after every thread */
 tracing:
+#if HELPERS
+        phase = PH_TRACE;
+        cdrain(worked);                                /* TRACE */
+        atomic { shaded = 0; flushed = 0; worked = 0; phase = PH_TERMINATE };
+        post(HS_FLUSH);                                /* TERMINATE */
+        wait_round();
+        cdrain(worked);                                /* the final drain */
+        atomic { more = ANY(pool) || busy != 0 };      /* under grey_lock */
+        d_step { more = more || worked || flushed || shaded; worked = 0 };
+        if
+        :: more -> more = 0; goto tracing
+        :: else -> skip
+        fi;
+        phase = PH_OTHER;
+#else
         skip;
         do                                             /* TRACE */
         :: d_step {
@@ -362,6 +576,7 @@ tracing:
         :: more -> more = 0; goto tracing
         :: else -> skip
         fi;
+#endif
         d_step {                                       /* marking is done */
             o = 0;
             do
@@ -407,6 +622,12 @@ init {
     atomic {
         run collector();
         run mutator(0);
-        run mutator(1)
+#if NMUT > 1
+        run mutator(1);
+#endif
+#if HELPERS
+        run helper();
+#endif
+        skip
     }
 }

@@ -4,7 +4,8 @@
 #   make check-all     make test, then: the torture test (test_graph) long in
 #                      every mode; under AddressSanitizer; under
 #                      ThreadSanitizer; a small run under valgrind; the
-#                      model check with two registers a mutator; both
+#                      full model check (two registers a mutator, two
+#                      markers: gc/model/check.sh full); both
 #                      fuzzers for a while, and the API fuzzer against a
 #                      broken load barrier (make fuzz-teeth).  Installs what it needs
 #                      (.ci/setup-deps.sh check: spin, valgrind, clang).
