@@ -30,7 +30,7 @@
 #include "internal.h"
 
 #define SHARE_PERIOD_NS 2000000u      /* 2 ms: a tenth of a 20 ms frame */
-#define SHARE_PER_THREAD_NS 50000u    /* with many threads, sample less often */
+#define SHARE_PER_THREAD_NS 200000u   /* a sample costs 5-10 us a thread: at most ~5% of a core */
 
 /* The share of the interval dt thread t wanted a CPU; updates its sample. */
 static double thread_want(rtgc_thread *t, uint64_t dt) {
