@@ -382,6 +382,10 @@ int main(int argc, char **argv) {
            " (rtgc_get_stats, build included: pause_max %.2f ms, pause_work_max %.2f ms)\n",
            sum_pause / (double)runs, max_pause, runs, (double)st.pause_max_ns / 1e6,
            (double)st.pause_work_max_ns / 1e6);
+    printf("markers %u in the last run; objects traced by helpers %llu (%.0f%% of all marked, build included)\n",
+           st.markers, (unsigned long long)st.helper_objects,
+           100.0 * (double)st.helper_objects / (double)(st.live_objects ? st.live_objects : 1) /
+               (double)(runs + 1));
     fflush(stdout);
 
     rtgc_set_event_handler(w.heap, NULL, NULL);
