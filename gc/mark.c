@@ -120,6 +120,7 @@ void mark_object(rtgc_heap *h, void *obj) {
     if (*mb == h->epoch)
         return;
     *mb = h->epoch;
+    live_count(h, obj);              /* [sweep.live] */
     push(h, obj);
 }
 
@@ -253,7 +254,10 @@ static bool claim(rtgc_heap *h, void *obj) {
         return false;
     uint8_t *mb = mark_byte(h, obj);
     uint8_t e = rtgc_load_u8(&h->epoch), o = rtgc_load_u8(mb);
-    return o != e && rtgc_atomic_cas_u8(mb, o, e) == o;
+    if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
+        return false;
+    live_count(h, obj);              /* [sweep.live] */
+    return true;
 }
 
 void mark_object_atomic(rtgc_heap *h, void *obj) {
@@ -359,6 +363,16 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
  * whatever is allocated from them is born marked. */
 void premark_list(rtgc_heap *h, void *list) {
     uint8_t e = h->epoch;
-    for (void **c = list; c; c = c[1])
+    size_t blk = 0, n = 0;           /* [sweep.live] counted a block at a time */
+    for (void **c = list; c; c = c[1]) {
         rtgc_store_u8(mark_byte(h, c), e);
+        if (n && block_index(h, c) != blk) {
+            rtgc_atomic_add(&h->block_live[blk], n);
+            n = 0;
+        }
+        blk = block_index(h, c);
+        n++;
+    }
+    if (n)
+        rtgc_atomic_add(&h->block_live[blk], n);
 }
