@@ -12,7 +12,8 @@
  *   5. mark                     roots, then drain the mark stack
  *   6. (verify=1) verify        the closure of the marks [verify.closure]
  *   7. sweep large objects,     small spans go to the unswept lists, to be
- *      queue the small spans    swept lazily by allocation
+ *      queue the small spans    swept by allocation once the heap reaches
+ *                               the goal [sweep.bg], the rest in step 2
  *   8. set the next trigger     live * (1 + growth), at least min_trigger,
  *                               at most the limit; give idle blocks back
  *   9. restart the world

@@ -193,19 +193,21 @@ static void start_cycle(rtgc_heap *h) {
      * goal [cycle.goal] (the limit, before the first cycle).  A cycle that
      * starts late still gets an eighth of the room between the last live
      * size and the goal as its runway, and one whose measured allocation
-     * (cycle_alloc_avg) exceeds the room gets that much: the mutators pay
-     * assists for outrunning the measured pace, not for a collector that
-     * cannot finish inside the room (the MMU guarantee comes first; the
-     * heap then ends a cycle past the goal, and the limit is the cap).  The
-     * work expected is the last cycle's live bytes (the whole heap, the
-     * first time). */
+     * (cycle_alloc_avg) exceeds the room gets that much, up to the room
+     * once more: the mutators pay assists for outrunning the measured
+     * pace, not for a collector that cannot quite finish inside the room
+     * (the MMU comes first), but a heap ends no cycle much past
+     * live * (1 + 2 * growth) for want of assists.  The work expected is
+     * the last cycle's live bytes (the whole heap, the first time). */
     uint64_t live = heap_live(h), goal = h->heap_goal, last = h->stats.live_bytes;
-    uint64_t floor = live + (goal > last ? goal - last : goal) / 8;
-    uint64_t expect = live + (uint64_t)(h->cycle_alloc_avg * 1.25);
-    if (floor < expect)
-        floor = expect;
+    uint64_t room = goal > last ? goal - last : goal;
+    uint64_t end = live + (uint64_t)(h->cycle_alloc_avg * 1.25);   /* at the measured pace */
+    if (end > goal + room)
+        end = goal + room;
+    if (end < live + room / 8)
+        end = live + room / 8;
     h->pace_heap_start = live;
-    h->pace_goal = goal > floor ? goal : floor;
+    h->pace_goal = goal > end ? goal : end;
     h->pace_work = h->cycle ? h->stats.live_bytes : h->heap_size;
     pthread_mutex_unlock(&h->lock);
     rtgc_atomic_store(&h->cycle_begun, 1);
