@@ -636,6 +636,18 @@ static void rest(rtgc_heap *h, uint64_t ns) {
     pthread_mutex_unlock(&h->world_lock);
 }
 
+/* [sweep.bg] The cycle's sweep is behind when the heap has reached the
+ * goal with spans still unswept: the mutators sweep for themselves from
+ * there (a pause each), so the collector sweeps on without its rest. */
+static bool sweep_behind(rtgc_heap *h) {
+    if (rtgc_atomic_load(&h->phase) != PHASE_SWEEP)
+        return false;
+    heap_lock_as_mutator(h);
+    bool behind = h->heap_size >= h->heap_goal && sweep_pending(h);
+    pthread_mutex_unlock(&h->lock);
+    return behind;
+}
+
 static void *collector_main(void *arg) {
     rtgc_heap *h = arg;
     pthread_mutex_lock(&h->cycle_lock);
@@ -664,7 +676,8 @@ static void *collector_main(void *arg) {
         pthread_mutex_unlock(&h->stats_lock);
         if (stuck)
             rest(h, 1000000);        /* a round is waiting for mutators' safepoints */
-        else if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0 && !pace_debt_ns(h))
+        else if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0 && !pace_debt_ns(h) &&
+                 !sweep_behind(h))
             rest(h, (uint64_t)((double)work * (1.0 - h->cfg.cpu_share) / h->cfg.cpu_share));
         pthread_mutex_lock(&h->cycle_lock);
     }

@@ -25,18 +25,22 @@
  *                    When a cycle allocates more than the room live*F
  *                    (a fast mutator, a collector held to its cpu= share),
  *                    the heap ends cycles past the goal, by up to that room
- *                    once more, and the mutators pay assists beyond that.
+ *                    once more before the mutators pay assists, and the
+ *                    mutators sweep for themselves past the goal.
  *                    msgbuf (bench/macro/peers.c: 200,000 x 1 KiB window, 5
- *                    million pushes, about 205 MB live; concurrent, cpu=25%,
- *                    2 busy vCPUs, one run each, 2026-12-08):
- *                      growth  goal    peak heap  peak/live  cycles  collector CPU  SWEEP pauses
- *                      0.25    257 MB  460 MB     2.2        87      1.47 s         2,938
- *                      0.5     308 MB  393 MB     1.9        62      1.32 s         2,105
- *                      1       413 MB  471 MB     2.3        37      1.04 s         2,524
- *                      2       611 MB  654 MB     3.2        19      0.49 s         275
- *                    (jemalloc: 207 MB RSS.)  Below growth=0.5 this workload
- *                    allocates more during a cycle than the room, so a
- *                    smaller F costs CPU without saving memory.
+ *                    million pushes, about 175-200 MB live; concurrent,
+ *                    cpu=25%, heap=1G, 2 busy vCPUs, one run each,
+ *                    2026-12-08; spans swept by the collector / mutator):
+ *                      growth  goal    peak heap  cycles  collector CPU  SWEEP pauses  swept c/m
+ *                      0.25    246 MB  338 MB     114     1.64 s         3,115         64k/360k
+ *                      0.5     275 MB  392 MB     60      0.94 s         1,474         29k/255k
+ *                      1       347 MB  541 MB     36      0.63 s         2,183         73k/138k
+ *                      2       529 MB  648 MB     24      0.52 s         648           133k/23k
+ *                    (jemalloc: 207 MB RSS; before the goal, growth=1
+ *                    peaked at 548 MB RSS.)  Here a cycle allocates more
+ *                    than live*F below growth=2: the collector's share,
+ *                    not F, bounds the heap, and a smaller F buys memory
+ *                    with collector CPU, assists and the mutator's sweeping.
  *   cpu=F            CPU share a background collector may take, 0<F<=1 (or 25%)
  *   min_trigger=SIZE never start a cycle below this heap size (0: 4M, or a
  *                    quarter of a smaller heap)
