@@ -193,7 +193,9 @@ static void start_cycle(rtgc_heap *h) {
     h->cycle_alloc_start = h->handed_out;
     /* [cycle.pacer] The trigger aims a cycle at the goal [cycle.goal];
      * assists make sure it ends by the goal plus the room once more
-     * (live * (1 + 2 * growth), the limit before the first cycle): a
+     * (live * (1 + 2 * growth), the limit before the first cycle), or by
+     * twice the allocation measured in past cycles when that is more (up
+     * to live * (1 + 4 * growth)): a
      * cycle that runs at the measured pace pays none (the MMU comes
      * first: assists are mutator time), one the mutators outrun does.  A
      * cycle that starts late (its sweep took long) still gets half the
@@ -202,7 +204,11 @@ static void start_cycle(rtgc_heap *h) {
      * live bytes (the whole heap, the first time). */
     uint64_t live = heap_live(h), goal = h->heap_goal, last = h->stats.live_bytes;
     uint64_t room = goal > last ? goal - last : goal;
-    uint64_t end = h->cycle ? goal + room : goal;
+    uint64_t end = h->cycle ? goal + room : goal, paced = live + (uint64_t)(h->cycle_alloc_avg * 2);
+    if (paced > goal + 3 * room)
+        paced = goal + 3 * room;
+    if (end < paced)
+        end = paced;                  /* twice the measured pace, up to live * (1 + 4 * growth) */
     if (end < live + room / 2)
         end = live + room / 2;
     h->pace_heap_start = live;
