@@ -24,23 +24,26 @@
  *                    more; a larger F keeps more garbage between cycles.
  *                    When a cycle allocates more than the room live*F
  *                    (a fast mutator, a collector held to its cpu= share),
- *                    the heap ends cycles past the goal, by up to that room
- *                    once more before the mutators pay assists, and the
- *                    mutators sweep for themselves past the goal.
+ *                    the heap ends cycles past the goal (assists start
+ *                    only past the room once more, or past twice the
+ *                    measured cycle allocation, up to live*(1+4F): the MMU
+ *                    comes first), and the mutators sweep for themselves
+ *                    past the goal.
  *                    msgbuf (bench/macro/peers.c: 200,000 x 1 KiB window, 5
- *                    million pushes, about 175-200 MB live; concurrent,
- *                    cpu=25%, heap=1G, 2 busy vCPUs, one run each,
- *                    2026-12-08; spans swept by the collector / mutator):
+ *                    million pushes, 150-200 MB live at the last cycle;
+ *                    concurrent, cpu=25%, heap=1G, 2 busy vCPUs, one run
+ *                    each, 2026-12-08; spans swept by collector / mutator):
  *                      growth  goal    peak heap  cycles  collector CPU  SWEEP pauses  swept c/m
- *                      0.25    246 MB  338 MB     114     1.64 s         3,115         64k/360k
- *                      0.5     275 MB  392 MB     60      0.94 s         1,474         29k/255k
- *                      1       347 MB  541 MB     36      0.63 s         2,183         73k/138k
- *                      2       529 MB  648 MB     24      0.52 s         648           133k/23k
+ *                      0.25    209 MB  409 MB     73      0.91 s         1,513         50k/258k
+ *                      0.5     220 MB  482 MB     49      0.75 s         1,260         47k/196k
+ *                      1       396 MB  566 MB     34      0.74 s         686           112k/87k
+ *                      2       592 MB  702 MB     23      0.49 s         705           121k/30k
  *                    (jemalloc: 207 MB RSS; before the goal, growth=1
- *                    peaked at 548 MB RSS.)  Here a cycle allocates more
- *                    than live*F below growth=2: the collector's share,
- *                    not F, bounds the heap, and a smaller F buys memory
- *                    with collector CPU, assists and the mutator's sweeping.
+ *                    peaked at 545 MB RSS.)  This workload allocates more
+ *                    during a cycle than live*F at every F here: the
+ *                    collector's CPU share, not F, bounds its heap, and a
+ *                    smaller F buys little memory with collector CPU,
+ *                    cycles and the mutator's sweeping.
  *   cpu=F            CPU share a background collector may take, 0<F<=1 (or 25%)
  *   min_trigger=SIZE never start a cycle below this heap size (0: 4M, or a
  *                    quarter of a smaller heap)
