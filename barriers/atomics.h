@@ -44,6 +44,11 @@ static inline void rtgc_atomic_and(volatile uintptr_t *p, uintptr_t bits) {
 static inline uintptr_t rtgc_atomic_fetch_add(volatile uintptr_t *p, uintptr_t v) {
     return (uintptr_t)AO_fetch_and_add_full((volatile AO_t *)p, (AO_t)v);
 }
+/* A counter bumped by several threads with no ordering implied (the
+ * per-block live counts [sweep.live]: read only after marking has ended). */
+static inline void rtgc_atomic_add(volatile uintptr_t *p, uintptr_t v) {
+    (void)AO_fetch_and_add((volatile AO_t *)p, (AO_t)v);
+}
 /* Returns nonzero when *p was `old` and is now `nv`. */
 static inline int rtgc_atomic_cas(volatile uintptr_t *p, uintptr_t old, uintptr_t nv) {
     return AO_compare_and_swap_full((volatile AO_t *)p, (AO_t)old, (AO_t)nv);

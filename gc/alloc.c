@@ -4,9 +4,12 @@
  * the size class.  When that list is empty, refill() gives the thread a span
  * to allocate from, trying in order of cost:
  *   1. a span swept earlier that still has free cells      (heap->partial)
- *   2. a span not yet swept since the last cycle: sweep it   (heap->unswept)
- *      here, lazily [sweep.lazy]
- *   3. fresh blocks, while heap_size stays under the trigger
+ *   2. fresh blocks, while heap_size stays under the pacer's goal
+ *      [cycle.goal] and heap_live under the trigger
+ *   3. at the goal: a span not yet swept since the last cycle
+ *      (heap->unswept), swept here: the collector sweeps them otherwise,
+ *      and a mutator only when it would grow the heap past the goal
+ *      [sweep.bg]; then fresh blocks up to the limit
  *   4. over the trigger: a collection, then fresh blocks up to the limit
  *   5. at the limit: sweep every unswept span (emptied spans give their
  *      blocks back), collect once more, then out of memory.
@@ -47,13 +50,6 @@ enum { GOT_SPAN, NEED_COLLECT_SOFT, NEED_COLLECT_HARD, NO_MEMORY, SWEEP_MORE };
 typedef struct sweep_clock {
     uint64_t soft, hard;   /* deadlines: roomy heap, full heap */
 } sweep_clock;
-
-static bool sweep_unswept_left(rtgc_heap *h) {
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
-        if (h->unswept[c].head)
-            return true;
-    return false;
-}
 
 /* Give up the thread's span of class cls (lock held).  Its remaining free
  * cells go back with it: they are free cells the next sweep re-threads. */
@@ -133,25 +129,45 @@ static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
     t->fast.free[s->cls] = list;
 }
 
-/* At the limit (lock held): sweep unswept spans of any class until this
- * class has a span with free cells or a span was given back and `need`
- * bytes fit.  Returns cells swept. */
-static size_t sweep_until_room(rtgc_heap *h, unsigned cls, size_t need, uint64_t deadline) {
+/* [cycle.goal] Lock held: `need` more bytes of spans would take the heap
+ * past the pacer's goal, or past three quarters of the limit: a tight heap
+ * reuses swept memory before it takes fresh blocks, so that fresh spans
+ * do not use up the runs of free blocks a large object or another class
+ * will need. */
+/* [sweep.lazy] In stw mode nothing sweeps between two stops but the
+ * allocator: a refill sweeps its own class's spans before it takes fresh
+ * blocks (the mode has no pause budget to keep).  The other modes leave
+ * the sweep to the collector [sweep.bg] until the heap is at the goal. */
+static bool sweeps_lazily(const rtgc_heap *h) {
+    return h->cfg.mode == RTGC_MODE_STW;
+}
+
+static bool at_goal(const rtgc_heap *h, size_t need) {
+    return h->heap_size + need > h->heap_goal || h->heap_size + need > h->cfg.heap_limit / 4 * 3;
+}
+
+/* Memory is short (lock held): sweep unswept spans, this class's first,
+ * then (with `any`) any class's, until this class has a span with free
+ * cells, `need` bytes fit under `cap`, or the deadline.  Returns the work
+ * done. */
+static size_t sweep_until_room(rtgc_heap *h, unsigned cls, bool any, size_t need, size_t cap, uint64_t deadline) {
     size_t cells = 0;
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
+    for (unsigned k = 0; k <= (any ? RTGC_SIZE_CLASSES : 0); k++) {
         span *s;
-        while ((s = list_pop(&h->unswept[c]))) {
-            cells += sweep_popped(h, s);
-            if (h->partial[cls].head || h->heap_size + need <= h->cfg.heap_limit)
-                return cells;
-            if (os_now_ns() >= deadline)
+        while ((s = list_pop(&h->unswept[k == 0 ? cls : k - 1]))) {
+            cells += sweep_popped(h, s, BY_MUTATOR);
+            if (h->partial[cls].head || h->heap_size + need <= cap || os_now_ns() >= deadline)
                 return cells;
         }
     }
     return cells;
 }
 
-/* Lock held.  Find the thread a span of class cls. */
+/* Lock held.  Find the thread a span of class cls.  [sweep.bg] In order:
+ * a swept span with free cells; fresh blocks while under the pacer's goal
+ * (and the trigger); at the goal, unswept spans swept here (a SWEEP pause,
+ * against the clock [alloc.sweep_bound]), then fresh blocks up to the
+ * limit; at the limit, sweeping on (SWEEP_MORE) or a collection. */
 static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept,
                   const sweep_clock *clk) {
     span *s = t->own[cls];
@@ -165,59 +181,50 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
     }
     disown(h, t, cls);
     size_t need = class_blocks(cls) * BLOCK_SIZE;
-    bool swept_for_room = false;
+    bool swept_for_goal = false, swept_for_limit = false;
     for (;;) {
-        s = list_pop(&h->partial[cls]);
-        if (!s)
-            s = list_pop(&h->unswept[cls]);
-        if (s) {
-            /* A span not swept since the last cycle ended is swept first
-             * [sweep.lazy]; partial spans can be stale in the concurrent
-             * modes, between the end of marking and the MARK_OFF round. */
-            if (s->swept_cycle != h->cycle) {
-                *swept += sweep_span(h, s);
-                if (s->nfree == 0 || s->nfree == s->ncells) {
-                    sweep_place(h, s);
-                    /* [alloc.sweep_bound] A heap full of live spans would
-                     * make one refill sweep them all: past its time, take
-                     * fresh blocks instead, and leave the rest to later
-                     * refills and the background sweeper. */
-                    bool roomy = h->heap_size + need <= h->cfg.heap_limit / 4 * 3;
-                    if (os_now_ns() < (roomy ? clk->soft : clk->hard))
-                        continue;
-                    over_trigger_ok = true;
-                    s = NULL;
+        if ((s = list_pop(&h->partial[cls]))) {
+            if (s->swept_cycle == h->cycle) {
+                if (s->free || s->nthreaded < s->ncells) {
+                    own(h, t, s);
+                    return GOT_SPAN;
                 }
-            } else if (!s->free && s->nthreaded == s->ncells) {
                 list_push(&h->full[cls], s, LIST_FULL);  /* swept, nothing free */
-                continue;
+            } else if (!at_goal(h, need) && !sweeps_lazily(h)) {
+                /* Stale: given back between the end of marking and the
+                 * MARK_OFF round [sweep.once].  The collector sweeps it. */
+                list_push(&h->unswept[cls], s, LIST_UNSWEPT);
+            } else {
+                *swept += sweep_popped(h, s, BY_MUTATOR);
             }
-            if (s) {
+            continue;
+        }
+        if ((at_goal(h, need) || sweeps_lazily(h)) && !swept_for_goal) {
+            /* [alloc.sweep_bound] This class's spans only (sweeping other
+             * classes' spans helps this refill only if one is wholly dead);
+             * past its time, take fresh blocks instead, and leave the rest
+             * to later refills and the collector. */
+            swept_for_goal = true;
+            bool roomy = h->heap_size + need <= h->cfg.heap_limit / 4 * 3;
+            size_t cap = sweeps_lazily(h) ? 0 : h->heap_goal;   /* lazily: until this class has room */
+            *swept += sweep_until_room(h, cls, false, need, cap, roomy ? clk->soft : clk->hard);
+            continue;                /* the lists may hold a span for us now */
+        }
+        if (h->heap_size + need <= h->cfg.heap_limit) {
+            if (heap_live(h) + need > h->trigger && !over_trigger_ok)
+                return NEED_COLLECT_SOFT;
+            if ((s = span_new_small(h, cls))) {
                 own(h, t, s);
                 return GOT_SPAN;
             }
         }
-        if (h->heap_size + need > h->cfg.heap_limit) {
-            if (!swept_for_room) {
-                swept_for_room = true;
-                *swept += sweep_until_room(h, cls, need, clk->hard);
-                continue;            /* the lists may hold a span for us now */
-            }
-            return sweep_unswept_left(h) ? SWEEP_MORE : NEED_COLLECT_HARD;
+        /* At the limit, or no run of blocks for the span. */
+        if (!swept_for_limit) {
+            swept_for_limit = true;
+            *swept += sweep_until_room(h, cls, true, need, h->cfg.heap_limit, clk->hard);
+            continue;
         }
-        if (heap_live(h) + need > h->trigger && !over_trigger_ok)
-            return NEED_COLLECT_SOFT;
-        s = span_new_small(h, cls);
-        if (!s) {
-            if (!swept_for_room) {
-                swept_for_room = true;
-                *swept += sweep_until_room(h, cls, need, clk->hard);
-                continue;
-            }
-            return sweep_unswept_left(h) ? SWEEP_MORE : NEED_COLLECT_HARD;
-        }
-        own(h, t, s);
-        return GOT_SPAN;
+        return sweep_pending(h) ? SWEEP_MORE : NEED_COLLECT_HARD;
     }
 }
 
@@ -230,7 +237,7 @@ static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool zero, b
         return NULL;
     }
     if (h->heap_size + bytes > h->cfg.heap_limit) {
-        sweep_all_unswept(h);
+        sweep_all_unswept(h, BY_MUTATOR);
         if (h->heap_size + bytes > h->cfg.heap_limit) {
             *status = NEED_COLLECT_HARD;
             return NULL;
@@ -241,7 +248,7 @@ static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool zero, b
     }
     span *s = span_new_large(h, size, zero);
     if (!s) {
-        sweep_all_unswept(h);
+        sweep_all_unswept(h, BY_MUTATOR);
         s = span_new_large(h, size, zero);
         if (!s) {
             *status = NEED_COLLECT_HARD;

@@ -12,7 +12,8 @@
  *   5. mark                     roots, then drain the mark stack
  *   6. (verify=1) verify        the closure of the marks [verify.closure]
  *   7. sweep large objects,     small spans go to the unswept lists, to be
- *      queue the small spans    swept lazily by allocation
+ *      queue the small spans    swept by allocation once the heap reaches
+ *                               the goal [sweep.bg], the rest in step 2
  *   8. set the next trigger     live * (1 + growth), at least min_trigger,
  *                               at most the limit; give idle blocks back
  *   9. restart the world
@@ -21,12 +22,16 @@
  */
 #include "internal.h"
 
+/* [cycle.goal] A stopped collection allocates nothing while it runs: the
+ * trigger is the goal, live * (1 + growth), at least min_trigger, at most
+ * the limit; mutators sweep (lazily, in refills) once the heap reaches it. */
 static void set_trigger(rtgc_heap *h) {
     double want = (double)h->marked_bytes * (1.0 + h->cfg.growth_factor);
     size_t trig = want > (double)h->cfg.heap_limit ? h->cfg.heap_limit : (size_t)want;
     if (trig < h->cfg.min_trigger)
         trig = h->cfg.min_trigger;
     h->trigger = trig;
+    h->heap_goal = trig;
 }
 
 /* Marking is complete (lock held): free dead large objects, count the
@@ -68,7 +73,7 @@ void cycle_verify_marks(rtgc_heap *h) {
 
 static void collect_world_stopped(rtgc_heap *h) {
     pthread_mutex_lock(&h->lock);
-    sweep_all_unswept(h);
+    sweep_all_unswept(h, BY_COLLECTOR);
     for (rtgc_thread *t = h->threads; t; t = t->next)
         alloc_disown_all(h, t);
     h->epoch = h->epoch == 1 ? 2 : 1;
@@ -133,14 +138,17 @@ void collect_full(rtgc_thread *t, rtgc_pause_cause cause) {
      * first, so one more suffices; in MARK_OFF, the cycle was counted
      * before the phase was set (a release the acquire pairs with), so the
      * second read counts it, and the next starts after the call: one more;
-     * any other phase, the cycle under way may have been counted or not by
+     * in SWEEP, either the last cycle's sweep (counted, the next marking
+     * flips the epoch after the call: one more) or the sweep before a
+     * cycle's flip (not counted yet, marks after the call: one more); any
+     * other phase, the cycle under way may have been counted or not by
      * the second read, and two more are needed either way.  (Read the
      * other way round, a cycle under way at the count's read and finished
      * by the phase's would have met the target of one more.) */
     uint64_t t0 = os_now_ns();
     uintptr_t phase = rtgc_atomic_load_acquire(&h->phase);
     uint64_t counted = rtgc_atomic_load_acquire(&h->cycle);
-    cycle_wait(t, counted + (phase != PHASE_IDLE && phase != PHASE_MARK_OFF ? 2 : 1));
+    cycle_wait(t, counted + (phase != PHASE_IDLE && phase != PHASE_MARK_OFF && phase != PHASE_SWEEP ? 2 : 1));
     record_pause(h, t, cause, t0, os_now_ns(), 0, 0);
 }
 

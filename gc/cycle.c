@@ -18,8 +18,9 @@
  *
  * The phases (gc/DESIGN.md, "The concurrent collector", [rt.invariant]):
  *
- *   SWEEP      finish the previous cycle's sweep, a span at a time; then
- *              flip the epoch                                 [sweep.epoch]
+ *   SWEEP      sweep the last cycle's spans in bounded units (spans with
+ *              no marked cell go back whole) [sweep.bg] [sweep.live];
+ *              then, when a cycle is wanted, flip the epoch   [sweep.epoch]
  *   MARK_ON    round: barriers on (MARKING|STORE), spans back
  *   ROOTS      round: each thread's roots in slices: the first shades its
  *              frames and handles and starts black allocation, the last
@@ -36,6 +37,7 @@
  *              (verify=1: a stop of the world re-checks the marks) count
  *              the cycle and queue the stale spans for sweeping
  *   MARK_OFF   round: barriers off, spans back              [sweep.once]
+ *              then SWEEP again: the cycle ends when its sweep is done
  *
  * No step stops more than one thread at a time: a round is a handshake each
  * thread serves at its own safepoint (handshake.c), one pause per thread.
@@ -138,27 +140,49 @@ static void set_phase(rtgc_heap *h, enum phase p) {
     rtgc_atomic_store_release(&h->phase, p);
 }
 
-/* ---- the pacer [cycle.pacer] ----
- * After a cycle: the next one starts at live * (1 + growth), but early
- * enough that the bytes the mutators allocated during the last cycle, with
- * half again as margin, still fit under the limit; never below
- * min_trigger, never above the limit. */
+/* ---- the pacer [cycle.pacer] [cycle.goal] ----
+ * [cycle.goal] The heap the pacer aims at, in span bytes, is
+ * live * (1 + growth) plus a margin of two spans for each size class in use
+ * (a class's partly used span and its next one are not shared out; at most
+ * a sixteenth of the limit), never below min_trigger, never above the limit: the limit is a hard cap, not
+ * the aim (as GOGC is bounded by GOMEMLIMIT).  A cycle starts when heap_live
+ * reaches the goal less what the mutators are expected to allocate while it
+ * runs: the bytes handed out during the last cycles (the measured
+ * allocation rate times the measured cycle length), smoothed, with a
+ * quarter more for variance and at least an eighth of the room between
+ * live and the goal.  The mutators take fresh blocks up to the goal and
+ * sweep for themselves only past it (alloc.c, [sweep.bg]); assists keep
+ * marking ahead of allocation over the runway from the trigger to the goal
+ * (pace_debt_ns).  Lock held. */
+static size_t goal_of(const rtgc_heap *h, size_t live) {
+    size_t margin = 0;
+    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
+        if (h->partial[c].head || h->full[c].head || h->unswept[c].head)
+            margin += 2 * class_blocks(c) * BLOCK_SIZE;
+    if (margin > h->cfg.heap_limit / 16)
+        margin = h->cfg.heap_limit / 16;    /* bounded: many classes in a small heap */
+    double want = (double)live * (1.0 + h->cfg.growth_factor) + (double)margin;
+    return want > (double)h->cfg.heap_limit ? h->cfg.heap_limit : (size_t)want;
+}
+
 static void pace(rtgc_heap *h) {
     size_t limit = h->cfg.heap_limit, live = h->marked_bytes;
-    double want = (double)live * (1.0 + h->cfg.growth_factor);
-    size_t trig = want > (double)limit ? limit : (size_t)want;
-    size_t runway = h->last_cycle_alloc ? (size_t)(h->last_cycle_alloc * 3 / 2) : limit / 8;
-    if (runway > limit / 2)
-        runway = limit / 2;
-    if (trig + runway > limit)
-        trig = limit > runway ? limit - runway : 0;
-    if (trig < live + (limit - (live < limit ? live : limit)) / 4 && trig < want)
-        trig = live + (limit - (live < limit ? live : limit)) / 4;
-    if (trig < h->cfg.min_trigger)
+    size_t goal = goal_of(h, live);
+    double last = (double)h->last_cycle_alloc;
+    h->cycle_alloc_avg = h->cycle_alloc_avg > 0 ? 0.5 * h->cycle_alloc_avg + 0.5 * last : last;
+    size_t room = goal > live ? goal - live : 0;
+    double expect = h->cycle_alloc_avg * 1.25;
+    if (expect < (double)(room / 8))
+        expect = (double)(room / 8);
+    size_t trig = expect < (double)room ? goal - (size_t)expect : live;
+    if (trig < h->cfg.min_trigger) {
+        /* A small heap: no cycle before min_trigger, and room above it. */
         trig = h->cfg.min_trigger;
-    if (trig > limit)
-        trig = limit;
-    h->trigger = trig;
+        if (goal < trig + (size_t)expect)
+            goal = trig + (size_t)expect;
+    }
+    h->trigger = trig > limit ? limit : trig;
+    h->heap_goal = goal > limit ? limit : goal;
 }
 
 /* ---- one step ---- */
@@ -167,40 +191,55 @@ static void start_cycle(rtgc_heap *h) {
     h->cycle_work_ns = 0;
     pthread_mutex_lock(&h->lock);
     h->cycle_alloc_start = h->handed_out;
-    /* [cycle.pacer] Marking should be done before the heap reaches the
-     * goal: most of the way to the limit.  The work expected is the last
-     * cycle's live bytes (the whole heap, the first time). */
-    uint64_t live = heap_live(h);
-    size_t limit = h->cfg.heap_limit;
+    /* [cycle.pacer] The trigger aims a cycle at the goal [cycle.goal];
+     * assists make sure it ends by the goal plus the room once more
+     * (live * (1 + 2 * growth), the limit before the first cycle), or by
+     * twice the allocation measured in past cycles when that is more (up
+     * to live * (1 + 4 * growth)): a
+     * cycle that runs at the measured pace pays none (the MMU comes
+     * first: assists are mutator time), one the mutators outrun does.  A
+     * cycle that starts late (its sweep took long) still gets half the
+     * room as runway: steeper assists, not a wall (an eighth or a quarter
+     * made test_rt's incremental mutator assist through its MMU share).  The work expected is the last cycle's
+     * live bytes (the whole heap, the first time). */
+    uint64_t live = heap_live(h), goal = h->heap_goal, last = h->stats.live_bytes;
+    uint64_t room = goal > last ? goal - last : goal;
+    uint64_t end = h->cycle ? goal + room : goal, paced = live + (uint64_t)(h->cycle_alloc_avg * 2);
+    if (paced > goal + 3 * room)
+        paced = goal + 3 * room;
+    if (end < paced)
+        end = paced;                  /* twice the measured pace, up to live * (1 + 4 * growth) */
+    if (end < live + room / 2)
+        end = live + room / 2;
     h->pace_heap_start = live;
-    h->pace_goal = live + (limit > live ? (limit - live) * 7 / 8 : 0);
+    h->pace_goal = end;
     h->pace_work = h->cycle ? h->stats.live_bytes : h->heap_size;
     pthread_mutex_unlock(&h->lock);
+    rtgc_atomic_store(&h->cycle_begun, 1);
     emit_event(h, RTGC_EV_CYCLE_START, 0);
     set_phase(h, PHASE_SWEEP);
     helpers_wake(h);                 /* from sleep to polling, for this cycle [share.wake] */
 }
 
-/* One unswept span, or else (when `shrink`) up to 1 MiB of idle blocks
- * given back; false when there is nothing left to do.  A cycle's SWEEP
- * phase does not shrink: giving memory back is idle-time work, and the
- * mutators allocate, unpaced, until marking starts. */
-static bool sweep_one(rtgc_heap *h, bool shrink, uint64_t deadline) {
-    heap_lock_handoff(h, deadline);
+/* Idle (no cycle, nothing to sweep): give back up to 1 MiB of blocks that
+ * stayed free for a whole cycle; false when there were none.  Idle-time
+ * work only: during a cycle it would prolong the phases in which mutators
+ * allocate. */
+static bool shrink_idle(rtgc_heap *h) {
+    heap_lock_handoff(h, os_now_ns() + 200000);
     pthread_mutex_lock(&h->lock);
-    span *s = NULL;
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES && !s; c++)
-        s = list_pop(&h->unswept[c]);
-    size_t shrunk = 0;
-    if (s) {
-        sweep_popped(h, s);
-    } else if (shrink) {
-        shrunk = heap_decommit_idle(h, 16);     /* 1 MiB at a time */
-    }
+    size_t shrunk = sweep_pending(h) ? 0 : heap_decommit_idle(h, 16);     /* 1 MiB at a time */
     pthread_mutex_unlock(&h->lock);
     if (shrunk)
         emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);
-    return s != NULL || shrunk != 0;
+    return shrunk != 0;
+}
+
+static bool cycle_wanted(rtgc_heap *h) {
+    pthread_mutex_lock(&h->cycle_lock);
+    bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle);
+    pthread_mutex_unlock(&h->cycle_lock);
+    return wanted;
 }
 
 static void finish_cycle(rtgc_heap *h) {
@@ -214,7 +253,7 @@ static void finish_cycle(rtgc_heap *h) {
     }
     pace(h);
     pthread_mutex_unlock(&h->lock);
-    set_phase(h, PHASE_IDLE);
+    set_phase(h, PHASE_SWEEP);           /* the cycle sweeps its spans [sweep.bg] */
     emit_event(h, RTGC_EV_CYCLE_END, h->marked_bytes);
     pthread_mutex_lock(&h->cycle_lock);
     pthread_cond_broadcast(&h->cycle_cv);
@@ -246,26 +285,33 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
     bool did = false;
     for (;;) {
         switch ((enum phase)rtgc_atomic_load(&h->phase)) {
-        case PHASE_IDLE: {
-            pthread_mutex_lock(&h->cycle_lock);
-            bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle);
-            pthread_mutex_unlock(&h->cycle_lock);
-            if (!wanted)
+        case PHASE_IDLE:
+            if (!cycle_wanted(h))
                 return false;
             start_cycle(h);
             break;
-        }
         case PHASE_SWEEP:
-            if (sweep_one(h, false, deadline)) {
-                if (os_now_ns() >= deadline)
-                    return true;
-                break;
+            /* [sweep.bg] The last cycle's spans, in bounded units; then,
+             * if a cycle is wanted, its marking [sweep.epoch]. */
+            if (sweep_slice(h, deadline))
+                return true;
+            if (!rtgc_atomic_load(&h->cycle_begun)) {
+                if (!cycle_wanted(h)) {
+                    set_phase(h, PHASE_IDLE);
+                    return false;
+                }
+                start_cycle(h);
             }
             /* Grey hand-overs left from the last cycle (objects a thread
              * shaded after termination, already marked then) would make
              * this cycle trace from them as if they were roots: drop them. */
             grey_discard(h);
             pthread_mutex_lock(&h->lock);
+            if (sweep_pending(h)) {        /* a refill queued a span meanwhile */
+                pthread_mutex_unlock(&h->lock);
+                break;
+            }
+            rtgc_atomic_store(&h->cycle_begun, 0);
             rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
             __atomic_store_n(&h->marked_bytes, 0, __ATOMIC_RELAXED); /* pace_debt_ns reads it from the sweep phase on */
             h->marked_objects = 0;
@@ -390,7 +436,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             if (!round_progress(h, self, deadline))
                 return true;
             finish_cycle(h);
-            return false;
+            return true;               /* the sweep goes on in the next slice */
         }
         if (os_now_ns() >= deadline && rtgc_atomic_load(&h->phase) != PHASE_IDLE)
             return true;
@@ -474,16 +520,16 @@ static void assist_or_yield(rtgc_thread *t, uint64_t ns) {
  * quantum of allocation [alloc.quantum], instead of one long one at the
  * limit. */
 static uint64_t pace_debt_ns(rtgc_heap *h) {
-    /* From the cycle's first phase: finishing the last cycle's sweep is
-     * part of the cycle's work, and a mutator that allocates unpaced while
-     * the sweep goes on (at the collector's CPU share) eats the runway
-     * marking needs (GCBench in the VM: from 107 to 130 MiB of a 128 MiB
-     * heap before marking began, then a stall). */
+    /* Marking is paced by the allocation made since it began: the sweep
+     * that may come first is unpaced but short (the collector sweeps right
+     * after each cycle [sweep.bg]; taking what was allocated meanwhile off
+     * the runway made incremental mode assist through most of its MMU
+     * share); at the limit's edge every phase asks for a full slice. */
     uintptr_t ph = rtgc_atomic_load(&h->phase);
     if (ph < PHASE_SWEEP || ph > PHASE_TERMINATE)
         return 0;
     heap_lock_as_mutator(h);
-    uint64_t alloc = h->handed_out - h->cycle_alloc_start;
+    uint64_t alloc = h->handed_out - h->handed_at_mark_start;
     uint64_t runway = h->pace_goal > h->pace_heap_start ? h->pace_goal - h->pace_heap_start : 1;
     uint64_t work = h->pace_work, heap = h->heap_size, limit = h->cfg.heap_limit;
     double rate = h->mark_rate > 0 ? h->mark_rate : 0.5;   /* bytes/ns; 500 MB/s until measured */
@@ -491,7 +537,12 @@ static uint64_t pace_debt_ns(rtgc_heap *h) {
     uint64_t marked = __atomic_load_n(&h->marked_bytes, __ATOMIC_RELAXED);
     if (heap + (limit >> 6) >= limit)
         return UINT64_MAX;                /* at the limit's edge: a full slice */
-    double due = (double)work * ((double)alloc / (double)runway);
+    if (ph == PHASE_SWEEP)
+        return 0;
+    /* A quarter of the work as slack: the marker's first slices (root
+     * rounds) mark little, and assists for that would be mutator time
+     * spent on nothing the runway needs. */
+    double due = (double)work * ((double)alloc / (double)runway) - (double)work / 4;
     if (due <= (double)marked)
         return 0;
     double ns = (due - (double)marked) / rate;
@@ -616,6 +667,18 @@ static void rest(rtgc_heap *h, uint64_t ns) {
     pthread_mutex_unlock(&h->cycle_lock);
 }
 
+/* [sweep.bg] The cycle's sweep is behind when the heap has reached the
+ * goal with spans still unswept: the mutators sweep for themselves from
+ * there (a pause each), so the collector sweeps on without its rest. */
+static bool sweep_behind(rtgc_heap *h) {
+    if (rtgc_atomic_load(&h->phase) != PHASE_SWEEP)
+        return false;
+    heap_lock_as_mutator(h);
+    bool behind = h->heap_size >= h->heap_goal && sweep_pending(h);
+    pthread_mutex_unlock(&h->lock);
+    return behind;
+}
+
 /* One slice of the collector thread; returns how long to rest after it. */
 static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
     share_update(h);
@@ -635,7 +698,7 @@ static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
     }
     *nap = 0;
     if (active && !rtgc_atomic_load(&h->stalled) && h->cfg.cpu_share < 1.0 &&
-        !rtgc_atomic_load(&h->share_idle_core) && !pace_debt_ns(h))
+        !rtgc_atomic_load(&h->share_idle_core) && !pace_debt_ns(h) && !sweep_behind(h))
         return (uint64_t)((double)work * (1.0 - h->cfg.cpu_share) / h->cfg.cpu_share);
     return 0;
 }
@@ -647,11 +710,12 @@ static void *collector_main(void *arg) {
     while (!h->shutdown) {
         bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle) || cycle_active(h);
         if (!wanted) {
-            /* Idle: sweep in the background, a span at a time. */
+            /* Idle: give idle memory back, 1 MiB at a time (sweeping is
+             * the cycle's own last phase [sweep.bg]). */
             pthread_mutex_unlock(&h->cycle_lock);
-            bool swept = sweep_one(h, true, os_now_ns() + 200000);
+            bool shrunk = shrink_idle(h);
             pthread_mutex_lock(&h->cycle_lock);
-            if (!swept && !h->shutdown && h->cycle_requested <= rtgc_atomic_load(&h->cycle))
+            if (!shrunk && !h->shutdown && h->cycle_requested <= rtgc_atomic_load(&h->cycle))
                 pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
             continue;
         }

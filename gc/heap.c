@@ -160,6 +160,7 @@ static void give_blocks(rtgc_heap *h, size_t i, size_t n) {
         h->block_state[k] = BLOCK_FREE_DIRTY;
         h->block_span[k] = NULL;
         h->block_freed[k] = cyc;
+        rtgc_atomic_store(&h->block_live[k], 0);   /* [sweep.live] a new span's counts start at zero */
     }
     if (i < h->hint_dirty)
         h->hint_dirty = i;
@@ -438,9 +439,10 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     h->block_span = calloc(h->nblocks, sizeof *h->block_span);
     h->block_state = calloc(h->nblocks, 1);
     h->block_freed = calloc(h->nblocks, sizeof *h->block_freed);
+    h->block_live = calloc(h->nblocks, sizeof *h->block_live);
     h->layout_info = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layout_info);
     h->layouts = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layouts);
-    if (!h->base || !h->markmap || !h->block_span || !h->block_state || !h->block_freed || !h->layout_info ||
+    if (!h->base || !h->markmap || !h->block_span || !h->block_state || !h->block_freed || !h->block_live || !h->layout_info ||
         !h->layouts) {
         set_error(err, RTGC_ENOMEM, "heap_limit", "cannot reserve %zu bytes of address space for the heap", reserve);
         if (h->base) os_release(h->base, reserve);
@@ -448,6 +450,7 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
         free(h->block_span);
         free(h->block_state);
         free(h->block_freed);
+        free((void *)h->block_live);
         free(h->layout_info);
         free(h->layouts);
         free(h);
@@ -466,6 +469,7 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
         h->cfg.min_trigger = c.heap_limit / 4 < ((size_t)4 << 20) ? c.heap_limit / 4 : ((size_t)4 << 20);
     }
     h->trigger = h->cfg.min_trigger;
+    h->heap_goal = c.heap_limit;          /* nothing to sweep before the first cycle [cycle.goal] */
     h->next_thread_id = 1;
     pthread_mutex_init(&h->lock, NULL);
     pthread_mutex_init(&h->threads_lock, NULL);
@@ -543,6 +547,7 @@ void rtgc_heap_destroy(rtgc_heap *h) {
     free(h->block_span);
     free(h->block_state);
     free(h->block_freed);
+    free((void *)h->block_live);
     free(h->layout_info);
     free(h->layouts);
     pthread_mutex_destroy(&h->lock);

@@ -194,6 +194,7 @@ struct rtgc_heap {
     span **block_span;
     uint8_t *block_state;      /* enum block_state */
     uint32_t *block_freed;     /* cycle in which a free dirty block was freed */
+    volatile uintptr_t *block_live; /* cells starting in the block marked since its span was swept [sweep.live] */
     size_t hint_clean, hint_dirty;
     size_t decommit_cursor;    /* where heap_decommit_idle goes on */
 
@@ -206,7 +207,8 @@ struct rtgc_heap {
     size_t heap_size;          /* bytes in spans */
     size_t heap_peak;
     size_t committed;
-    size_t trigger;            /* heap_size at which the next cycle starts */
+    size_t trigger;            /* heap_live at which the next cycle starts [cycle.pacer] */
+    size_t heap_goal;          /* heap_size the pacer aims at: live * (1 + growth) + margin [cycle.goal] */
     uint8_t epoch;             /* mark byte value of "marked" this cycle: 1 or 2 */
 
     /* layouts */
@@ -281,6 +283,8 @@ struct rtgc_heap {
     uint64_t cycle_work_ns;          /* time spent in cycle_step this cycle (gc_lock) */
     double mark_rate;                /* bytes marked per ns of cycle work, last cycles */
     uint64_t last_cycle_alloc;       /* bytes allocated during the last cycle [cycle.pacer] */
+    double cycle_alloc_avg;          /* the same, smoothed over the last cycles [cycle.goal] */
+    volatile uintptr_t cycle_begun;  /* start_cycle has run for the cycle whose marking is next */
     volatile uintptr_t stalled;      /* threads waiting at the heap limit */
     volatile uintptr_t lock_waiters; /* mutators waiting for `lock` [heap.handoff] */
 
@@ -336,7 +340,7 @@ struct rtgc_heap {
  * MARK_ON to TERMINATE. */
 enum phase {
     PHASE_IDLE = 0,
-    PHASE_SWEEP,       /* finishing the previous cycle's sweep */
+    PHASE_SWEEP,       /* sweeping the last cycle's spans; then marking, if a cycle is wanted [sweep.bg] */
     PHASE_MARK_ON,     /* round: barriers on */
     PHASE_ROOTS,       /* round: each thread's roots, in slices */
     PHASE_TRACE,       /* draining grey objects */
@@ -394,6 +398,31 @@ static inline char *cell_start(const span *s, const void *p) {
 /* rtgc_layout_register; `traced` keeps a layout without reference slots
  * off the [mark.noscan] path (the ephemeron's, traced by weak.c). */
 rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *id, rtgc_error *err, bool traced);
+/* [sweep.live] Count a mark of a small cell: its block's live counter
+ * goes up by one.  Called wherever a small cell's mark byte is set to the
+ * epoch (mark.c: claim, mark_object, premark_list); large objects are
+ * checked by their one mark byte and need no count, but counting them is
+ * harmless (span_release resets the counters of every block it frees). */
+static inline void live_count(rtgc_heap *h, const void *obj) {
+    rtgc_atomic_add(&h->block_live[block_index(h, obj)], 1);
+}
+/* The same for a marker alone (the world stopped, no helper): no locked
+ * instruction. */
+static inline void live_count_alone(rtgc_heap *h, const void *obj) {
+    volatile uintptr_t *c = &h->block_live[block_index(h, obj)];
+    rtgc_atomic_store(c, rtgc_atomic_load(c) + 1);
+}
+/* Cells of span s marked since it was last swept (or more: a count is
+ * never too low) [sweep.live]; times cell_size, its live bytes. */
+static inline size_t span_live_cells(const rtgc_heap *h, const span *s) {
+    size_t n = 0, b = block_index(h, s->base);
+    for (size_t i = 0; i < s->nblocks; i++)
+        n += rtgc_atomic_load(&h->block_live[b + i]);
+    return n;
+}
+static inline size_t span_live_bytes(const rtgc_heap *h, const span *s) {
+    return span_live_cells(h, s) * s->cell_size;
+}
 
 /* ---- span lists (heap.c) ---- */
 void list_push(span_list *l, span *s, uint8_t id);
@@ -418,10 +447,18 @@ void gc_lock_as_mutator(rtgc_thread *t);
 void alloc_disown_all(rtgc_heap *h, rtgc_thread *t);     /* lock held */
 
 /* ---- sweep.c ---- */
-size_t sweep_span(rtgc_heap *h, span *s);              /* lock held; returns cells visited */
-size_t sweep_all_unswept(rtgc_heap *h);                /* lock held */
+/* Who swept a span, for the stats: the cycle's own work (the collector
+ * thread, incremental and step slices, a stop of the world), or a mutator's
+ * allocation slow path [sweep.bg]. */
+enum sweeper { BY_COLLECTOR, BY_MUTATOR };
+size_t sweep_span(rtgc_heap *h, span *s, enum sweeper who); /* lock held; returns cells visited */
+size_t sweep_all_unswept(rtgc_heap *h, enum sweeper who); /* lock held */
 void sweep_queue_all(rtgc_heap *h);                    /* lock held: partial and full to unswept */
-size_t sweep_popped(rtgc_heap *h, span *s);            /* lock held: sweep if stale, then file [sweep.once] */
+size_t sweep_popped(rtgc_heap *h, span *s, enum sweeper who); /* lock held: sweep if stale, then file [sweep.once] */
+bool sweep_pending(const rtgc_heap *h);                /* lock held: a span is still unswept */
+/* Sweep unswept spans until the deadline or none is left, handing the lock
+ * to waiting mutators between units [heap.handoff]; true if any is left. */
+bool sweep_slice(rtgc_heap *h, uint64_t deadline);
 void sweep_large(rtgc_heap *h);                        /* world stopped */
 bool sweep_place(rtgc_heap *h, span *s);               /* after a sweep: file or release */
 

@@ -158,9 +158,13 @@ static inline bool claim_epoch(rtgc_heap *h, void *obj, uint8_t e, bool atomic) 
         return false;
     if (!atomic) {
         rtgc_store_u8(mb, e);
+        live_count_alone(h, obj);    /* [sweep.live] */
         return true;
     }
-    return rtgc_atomic_cas_u8(mb, o, e) == o;
+    if (rtgc_atomic_cas_u8(mb, o, e) != o)
+        return false;
+    live_count(h, obj);              /* [sweep.live] */
+    return true;
 }
 
 void marker_mark(marker *m, void *obj) {
@@ -201,6 +205,7 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v) {
 typedef struct mark_cx {
     const char *base, *end;
     uint8_t *bias;              /* markmap_bias */
+    volatile uintptr_t *block_live;
     const layout_desc *layouts;
     uint8_t epoch;
     bool atomic;
@@ -208,7 +213,8 @@ typedef struct mark_cx {
 
 static inline mark_cx cx_of(const marker *m) {
     const rtgc_heap *h = m->h;
-    return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .layouts = h->layouts,
+    return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .block_live = h->block_live,
+                     .layouts = h->layouts,
                      .epoch = m->epoch, .atomic = m->atomic};
 }
 
@@ -223,10 +229,15 @@ static inline __attribute__((always_inline)) void mark_ref(marker *m, mark_cx cx
     uint8_t o = rtgc_load_u8(mb);
     if (o == cx.epoch)
         return;
-    if (!cx.atomic)
+    volatile uintptr_t *live = &cx.block_live[((const char *)p - cx.base) >> BLOCK_SHIFT];
+    if (!cx.atomic) {
         rtgc_store_u8(mb, cx.epoch);
-    else if (rtgc_atomic_cas_u8(mb, o, cx.epoch) != o)
+        rtgc_atomic_store(live, rtgc_atomic_load(live) + 1);   /* [sweep.live], alone */
+    } else if (rtgc_atomic_cas_u8(mb, o, cx.epoch) == o) {
+        rtgc_atomic_add(live, 1);                               /* [sweep.live] */
+    } else {
         return;
+    }
     push(m, p);
 }
 
@@ -572,6 +583,16 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
  * whatever is allocated from them is born marked. */
 void premark_list(rtgc_heap *h, void *list) {
     uint8_t e = h->epoch;
-    for (void **c = list; c; c = c[1])
+    size_t blk = 0, n = 0;           /* [sweep.live] counted a block at a time */
+    for (void **c = list; c; c = c[1]) {
         rtgc_store_u8(mark_byte(h, c), e);
+        if (n && block_index(h, c) != blk) {
+            rtgc_atomic_add(&h->block_live[blk], n);
+            n = 0;
+        }
+        blk = block_index(h, c);
+        n++;
+    }
+    if (n)
+        rtgc_atomic_add(&h->block_live[blk], n);
 }

@@ -206,6 +206,7 @@ void rtgc_get_stats(rtgc_heap *h, rtgc_stats *out) {
     out->heap_peak = h->heap_peak;
     out->committed = h->committed;
     out->handed_bytes = h->handed_out;
+    out->heap_goal = h->heap_goal;
     pthread_mutex_unlock(&h->stats_lock);
     pthread_mutex_unlock(&h->lock);
     pthread_mutex_lock(&h->weak_lock);

@@ -18,7 +18,37 @@
  *                    embedder allows helpers, and they trace only inside the
  *                    mutator's own slice (they stop at its deadline)
  *   mmu=F            minimum mutator utilisation target over 10 ms, 0<F<1 (or 70%)
- *   growth=F         start a cycle when the heap reaches live*(1+F) (like GOGC/100)
+ *   growth=F         the heap the pacer aims at: live*(1+F) plus a margin of
+ *                    two spans per size class in use (like GOGC/100); the
+ *                    limit (heap=) is a hard cap, never the aim.  A cycle
+ *                    starts early enough, from the measured allocation of
+ *                    past cycles, to end near that goal.  It trades memory
+ *                    for collector CPU and cycle frequency: a smaller F
+ *                    collects more often (each cycle marks the whole live
+ *                    set), sweeps more spans and makes the mutators assist
+ *                    more; a larger F keeps more garbage between cycles.
+ *                    When a cycle allocates more than the room live*F
+ *                    (a fast mutator, a collector held to its cpu= share),
+ *                    the heap ends cycles past the goal (assists start
+ *                    only past the room once more, or past twice the
+ *                    measured cycle allocation, up to live*(1+4F): the MMU
+ *                    comes first), and the mutators sweep for themselves
+ *                    past the goal.
+ *                    msgbuf (bench/macro/peers.c: 200,000 x 1 KiB window, 5
+ *                    million pushes, 150-200 MB live at the last cycle;
+ *                    concurrent, cpu=25%, heap=1G, 2 busy vCPUs, one run
+ *                    each, 2026-12-08; spans swept by collector / mutator):
+ *                      growth  goal    peak heap  cycles  collector CPU  SWEEP pauses  swept c/m
+ *                      0.25    209 MB  409 MB     73      0.91 s         1,513         50k/258k
+ *                      0.5     220 MB  482 MB     49      0.75 s         1,260         47k/196k
+ *                      1       396 MB  566 MB     34      0.74 s         686           112k/87k
+ *                      2       592 MB  702 MB     23      0.49 s         705           121k/30k
+ *                    (jemalloc: 207 MB RSS; before the goal, growth=1
+ *                    peaked at 545 MB RSS.)  This workload allocates more
+ *                    during a cycle than live*F at every F here: the
+ *                    collector's CPU share, not F, bounds its heap, and a
+ *                    smaller F buys little memory with collector CPU,
+ *                    cycles and the mutator's sweeping.
  *   cpu=F            CPU share a background collector may take from mutators
  *                    that want the CPU, 0<F<=1 (or 25%); a core no mutator
  *                    wants is the collector's (gc/DESIGN.md, [share.sample])
@@ -78,7 +108,7 @@ typedef struct rtgc_config {
     rtgc_mode mode;             /* see rtgc_mode */
     unsigned collector_threads; /* markers: the cycle's runner + N-1 helper threads (default 1) */
     double mmu_target;          /* minimum mutator utilisation over 10 ms (default 0.70) */
-    double growth_factor;       /* trigger at live * (1 + growth) (default 1.0) */
+    double growth_factor;       /* aim the heap at live * (1 + growth) (default 1.0; see growth= above) */
     double cpu_share;           /* CPU share of a background collector (default 0.25) */
     size_t min_trigger;         /* no cycle below this heap size (0, the default: min(4 MiB, limit/4)) */
     uint64_t stress_alloc;      /* collect every N allocations; 0 = off */

@@ -88,8 +88,8 @@ typedef struct rtgc_stats {
     uint64_t pause_max_ns;
     uint64_t pause_work_max_ns; /* the longest collector work inside one pause */
     uint64_t stall_total_ns;
-    uint64_t swept_cells;       /* cells the sweeper visited */
-    uint64_t freed_bytes;       /* bytes the sweeper reclaimed */
+    uint64_t swept_cells;       /* cells the sweeper visited (not those of spans released whole) */
+    uint64_t freed_bytes;       /* bytes the sweeper reclaimed (a span released whole: all its cells in use) */
     uint64_t decommitted_bytes; /* bytes given back to the OS, in total */
     uint64_t oom_count;         /* allocations that returned NULL */
     uint64_t collector_cpu_ns;  /* CPU time of the collector thread (concurrent mode) */
@@ -100,6 +100,18 @@ typedef struct rtgc_stats {
                                    cycle and the marking helpers that found work (threads=N) */
     uint64_t helper_objects;    /* objects traced by marking helpers, in total */
     uint64_t helper_cpu_ns;     /* CPU time of the marking helpers, in total */
+    /* Where sweeping happened.  A span is swept once per cycle, by the
+     * collector's own work (the collector thread; in incremental and step
+     * mode the slices and rtgc_step; in stw mode the stop) or, when memory
+     * is short (at the pacer's goal or the limit), by a mutator's
+     * allocation slow path in a pause of cause SWEEP.  A span none of
+     * whose cells was marked is released whole, without visiting its
+     * cells, and counts in spans_released_whole as well as under whoever
+     * swept it. */
+    uint64_t spans_swept_collector;
+    uint64_t spans_swept_mutator;
+    uint64_t spans_released_whole;
+    size_t heap_goal;           /* heap_size the pacer aims at: live * (1 + growth) + margin (rtgc/config.h) */
 } rtgc_stats;
 void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
 
