@@ -22,6 +22,11 @@ case "${1:-core}" in
   *) echo "usage: $0 core|bench|model|check|all" >&2; exit 2 ;;
 esac
 
+# make -j runs this for several stamps at once; apt-get takes one at a time.
+if [ -z "${RTGC_SETUP_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
+  RTGC_SETUP_LOCKED=1 exec flock "${TMPDIR:-/tmp}/rtgc-setup-deps.lock" sh "$0" "$@"
+fi
+
 missing=""
 for p in $want; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -655,15 +655,8 @@ void cycle_wait(rtgc_thread *t, uint64_t target) {
  * looks again; handshake_serve wakes only explicit waiters (hs_waiters). */
 static void rest(rtgc_heap *h, uint64_t ns) {
     pthread_mutex_lock(&h->cycle_lock);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)ns;
-    while (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
     if (!h->shutdown)
-        pthread_cond_timedwait(&h->cycle_cv, &h->cycle_lock, &ts);
+        os_cond_wait_ns(&h->cycle_cv, &h->cycle_lock, ns);
     pthread_mutex_unlock(&h->cycle_lock);
 }
 

@@ -123,14 +123,7 @@ void handshake_all(rtgc_heap *h, rtgc_thread *self, handshake_fn fn, void *arg) 
     rtgc_atomic_fetch_add(&h->hs_waiters, 1);
     while (!round_progress(h, self, UINT64_MAX)) {
         pthread_mutex_lock(&h->world_lock);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&h->hs_cv, &h->world_lock, &ts);
+        os_cond_wait_ns(&h->hs_cv, &h->world_lock, 200000);
         pthread_mutex_unlock(&h->world_lock);
     }
     rtgc_atomic_fetch_add(&h->hs_waiters, (uintptr_t)-1);

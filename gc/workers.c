@@ -77,14 +77,7 @@ static void nap(rtgc_heap *h, uint64_t ns) {
         pthread_cond_wait(&h->help_cv, &h->grey_lock);
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)ns;
-    while (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&h->help_cv, &h->grey_lock, &ts);
+    os_cond_wait_ns(&h->help_cv, &h->grey_lock, ns);
 }
 
 static void *helper_main(void *arg) {

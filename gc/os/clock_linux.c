@@ -1,5 +1,6 @@
 /* gc/os/clock_linux.c - clocks (see os.h). */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -25,4 +26,13 @@ void os_thread_switches(uint32_t *involuntary, uint32_t *voluntary) {
     }
     *involuntary = (uint32_t)ru.ru_nivcsw;
     *voluntary = (uint32_t)ru.ru_nvcsw;
+}
+
+int os_cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t ns) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);   /* condition variables time out on CLOCK_REALTIME */
+    uint64_t nsec = (uint64_t)ts.tv_nsec + ns;
+    ts.tv_sec += (time_t)(nsec / 1000000000u);
+    ts.tv_nsec = (long)(nsec % 1000000000u);
+    return pthread_cond_timedwait(cv, m, &ts);
 }

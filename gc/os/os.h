@@ -16,6 +16,7 @@
  *   os_now_ns()        CLOCK_MONOTONIC
  *   os_thread_cpu_ns() CPU time of the calling thread
  *   os_thread_switches() its context switches (getrusage RUSAGE_THREAD)
+ *   os_cond_wait_ns(cv, m, ns)  wait on cv (m held) for at most ns
  * Scheduling (sched_linux.c):
  *   os_thread_id()     the calling thread's kernel id
  *   os_cpu_count()     CPUs this process may run on (its affinity mask)
@@ -26,6 +27,7 @@
 #ifndef RTGC_OS_H
 #define RTGC_OS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,7 @@ uint64_t os_thread_cpu_ns(void);
 /* Context switches of the calling thread so far: involuntary (preempted)
  * and voluntary (blocked: a lock, a sleep). */
 void os_thread_switches(uint32_t *involuntary, uint32_t *voluntary);
+int os_cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t ns);
 
 int os_thread_id(void);
 unsigned os_cpu_count(void);
