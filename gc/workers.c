@@ -46,7 +46,9 @@ struct helper {
 #define HELPER_SLICE_NS 1000000u /* a helper re-reads the deadline at least this often */
 
 static bool may_help(const rtgc_heap *h, const struct helper *w, uint64_t now) {
-    return w->index < rtgc_atomic_load(&h->help_allow) && now < rtgc_atomic_load(&h->help_until);
+    /* acquire: pairs with helpers_open, so what the opener did before (a stop
+     * of the world it ended) happens before this helper's marks */
+    return w->index < rtgc_atomic_load(&h->help_allow) && now < rtgc_atomic_load_acquire(&h->help_until);
 }
 
 /* Trace the packet just taken (busy is raised), and more from the pool,
