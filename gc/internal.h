@@ -173,6 +173,8 @@ typedef struct marker {
     size_t depth;               /* entries on the stack */
     uint64_t bytes, objects;    /* marked here, not yet added to the heap's counters */
     uint64_t traced;            /* objects traced, ever (records) */
+    size_t live_blk;            /* [sweep.live] marks of block live_blk not yet */
+    uintptr_t live_n;           /* added to its counter (live_flush) */
     uint8_t epoch;              /* the cycle's mark value, read when a drain starts */
     bool atomic;                /* claim mark bytes by CAS: others mark at the same time */
     struct marker_visitor {
@@ -471,6 +473,7 @@ void marker_fini(marker *m);
 void marker_mark(marker *m, void *obj);
 /* Add m's counters to the heap's (atomic adds); before a helper goes idle. */
 void marker_publish(marker *m);
+void live_flush(marker *m);
 /* Trace until m's stack is empty or the deadline (checked every 32 slots).
  * Returns true if m still holds grey work.  A helper that others wait on
  * gives them some of it [mark.parallel]. */

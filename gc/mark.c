@@ -43,7 +43,22 @@ void marker_fini(marker *m) {
     m->depth = 0;
 }
 
+/* The marker's pending live count goes to its block's counter (a count
+ * must be in place before the sweep reads it: marker_publish, which every
+ * drain ends with, flushes it). */
+void live_flush(marker *m) {
+    if (!m->live_n)
+        return;
+    volatile uintptr_t *c = &m->h->block_live[m->live_blk];
+    if (m->atomic)
+        rtgc_atomic_add(c, m->live_n);
+    else
+        rtgc_atomic_store(c, rtgc_atomic_load(c) + m->live_n);
+    m->live_n = 0;
+}
+
 void marker_publish(marker *m) {
+    live_flush(m);
     if (m->bytes)
         __atomic_fetch_add(&m->h->marked_bytes, m->bytes, __ATOMIC_RELAXED);
     if (m->objects)
@@ -205,7 +220,6 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v) {
 typedef struct mark_cx {
     const char *base, *end;
     uint8_t *bias;              /* markmap_bias */
-    volatile uintptr_t *block_live;
     const layout_desc *layouts;
     uint8_t epoch;
     bool atomic;
@@ -213,8 +227,7 @@ typedef struct mark_cx {
 
 static inline mark_cx cx_of(const marker *m) {
     const rtgc_heap *h = m->h;
-    return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .block_live = h->block_live,
-                     .layouts = h->layouts,
+    return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .layouts = h->layouts,
                      .epoch = m->epoch, .atomic = m->atomic};
 }
 
@@ -229,15 +242,19 @@ static inline __attribute__((always_inline)) void mark_ref(marker *m, mark_cx cx
     uint8_t o = rtgc_load_u8(mb);
     if (o == cx.epoch)
         return;
-    volatile uintptr_t *live = &cx.block_live[((const char *)p - cx.base) >> BLOCK_SHIFT];
-    if (!cx.atomic) {
+    if (!cx.atomic)
         rtgc_store_u8(mb, cx.epoch);
-        rtgc_atomic_store(live, rtgc_atomic_load(live) + 1);   /* [sweep.live], alone */
-    } else if (rtgc_atomic_cas_u8(mb, o, cx.epoch) == o) {
-        rtgc_atomic_add(live, 1);                               /* [sweep.live] */
-    } else {
+    else if (rtgc_atomic_cas_u8(mb, o, cx.epoch) != o)
         return;
+    /* [sweep.live] counted per block in the marker, added to the block's
+     * counter when the marker moves to another block (marks of one walk
+     * cluster: a locked add per mark made two markers slower than one) */
+    size_t blk = (size_t)((const char *)p - cx.base) >> BLOCK_SHIFT;
+    if (RTGC_UNLIKELY(blk != m->live_blk)) {
+        live_flush(m);
+        m->live_blk = blk;
     }
+    m->live_n++;
     push(m, p);
 }
 

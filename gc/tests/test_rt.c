@@ -7,7 +7,10 @@
  *  - concurrent mode's collector thread reports its CPU share [cycle.share].
  * Work is measured as the collector's CPU time or its work units, never as
  * wall time, so the platform's own stalls do not decide the verdict. */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -294,9 +297,32 @@ static void test_big_array_steps(void **state) {
     rtgc_heap_destroy(h);
 }
 
+/* Run the calling thread (and the threads it creates from now on) on one
+ * CPU, so that no core is free; returns false where that is not allowed. */
+static bool one_cpu(cpu_set_t *saved) {
+    cpu_set_t one;
+    if (sched_getaffinity(0, sizeof *saved, saved) != 0)
+        return false;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, saved)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    return sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+/* [share.sample] cpu= bounds what the collector takes from a mutator that
+ * wants the CPU: on one CPU with a busy mutator no core is free, and the
+ * collector thread keeps to its share. */
 static void test_collector_share(void **state) {
     (void)state;
     uint64_t seed = test_seed("collector_share");
+    cpu_set_t saved;
+    if (!one_cpu(&saved)) {
+        printf("[ SKIP     ] collector_share: cannot set this thread's CPU affinity\n");
+        skip();
+    }
     rtgc_heap *h = test_heap("mode=concurrent,cpu=25%,heap=128M,min_trigger=16M");
     rtgc_layout_id NODE = node_layout(h), ARR = arr_layout(h);
     rtgc_thread *t = rtgc_thread_attach(h, NULL);
@@ -315,9 +341,58 @@ static void test_collector_share(void **state) {
     assert_true(st.cycles >= 2);
     assert_true(st.collector_cpu_ns > 0);
     assert_true(share <= 0.25 + 0.10);
+    assert_false(rtgc_atomic_load(&h->share_idle_core));
     RTGC_FRAME_POP(t, r);
     rtgc_thread_detach(t);
     rtgc_heap_destroy(h);
+    sched_setaffinity(0, sizeof saved, &saved);
+}
+
+/* [share.sample] The policy's two answers, from the scheduler's figures:
+ * one CPU and an attached thread spinning on it, no core is free; the
+ * same thread asleep, one is. */
+static atomic_int spin_stop;
+static void *spinner(void *arg) {
+    rtgc_thread *t = rtgc_thread_attach(arg, NULL);
+    while (!atomic_load(&spin_stop))
+        rtgc_poll(t);
+    rtgc_thread_detach(t);
+    return NULL;
+}
+
+static void sample_twice(rtgc_heap *h) {
+    share_update(h);
+    struct timespec ts = {0, 20000000};   /* 20 ms: past the sampling period */
+    nanosleep(&ts, NULL);
+    share_update(h);
+}
+
+static void test_share_policy(void **state) {
+    (void)state;
+    cpu_set_t saved;
+    if (!one_cpu(&saved)) {
+        printf("[ SKIP     ] share_policy: cannot set this thread's CPU affinity\n");
+        skip();
+    }
+    rtgc_heap *h = test_heap("mode=incremental");   /* no collector thread: the test samples */
+    rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    rtgc_enter_blocking(t);
+    atomic_store(&spin_stop, 0);
+    pthread_t sp;
+    assert_int_equal(pthread_create(&sp, NULL, spinner, h), 0);
+    sample_twice(h);
+    bool busy_idle = rtgc_atomic_load(&h->share_idle_core);
+    atomic_store(&spin_stop, 1);
+    pthread_join(sp, NULL);
+    sample_twice(h);
+    bool quiet_idle = rtgc_atomic_load(&h->share_idle_core);
+    printf("one CPU: a spinning mutator leaves a core free: %d; a sleeping one: %d\n", busy_idle, quiet_idle);
+    assert_false(busy_idle);
+    assert_true(quiet_idle);
+    rtgc_leave_blocking(t);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+    sched_setaffinity(0, sizeof saved, &saved);
 }
 
 /* A cycle must finish when the thread that posted a round from its own
@@ -369,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_incremental_mmu),
         cmocka_unit_test(test_big_array_steps),
         cmocka_unit_test(test_collector_share),
+        cmocka_unit_test(test_share_policy),
         cmocka_unit_test(test_round_posted_by_a_stepper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
