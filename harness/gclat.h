@@ -147,6 +147,8 @@ typedef struct gclat_result {
     uint64_t over_wall_unexplained; /* over by wall time with no platform hiccup to explain it */
     uint64_t stalls_over;       /* stalls over the budget */
     uint64_t over_by_cause[RTGC_CAUSE_COUNT]; /* pauses that broke the budget, by cause */
+    rtgc_hist work_judged;      /* collector work per pause, a pause whose excess over the budget a
+                                   probe hiccup explains counted at the budget (the JSON's pause_work) */
 #define GCLAT_BROKE_KEEP 8
     rtgc_pause_record broke[GCLAT_BROKE_KEEP]; /* the first pauses that broke it */
     int nbroke;

@@ -258,7 +258,9 @@ int gclat_report_json(const char *path, const gclat_opts *o, const gclat_result 
         fprintf(f, ",\n   ");
         jhist(f, "pauses", &pf.wall);
         fprintf(f, ",\n   ");
-        jhist(f, "pause_work", &pf.work);
+        jhist(f, "pause_work", &r->work_judged);   /* what latency-tests judge */
+        fprintf(f, ",\n   ");
+        jhist(f, "pause_work_raw", &pf.work);
         fprintf(f, ",\n   ");
         jhist(f, "stalls", &pf.stall);
         fprintf(f, ",\n   \"by_cause\": {");

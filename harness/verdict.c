@@ -65,9 +65,11 @@ void gclat_judge(gclat_result *r, uint64_t budget) {
     r->over_work_explained = 0;
     r->nbroke = 0;
     memset(r->over_by_cause, 0, sizeof r->over_by_cause);
+    rtgc_hist_init(&r->work_judged);
     for (size_t i = 0; i < r->npauses; i++) {
         const rtgc_pause_record *p = &r->pauses[i];
         int bad = 0;
+        uint64_t judged = p->work_ns;
         if (p->work_ns > budget) {
             /* (a') The thread CPU clock runs on while the host has stopped
              * the vCPU (steal time the guest does not see): a pause whose
@@ -76,6 +78,7 @@ void gclat_judge(gclat_result *r, uint64_t budget) {
              * step, inside a 20 ms hiccup). */
             if (hiccup_covers(r, p, p->work_ns - budget)) {
                 r->over_work_explained++;
+                judged = budget;     /* the excess was the platform's, not the collector's */
             } else {
                 r->over_work++;
                 bad = 1;
@@ -92,6 +95,8 @@ void gclat_judge(gclat_result *r, uint64_t budget) {
                 bad = 1;
             }
         }
+        if (!p->stall)
+            rtgc_hist_record(&r->work_judged, judged);
         if (bad && r->nbroke < GCLAT_BROKE_KEEP)
             r->broke[r->nbroke++] = *p;
         if (bad && p->stall)
