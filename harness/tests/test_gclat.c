@@ -2129,8 +2129,10 @@ static void test_usage_exits(void **state) {
     }
     proc_free(&po);
 
-    /* a workload that cannot run (its window does not fit the heap): exit 1, an ERROR line */
-    const char *oom[] = {"--workload", "msgbuf", "--heap", "4M", "--param", "window=20000", "--duration", "200ms",
+    /* a workload that cannot run (its window does not fit the heap): exit 1, an ERROR line.  The run
+     * ends at the error; the duration only has to outlast filling 4 MiB and the stalls before out of
+     * memory is declared, which a loaded machine stretched past 200 ms. */
+    const char *oom[] = {"--workload", "msgbuf", "--heap", "4M", "--param", "window=20000", "--duration", "2s",
                          "--budget", "1s", NULL};
     run_gclat(&po, RUN_TIMEOUT, oom);
     if (po.status != 1 || !strstr(po.out, "  ERROR              ") || !strstr(po.out, "FAIL (error)")) {
