@@ -75,6 +75,15 @@ static inline void *rtgc_load_ptr(void *const *p) {
     return (void *)AO_load((const volatile AO_t *)p);
 }
 
+/* One iteration of a spin-wait. */
+static inline void rtgc_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static inline void rtgc_atomic_fence(void) {
     AO_nop_full();
 }

@@ -12,8 +12,9 @@
  *   5. mark                     roots, then drain the mark stack
  *   6. (verify=1) verify        the closure of the marks [verify.closure]
  *   7. sweep large objects,     small spans go to the unswept lists, to be
- *      queue the small spans    swept by allocation once the heap reaches
- *                               the goal [sweep.bg], the rest in step 2
+ *      queue the small spans    swept lazily by allocation (a refill sweeps
+ *                               its own class first [sweep.lazy]), the rest
+ *                               in step 2
  *   8. set the next trigger     live * (1 + growth), at least min_trigger,
  *                               at most the limit; give idle blocks back
  *   9. restart the world
@@ -24,7 +25,7 @@
 
 /* [cycle.goal] A stopped collection allocates nothing while it runs: the
  * trigger is the goal, live * (1 + growth), at least min_trigger, at most
- * the limit; mutators sweep (lazily, in refills) once the heap reaches it. */
+ * the limit; mutators sweep lazily, in refills [sweep.lazy]. */
 static void set_trigger(rtgc_heap *h) {
     double want = (double)h->marked_bytes * (1.0 + h->cfg.growth_factor);
     size_t trig = want > (double)h->cfg.heap_limit ? h->cfg.heap_limit : (size_t)want;

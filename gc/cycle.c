@@ -305,6 +305,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
             /* Grey hand-overs left from the last cycle (objects a thread
              * shaded after termination, already marked then) would make
              * this cycle trace from them as if they were roots: drop them. */
+            helpers_quiesce(h);        /* no helper holds a packet across the flip */
             grey_discard(h);
             pthread_mutex_lock(&h->lock);
             if (sweep_pending(h)) {        /* a refill queued a span meanwhile */
@@ -381,6 +382,7 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
                 set_phase(h, PHASE_TRACE);
                 break;
             }
+            helpers_close(h);          /* marking is done [mark.parallel] */
             h->weak_step = 0;
             set_phase(h, PHASE_WEAK);
             break;

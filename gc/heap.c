@@ -478,11 +478,11 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     pthread_mutex_init(&h->stats_lock, NULL);
     pthread_cond_init(&h->stop_cv, NULL);
     pthread_cond_init(&h->world_cv, NULL);
-    pthread_cond_init(&h->hs_cv, NULL);
+    os_cond_init(&h->hs_cv);
     pthread_mutex_init(&h->grey_lock, NULL);
-    pthread_cond_init(&h->help_cv, NULL);
+    os_cond_init(&h->help_cv);
     pthread_mutex_init(&h->cycle_lock, NULL);
-    pthread_cond_init(&h->cycle_cv, NULL);
+    os_cond_init(&h->cycle_cv);
     weak_init(h);
     stats_init(h);
     mark_init(h);
@@ -519,6 +519,7 @@ void rtgc_heap_destroy(rtgc_heap *h) {
     }
     cycle_stop_collector(h);
     helpers_stop(h);
+    share_fini(h);
     for (mark_chunk *c = h->shared_grey, *n; c; c = n) {
         n = c->prev;
         free(c);

@@ -177,6 +177,7 @@ typedef struct marker {
     uintptr_t live_n;           /* added to its counter (live_flush) */
     uint8_t epoch;              /* the cycle's mark value, read when a drain starts */
     bool atomic;                /* claim mark bytes by CAS: others mark at the same time */
+    bool helper;                /* a helper's: stops as soon as helping closes */
     struct marker_visitor {
         rtgc_visitor v;
         struct marker *m;
@@ -253,12 +254,14 @@ struct rtgc_heap {
     /* marking helpers (workers.c) */
     struct helper *helpers;          /* cfg.collector_threads - 1 of them */
     unsigned nhelpers;
-    pthread_cond_t help_cv;          /* helping opened, or a packet for the hungry (grey_lock) */
+    pthread_cond_t help_cv;          /* a cycle started, the world stopped, shutdown (grey_lock) [share.wake] */
     volatile uintptr_t help_until;   /* helpers may take packets until then (0: closed) */
     volatile uintptr_t help_allow;   /* how many helpers may work now */
     volatile uintptr_t share_helpers;   /* helpers the CPU policy allows (share.c) */
     volatile uintptr_t share_idle_core; /* a core no mutator wants: the collector need not rest */
     uint64_t share_sampled;          /* when the policy last sampled the threads */
+    struct rtgc_thread **share_list; /* the threads being sampled (collector thread only) */
+    size_t share_cap;
     bool help_shutdown;
     uint64_t coord_traced_seen;      /* coord.traced at the last cycle's records */
 
@@ -520,6 +523,7 @@ void mark_drain_parallel(rtgc_heap *h);
 /* Sample the mutators (at most every few ms): sets h->share_idle_core and
  * h->share_helpers.  Collector thread only. */
 void share_update(rtgc_heap *h);
+void share_fini(rtgc_heap *h);
 
 /* Concurrent marking: shade from a mutator (barriers, root handshakes). */
 void shade(rtgc_heap *h, rtgc_thread *t, void *obj);

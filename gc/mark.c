@@ -13,7 +13,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -484,9 +483,14 @@ bool marker_drain(marker *m, uint64_t deadline_ns, bool *did_work) {
              * not let in, and stay grey. */
             if (RTGC_UNLIKELY(rtgc_atomic_load(&h->hungry)) && cx.atomic && m->depth >= 2)
                 pool_give(m, m->depth / 2);
-            if (deadline_ns != UINT64_MAX && os_now_ns() >= deadline_ns) {
-                marker_publish(m);
-                return m->depth != 0;
+            if (deadline_ns != UINT64_MAX || m->helper) {
+                uint64_t now = os_now_ns();
+                /* a helper also stops when helping closes (a stop of the
+                 * world waits for it: helpers_quiesce) */
+                if (now >= deadline_ns || (m->helper && now >= rtgc_atomic_load(&h->help_until))) {
+                    marker_publish(m);
+                    return m->depth != 0;
+                }
             }
         }
     }
@@ -586,12 +590,17 @@ bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
             continue;
         if (pool_quiet(h))
             return false;
-        /* A helper holds work: wait for a packet from it, or for it to end. */
-        if (os_now_ns() >= deadline_ns)
+        /* A helper holds work: wait for a packet from it, or for it to end,
+         * spinning (a 20 us nanosleep took 100 us on average here, and this
+         * may be a mutator's pause): at most 20 us, never past the
+         * deadline. */
+        uint64_t now = os_now_ns();
+        if (now >= deadline_ns)
             return true;
+        uint64_t until = now + 20000 < deadline_ns ? now + 20000 : deadline_ns;
         rtgc_atomic_fetch_add(&h->hungry, 1);
-        struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
+        while (os_now_ns() < until && rtgc_atomic_load(&h->busy))   /* then the pool, under its lock */
+            rtgc_cpu_relax();
         rtgc_atomic_fetch_add(&h->hungry, (uintptr_t)-1);
     }
 }

@@ -27,10 +27,21 @@
  * Where the kernel does not say (no schedstat), a thread counts as wanting
  * a core unless it is blocked in rtgc_enter_blocking.
  */
+#include <stdlib.h>
+
 #include "internal.h"
 
 #define SHARE_PERIOD_NS 2000000u      /* 2 ms: a tenth of a 20 ms frame */
 #define SHARE_PER_THREAD_NS 200000u   /* a sample costs 5-10 us a thread: at most ~5% of a core */
+
+static bool share_grow(rtgc_heap *h, size_t n) {
+    rtgc_thread **l = realloc(h->share_list, n * 2 * sizeof *l);
+    if (!l)
+        return false;
+    h->share_list = l;
+    h->share_cap = n * 2;
+    return true;
+}
 
 /* The share of the interval dt thread t wanted a CPU; updates its sample. */
 static double thread_want(rtgc_thread *t, uint64_t dt) {
@@ -46,25 +57,39 @@ static double thread_want(rtgc_thread *t, uint64_t dt) {
     return w > 1.0 ? 1.0 : w;
 }
 
+/* The threads to sample are listed under threads_lock; their schedstat
+ * files are read outside it (5-10 us each: a mutator taking threads_lock
+ * in a pause must not wait for them).  A thread detached meanwhile stays
+ * allocated (dead_threads), and only this thread writes the samples. */
 void share_update(rtgc_heap *h) {
     uint64_t now = os_now_ns();
     pthread_mutex_lock(&h->threads_lock);
-    unsigned nthreads = 0;
+    size_t n = 0;
     for (rtgc_thread *t = h->threads; t; t = t->next)
-        nthreads++;
-    uint64_t period = SHARE_PERIOD_NS + (uint64_t)nthreads * SHARE_PER_THREAD_NS;
-    if (h->share_sampled && now - h->share_sampled < period) {
+        n++;
+    uint64_t period = SHARE_PERIOD_NS + (uint64_t)n * SHARE_PER_THREAD_NS;
+    if ((h->share_sampled && now - h->share_sampled < period) ||
+        (n > h->share_cap && !share_grow(h, n))) {
         pthread_mutex_unlock(&h->threads_lock);
         return;
     }
+    n = 0;
+    for (rtgc_thread *t = h->threads; t; t = t->next)
+        h->share_list[n++] = t;
+    pthread_mutex_unlock(&h->threads_lock);
     uint64_t dt = h->share_sampled ? now - h->share_sampled : 0;
     double want = 0.0;
-    for (rtgc_thread *t = h->threads; t; t = t->next)
-        want += thread_want(t, dt);
-    pthread_mutex_unlock(&h->threads_lock);
+    for (size_t i = 0; i < n; i++)
+        want += thread_want(h->share_list[i], dt);
     h->share_sampled = now;
     double free_cpus = (double)os_cpu_count() - want;
     rtgc_atomic_store(&h->share_idle_core, free_cpus >= 0.75);
     unsigned helpers = free_cpus >= 1.75 ? (unsigned)(free_cpus - 0.75) : 0;
     rtgc_atomic_store(&h->share_helpers, helpers < h->nhelpers ? helpers : h->nhelpers);
+}
+
+void share_fini(rtgc_heap *h) {
+    free(h->share_list);
+    h->share_list = NULL;
+    h->share_cap = 0;
 }

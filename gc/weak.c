@@ -659,8 +659,10 @@ void weak_marking_done(rtgc_heap *h) {
 void weak_cycle_end(rtgc_heap *h) {
     pthread_mutex_lock(&h->weak_lock);
     rtgc_atomic_store(&h->weak_final, 0);
+    pthread_mutex_lock(&h->eph_lock);
     h->neph_pending = h->eph_read = h->eph_write = 0;
     h->eph_pass_marked = false;
+    pthread_mutex_unlock(&h->eph_lock);
     h->weak_cursor = h->weak_read = h->weak_snapshot = 0;
     pthread_mutex_unlock(&h->weak_lock);
 }

@@ -3,9 +3,12 @@
  *
  * threads=N gives a heap N - 1 helpers (the Nth marker is whoever runs the
  * cycle: the collector thread, a mutator in its slice, the thread that
- * stopped the world).  A helper holds no lock while it traces and touches
- * nothing but mark bytes, its own stack and the pool (mark.c), so it needs
- * no phase of its own: the coordinator opens helping for the length of a
+ * stopped the world).  A helper holds no lock while it traces, and touches
+ * only what marking touches: mark bytes, its own stack, the pool, the
+ * blocks' live counts and the heap's marked counters (atomic adds), the
+ * ephemeron list (under eph_lock); it also runs the embedder's CUSTOM trace
+ * callbacks, several at once (rtgc/layout.h).  So it needs no phase of its
+ * own: the coordinator opens helping for the length of a
  * slice (helpers_open: how many may work, and until when) while marking
  * traces (PHASE_TRACE, PHASE_TERMINATE, or the world stopped), and a helper
  * takes packets from the pool only while it is open.
@@ -125,6 +128,7 @@ rtgc_status helpers_start(rtgc_heap *h) {
         w->h = h;
         w->index = i;
         marker_init(&w->m, h, true);
+        w->m.helper = true;
         if (pthread_create(&w->thread, NULL, helper_main, w) != 0) {
             marker_fini(&w->m);
             return RTGC_ENOMEM;
@@ -166,8 +170,13 @@ void helpers_wake(rtgc_heap *h) {
     pthread_mutex_unlock(&h->grey_lock);
 }
 
+/* Under grey_lock: a helper decides to take a packet (may_help, then the
+ * take and busy++) inside one grey_lock section, so after this a helper
+ * either was counted in busy before it, or sees helping closed. */
 void helpers_close(rtgc_heap *h) {
+    pthread_mutex_lock(&h->grey_lock);
     rtgc_atomic_store(&h->help_until, 0);
+    pthread_mutex_unlock(&h->grey_lock);
 }
 
 void helpers_quiesce(rtgc_heap *h) {

@@ -28,9 +28,18 @@ void os_thread_switches(uint32_t *involuntary, uint32_t *voluntary) {
     *voluntary = (uint32_t)ru.ru_nvcsw;
 }
 
+int os_cond_init(pthread_cond_t *cv) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);   /* a wall-clock jump does not stretch a wait */
+    int rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
+}
+
 int os_cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t ns) {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);   /* condition variables time out on CLOCK_REALTIME */
+    clock_gettime(CLOCK_MONOTONIC, &ts);  /* cv made by os_cond_init */
     uint64_t nsec = (uint64_t)ts.tv_nsec + ns;
     ts.tv_sec += (time_t)(nsec / 1000000000u);
     ts.tv_nsec = (long)(nsec % 1000000000u);

@@ -16,10 +16,11 @@
  *   os_now_ns()        CLOCK_MONOTONIC
  *   os_thread_cpu_ns() CPU time of the calling thread
  *   os_thread_switches() its context switches (getrusage RUSAGE_THREAD)
- *   os_cond_wait_ns(cv, m, ns)  wait on cv (m held) for at most ns
+ *   os_cond_init(cv)   a condition variable whose timed waits use CLOCK_MONOTONIC
+ *   os_cond_wait_ns(cv, m, ns)  wait on such a cv (m held) for at most ns
  * Scheduling (sched_linux.c):
  *   os_thread_id()     the calling thread's kernel id
- *   os_cpu_count()     CPUs this process may run on (its affinity mask)
+ *   os_cpu_count()     CPUs the calling thread may run on (its affinity mask)
  *   os_thread_sched(tid, run, wait)  time thread tid has run, and waited
  *                      on a run queue, ever (ns); -1 if the kernel does
  *                      not say
@@ -44,6 +45,7 @@ uint64_t os_thread_cpu_ns(void);
 /* Context switches of the calling thread so far: involuntary (preempted)
  * and voluntary (blocked: a lock, a sleep). */
 void os_thread_switches(uint32_t *involuntary, uint32_t *voluntary);
+int os_cond_init(pthread_cond_t *cv);
 int os_cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t ns);
 
 int os_thread_id(void);

@@ -84,7 +84,10 @@ static inline void rtgc_visit(rtgc_visitor *v, void **slot) {
 }
 
 /* Visit every reference slot of `obj`.  Runs inside a collector pause or on a
- * collector thread: it must not allocate, block, or call back into rtgc. */
+ * collector thread: it must not allocate, block, or call back into rtgc.
+ * With threads=N > 1 several marking threads may call it at once, for
+ * different objects: it must be safe to run concurrently (read `obj` and
+ * `data`, keep no unsynchronised state of its own). */
 typedef void (*rtgc_trace_fn)(void *obj, rtgc_visitor *v, void *data);
 
 typedef struct rtgc_layout {
