@@ -269,6 +269,190 @@ bool cycle_step(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns) {
     return active;
 }
 
+/* What a phase's step tells the loop of cycle_step_inner. */
+enum step { STEP_ON, STEP_YIELD, STEP_IDLE };   /* go on; slice over, cycle active; no cycle */
+
+/* PHASE_SWEEP: [sweep.bg] the last cycle's spans, in bounded units; then,
+ * if a cycle is wanted, its marking: flip the epoch [sweep.epoch] and post
+ * MARK_ON. */
+static enum step step_sweep(rtgc_heap *h, rtgc_thread *self, uint64_t deadline) {
+    if (sweep_slice(h, deadline))
+        return STEP_YIELD;
+    if (!rtgc_atomic_load(&h->cycle_begun)) {
+        if (!cycle_wanted(h)) {
+            set_phase(h, PHASE_IDLE);
+            return STEP_IDLE;
+        }
+        start_cycle(h);
+    }
+    /* Grey hand-overs left from the last cycle (objects a thread shaded
+     * after termination, already marked then) would make this cycle trace
+     * from them as if they were roots: drop them. */
+    helpers_quiesce(h);        /* no helper holds a packet across the flip */
+    grey_discard(h);
+    pthread_mutex_lock(&h->lock);
+    if (sweep_pending(h)) {    /* a refill queued a span meanwhile */
+        pthread_mutex_unlock(&h->lock);
+        return STEP_ON;
+    }
+    rtgc_atomic_store(&h->cycle_begun, 0);
+    rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
+    __atomic_store_n(&h->marked_bytes, 0, __ATOMIC_RELAXED); /* pace_debt_ns reads it from the sweep phase on */
+    h->marked_objects = 0;
+    h->handed_at_mark_start = h->handed_out;
+    pthread_mutex_unlock(&h->lock);
+    emit_event(h, RTGC_EV_MARK_START, 0);
+    set_phase(h, PHASE_MARK_ON);
+    round_post(h, self, hs_mark_on, NULL);
+    return STEP_ON;
+}
+
+/* PHASE_ROOTS, after every thread's round: the embedder's globals, then the
+ * finalizer queue in slices [weak.fq]. */
+static enum step step_roots(rtgc_heap *h, rtgc_thread *self, uint64_t deadline) {
+    if (!h->rscan_on) {
+        if (!round_progress(h, self, deadline))
+            return STEP_YIELD;
+        pthread_mutex_lock(&h->lock);          /* ranges may be added meanwhile */
+        roots_visit_embedder_globals(h, mark_visitor(h)); /* after every thread [rt.invariant] */
+        pthread_mutex_unlock(&h->lock);
+        weak_ready_scan_begin(h);
+    }
+    if (!weak_ready_scan_slice(h, mark_visitor(h), deadline))
+        return STEP_YIELD;
+    set_phase(h, PHASE_TRACE);
+    return STEP_ON;
+}
+
+/* Back to tracing: something was still grey. */
+static enum step retrace(rtgc_heap *h, uint64_t deadline) {
+    set_phase(h, PHASE_TRACE);
+    return os_now_ns() >= deadline ? STEP_YIELD : STEP_ON;
+}
+
+/* PHASE_TERMINATE [rt.termination] [mark.parallel]: after the flush round,
+ * nothing grey on the coordinator's stack, in the pool or with a busy
+ * helper, nothing flushed or shaded; then the ephemeron rescan [weak.eph]
+ * and the decision under weak_lock [weak.get]. */
+static enum step step_terminate(rtgc_heap *h, rtgc_thread *self, uint64_t deadline) {
+    if (!round_progress(h, self, deadline))
+        return STEP_YIELD;
+    bool worked = false;
+    helpers_open(h, cycle_helpers_allowed(h), deadline);
+    bool more = mark_drain_until(h, deadline, &worked);
+    if (more || worked || rtgc_atomic_load(&h->term_flushed) != 0 ||
+        rtgc_atomic_load(&h->shade_count) != h->term_shaded)
+        return retrace(h, deadline);
+    /* No grey object anywhere.  Ephemerons whose key is marked now give
+     * their values: trace those, and terminate again. */
+    bool eph_more = false;
+    if (weak_eph_rescan(h, deadline, &eph_more) || eph_more)
+        return retrace(h, deadline);
+    /* Marking is done, unless a weak read shaded something since the
+     * round began. */
+    if (!weak_decide(h)) {
+        set_phase(h, PHASE_TRACE);
+        return STEP_ON;
+    }
+    helpers_close(h);          /* marking is done [mark.parallel] */
+    h->weak_step = 0;
+    set_phase(h, PHASE_WEAK);
+    return STEP_ON;
+}
+
+/* PHASE_WEAK [weak.order]: step 1 (weak_step 0), or step 3 (weak_step 1),
+ * after which the cycle is counted and MARK_OFF posted. */
+static enum step step_weak(rtgc_heap *h, rtgc_thread *self, uint64_t deadline) {
+    if (!weak_clear_slice(h, deadline, h->weak_step == 1))
+        return STEP_YIELD;
+    if (h->weak_step == 0) {
+        set_phase(h, PHASE_FINALIZE);
+        return STEP_ON;
+    }
+    emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
+    if (h->cfg.verify) {
+        pthread_mutex_lock(&h->threads_lock);
+        world_stop(h, self);
+        cycle_verify_marks(h);
+        world_start(h, self);
+        pthread_mutex_unlock(&h->threads_lock);
+    }
+    weak_marking_done(h);          /* finalizers ready before the cycle counts [weak.ready] */
+    pthread_mutex_lock(&h->lock);
+    cycle_end_marking(h);
+    pthread_mutex_unlock(&h->lock);
+    set_phase(h, PHASE_MARK_OFF);
+    round_post(h, self, hs_mark_off, NULL);
+    return STEP_ON;
+}
+
+/* PHASE_FINALIZE [weak.order] step 2: keep and queue unreachable
+ * finalizable objects (weak_step 0), then trace what they reach, with the
+ * ephemeron fixpoint (weak_step 1).  Nothing but the marker makes grey
+ * objects now: mutators hold only marked objects. */
+static enum step step_finalize(rtgc_heap *h, uint64_t deadline) {
+    if (h->weak_step == 0) {
+        if (!weak_finalize_slice(h, deadline))
+            return STEP_YIELD;
+        h->weak_step = 1;
+    }
+    bool traced = false, eph_more = false;
+    if (mark_drain_until(h, deadline, &traced))
+        return STEP_YIELD;
+    if (weak_eph_rescan(h, deadline, &eph_more) || eph_more)
+        return STEP_ON;            /* values marked: drain again */
+    h->weak_step = 1;
+    set_phase(h, PHASE_WEAK);
+    pthread_mutex_lock(&h->weak_lock);
+    h->weak_cursor = h->weak_read = 0;
+    h->weak_snapshot = h->nweak;
+    pthread_mutex_unlock(&h->weak_lock);
+    return STEP_ON;
+}
+
+/* One phase's bounded work. */
+static enum step step_phase(rtgc_heap *h, rtgc_thread *self, uint64_t deadline) {
+    bool did = false;
+    switch ((enum phase)rtgc_atomic_load(&h->phase)) {
+    case PHASE_IDLE:
+        if (!cycle_wanted(h))
+            return STEP_IDLE;
+        start_cycle(h);
+        return STEP_ON;
+    case PHASE_SWEEP:
+        return step_sweep(h, self, deadline);
+    case PHASE_MARK_ON:
+        if (!round_progress(h, self, deadline))
+            return STEP_YIELD;
+        set_phase(h, PHASE_ROOTS);
+        round_post(h, self, hs_roots, NULL);
+        return STEP_ON;
+    case PHASE_ROOTS:
+        return step_roots(h, self, deadline);
+    case PHASE_TRACE:
+        helpers_open(h, cycle_helpers_allowed(h), deadline);   /* [mark.parallel] */
+        if (mark_drain_until(h, deadline, &did))
+            return STEP_YIELD;
+        h->term_shaded = rtgc_atomic_load(&h->shade_count);
+        rtgc_atomic_store(&h->term_flushed, 0);
+        set_phase(h, PHASE_TERMINATE);
+        round_post(h, self, hs_flush, NULL);
+        return STEP_ON;
+    case PHASE_TERMINATE:
+        return step_terminate(h, self, deadline);
+    case PHASE_WEAK:
+        return step_weak(h, self, deadline);
+    case PHASE_FINALIZE:
+        return step_finalize(h, deadline);
+    case PHASE_MARK_OFF:
+        if (!round_progress(h, self, deadline))
+            return STEP_YIELD;
+        finish_cycle(h);
+        return STEP_YIELD;         /* the sweep goes on in the next slice */
+    }
+    return STEP_YIELD;
+}
+
 static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns) {
     /* [cycle.slice] A slice ends before its budget by a margin: the clock
      * is read between units of work (mark.c, sweep), and the unit that
@@ -282,164 +466,10 @@ static bool cycle_step_inner(rtgc_heap *h, rtgc_thread *self, uint64_t budget_ns
     if (margin > budget_ns / 2)
         margin = budget_ns / 2;
     uint64_t deadline = os_now_ns() + budget_ns - margin;
-    bool did = false;
     for (;;) {
-        switch ((enum phase)rtgc_atomic_load(&h->phase)) {
-        case PHASE_IDLE:
-            if (!cycle_wanted(h))
-                return false;
-            start_cycle(h);
-            break;
-        case PHASE_SWEEP:
-            /* [sweep.bg] The last cycle's spans, in bounded units; then,
-             * if a cycle is wanted, its marking [sweep.epoch]. */
-            if (sweep_slice(h, deadline))
-                return true;
-            if (!rtgc_atomic_load(&h->cycle_begun)) {
-                if (!cycle_wanted(h)) {
-                    set_phase(h, PHASE_IDLE);
-                    return false;
-                }
-                start_cycle(h);
-            }
-            /* Grey hand-overs left from the last cycle (objects a thread
-             * shaded after termination, already marked then) would make
-             * this cycle trace from them as if they were roots: drop them. */
-            helpers_quiesce(h);        /* no helper holds a packet across the flip */
-            grey_discard(h);
-            pthread_mutex_lock(&h->lock);
-            if (sweep_pending(h)) {        /* a refill queued a span meanwhile */
-                pthread_mutex_unlock(&h->lock);
-                break;
-            }
-            rtgc_atomic_store(&h->cycle_begun, 0);
-            rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
-            __atomic_store_n(&h->marked_bytes, 0, __ATOMIC_RELAXED); /* pace_debt_ns reads it from the sweep phase on */
-            h->marked_objects = 0;
-            h->handed_at_mark_start = h->handed_out;
-            pthread_mutex_unlock(&h->lock);
-            emit_event(h, RTGC_EV_MARK_START, 0);
-            set_phase(h, PHASE_MARK_ON);
-            round_post(h, self, hs_mark_on, NULL);
-            break;
-        case PHASE_MARK_ON:
-            if (!round_progress(h, self, deadline))
-                return true;
-            set_phase(h, PHASE_ROOTS);
-            round_post(h, self, hs_roots, NULL);
-            break;
-        case PHASE_ROOTS:
-            if (!h->rscan_on) {
-                if (!round_progress(h, self, deadline))
-                    return true;
-                pthread_mutex_lock(&h->lock);          /* ranges may be added meanwhile */
-                roots_visit_embedder_globals(h, mark_visitor(h)); /* after every thread [rt.invariant] */
-                pthread_mutex_unlock(&h->lock);
-                weak_ready_scan_begin(h);
-            }
-            /* the finalizer queue, in slices [weak.fq] */
-            if (!weak_ready_scan_slice(h, mark_visitor(h), deadline))
-                return true;
-            set_phase(h, PHASE_TRACE);
-            break;
-        case PHASE_TRACE:
-            helpers_open(h, cycle_helpers_allowed(h), deadline);   /* [mark.parallel] */
-            if (mark_drain_until(h, deadline, &did))
-                return true;
-            h->term_shaded = rtgc_atomic_load(&h->shade_count);
-            rtgc_atomic_store(&h->term_flushed, 0);
-            set_phase(h, PHASE_TERMINATE);
-            round_post(h, self, hs_flush, NULL);
-            break;
-        case PHASE_TERMINATE: {
-            if (!round_progress(h, self, deadline))
-                return true;
-            /* [rt.termination] [mark.parallel] nothing grey on the
-             * coordinator's stack, in the pool or with a busy helper */
-            bool worked = false;
-            helpers_open(h, cycle_helpers_allowed(h), deadline);
-            bool more = mark_drain_until(h, deadline, &worked);
-            if (more || worked || rtgc_atomic_load(&h->term_flushed) != 0 ||
-                rtgc_atomic_load(&h->shade_count) != h->term_shaded) {
-                set_phase(h, PHASE_TRACE);     /* something was still grey: again */
-                if (os_now_ns() >= deadline)
-                    return true;
-                break;
-            }
-            /* No grey object anywhere.  [weak.eph] Ephemerons whose key is
-             * marked now give their values: trace those, and terminate
-             * again. */
-            bool eph_more = false;
-            if (weak_eph_rescan(h, deadline, &eph_more) || eph_more) {
-                set_phase(h, PHASE_TRACE);
-                if (os_now_ns() >= deadline)
-                    return true;
-                break;
-            }
-            /* [rt.termination] marking is done, unless a weak read shaded
-             * something since the round began [weak.get]. */
-            if (!weak_decide(h)) {
-                set_phase(h, PHASE_TRACE);
-                break;
-            }
-            helpers_close(h);          /* marking is done [mark.parallel] */
-            h->weak_step = 0;
-            set_phase(h, PHASE_WEAK);
-            break;
-        }
-        case PHASE_WEAK:
-            /* [weak.order] step 1 (weak_step 0), or step 3 (weak_step 1) */
-            if (!weak_clear_slice(h, deadline, h->weak_step == 1))
-                return true;
-            if (h->weak_step == 0) {
-                h->weak_step = 0;
-                set_phase(h, PHASE_FINALIZE);
-                break;
-            }
-            emit_event(h, RTGC_EV_MARK_END, h->marked_bytes);
-            if (h->cfg.verify) {
-                pthread_mutex_lock(&h->threads_lock);
-                world_stop(h, self);
-                cycle_verify_marks(h);
-                world_start(h, self);
-                pthread_mutex_unlock(&h->threads_lock);
-            }
-            weak_marking_done(h);          /* finalizers ready before the cycle counts [weak.ready] */
-            pthread_mutex_lock(&h->lock);
-            cycle_end_marking(h);
-            pthread_mutex_unlock(&h->lock);
-            set_phase(h, PHASE_MARK_OFF);
-            round_post(h, self, hs_mark_off, NULL);
-            break;
-        case PHASE_FINALIZE: {
-            /* [weak.order] step 2: keep and queue unreachable finalizable
-             * objects (weak_step 0), then trace what they reach, with the
-             * ephemeron fixpoint (weak_step 1).  Nothing but the marker
-             * makes grey objects now: mutators hold only marked objects. */
-            if (h->weak_step == 0) {
-                if (!weak_finalize_slice(h, deadline))
-                    return true;
-                h->weak_step = 1;
-            }
-            bool traced = false, eph_more = false;
-            if (mark_drain_until(h, deadline, &traced))
-                return true;
-            if (weak_eph_rescan(h, deadline, &eph_more) || eph_more)
-                break;                     /* values marked: drain again */
-            h->weak_step = 1;
-            set_phase(h, PHASE_WEAK);
-            pthread_mutex_lock(&h->weak_lock);
-            h->weak_cursor = h->weak_read = 0;
-            h->weak_snapshot = h->nweak;
-            pthread_mutex_unlock(&h->weak_lock);
-            break;
-        }
-        case PHASE_MARK_OFF:
-            if (!round_progress(h, self, deadline))
-                return true;
-            finish_cycle(h);
-            return true;               /* the sweep goes on in the next slice */
-        }
+        enum step st = step_phase(h, self, deadline);
+        if (st != STEP_ON)
+            return st == STEP_YIELD;
         if (os_now_ns() >= deadline && rtgc_atomic_load(&h->phase) != PHASE_IDLE)
             return true;
     }
