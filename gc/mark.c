@@ -459,7 +459,7 @@ bool pool_quiet(rtgc_heap *h) {
     return quiet;
 }
 
-/* Bounded draining: the marker checks the clock every 32 slots read, so a
+/* [mark.drain] Bounded draining: the marker checks the clock every 32 slots read, so a
  * slice overruns its deadline by at most that much tracing plus one unit
  * (an object, or a 256-element chunk of a reference array [mark.chunks]).
  * On a large heap a slot can cost most of a microsecond (a cache and a TLB
