@@ -299,6 +299,58 @@ static bool alloc_request_ok(rtgc_thread *t, rtgc_layout_id layout, uint32_t *co
 }
 
 /* The slow path of rtgc_alloc (zero) and rtgc_alloc_uninit (!zero). */
+/* A cell of size's class: parked in the thread's span, or from a refill
+ * (a pause of cause SWEEP when it swept).  NULL with *st saying why not. */
+static void **alloc_small_try(rtgc_heap *h, rtgc_thread *t, size_t size, bool collected, int *st) {
+    unsigned cls = rtgc_size_class(size);
+    span *mine = t->own[cls];
+    void **cell = NULL;
+    if (mine && mine->free) {
+        /* Cells parked in the span this thread owns: one at a time in
+         * stress mode, a quantum while marking [alloc.quantum]. */
+        if (h->cfg.stress_alloc) {
+            cell = mine->free;
+            mine->free = cell[1];
+        } else {
+            t->fast.free[cls] = take_quantum(mine);
+            cell = t->fast.free[cls];
+            t->fast.free[cls] = cell[1];
+        }
+        *st = GOT_SPAN;
+        return cell;
+    }
+    uint64_t swept = 0;
+    /* The next page of the span this thread owns [heap.extend] sweeps
+     * nothing and is never a pause: it needs no pause clock (a
+     * thread-CPU-clock read and a getrusage, two system calls, per page of
+     * cells).  The test is refill's own. */
+    bool extends = mine && !t->fast.free[cls] && !mine->free && mine->nthreaded < mine->ncells;
+    pause_clock pc = {.wall = 0};
+    if (extends)
+        pc.wall = os_now_ns();
+    else
+        pause_start(&pc);
+    sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2};
+    heap_lock_as_mutator(h);
+    *st = refill(h, t, cls, collected, &swept, &clk);
+    pthread_mutex_unlock(&h->lock);
+    if (swept) {
+        ASSERT(!extends);
+        pause_record(h, t, RTGC_CAUSE_SWEEP, &pc, swept);
+    }
+    if (*st != GOT_SPAN)
+        return NULL;
+    cell = t->fast.free[cls];
+    t->fast.free[cls] = cell[1];
+    if (h->cfg.stress_alloc) {
+        /* Keep the fast path missing, so that every allocation is counted
+         * here. */
+        t->own[cls]->free = t->fast.free[cls];
+        t->fast.free[cls] = NULL;
+    }
+    return cell;
+}
+
 static void *alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size, bool zero) {
     if (!alloc_request_ok(t, layout, &count, size, zero))
         return NULL;
@@ -328,52 +380,7 @@ static void *alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, s
                 return obj;
             }
         } else {
-            unsigned cls = rtgc_size_class(size);
-            span *mine = t->own[cls];
-            void **cell = NULL;
-            if (mine && mine->free) {
-                /* Cells parked in the span this thread owns: one at a time
-                 * in stress mode, a quantum while marking [alloc.quantum]. */
-                if (h->cfg.stress_alloc) {
-                    cell = mine->free;
-                    mine->free = cell[1];
-                } else {
-                    t->fast.free[cls] = take_quantum(mine);
-                    cell = t->fast.free[cls];
-                    t->fast.free[cls] = cell[1];
-                }
-                st = GOT_SPAN;
-            } else {
-                uint64_t swept = 0;
-                /* The next page of the span this thread owns [heap.extend]
-                 * sweeps nothing and is never a pause: it needs no pause
-                 * clock (a thread-CPU-clock read and a getrusage, two system
-                 * calls, per page of cells).  The test is refill's own. */
-                bool extends = mine && !t->fast.free[cls] && !mine->free && mine->nthreaded < mine->ncells;
-                pause_clock pc = {.wall = 0};
-                if (extends)
-                    pc.wall = os_now_ns();
-                else
-                    pause_start(&pc);
-                sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2};
-                heap_lock_as_mutator(h);
-                st = refill(h, t, cls, collected, &swept, &clk);
-                pthread_mutex_unlock(&h->lock);
-                if (swept) {
-                    ASSERT(!extends);
-                    pause_record(h, t, RTGC_CAUSE_SWEEP, &pc, swept);
-                }
-                if (st == GOT_SPAN) {
-                    cell = t->fast.free[cls];
-                    t->fast.free[cls] = cell[1];
-                    if (h->cfg.stress_alloc) {
-                        /* Keep the fast path missing, so that every
-                         * allocation is counted here. */
-                        t->own[cls]->free = t->fast.free[cls];
-                        t->fast.free[cls] = NULL;
-                    }
-                }
-            }
+            void **cell = alloc_small_try(h, t, size, collected, &st);
             if (cell) {
                 if (sweep_stall)
                     record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, sweep_stall, os_now_ns(), 0, size);
