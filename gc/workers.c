@@ -181,7 +181,15 @@ void helpers_close(rtgc_heap *h) {
 
 void helpers_quiesce(rtgc_heap *h) {
     helpers_close(h);
+    /* A closed helper stops at its next clock check (32 slots): spin first,
+     * since this may be inside a mutator's pause (the epoch flip in a
+     * step); sleep only for a helper the platform has stopped. */
+    uint64_t spin_until = os_now_ns() + 50000;
     while (rtgc_atomic_load_acquire(&h->busy)) {
+        if (os_now_ns() < spin_until) {
+            rtgc_cpu_relax();
+            continue;
+        }
         struct timespec ts = {0, 20000};
         nanosleep(&ts, NULL);
     }
