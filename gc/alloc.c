@@ -61,8 +61,10 @@ static void disown(rtgc_heap *h, rtgc_thread *t, unsigned cls) {
      * stress mode, and during marking [alloc.quantum]) stay the span's free
      * list. */
     void **list = t->fast.free[cls];
-    if (list) {
-        void **tail = list;
+    if (list && !s->free) {
+        s->free = list;              /* nothing parked: no walk (a whole span's list is long) */
+    } else if (list) {
+        void **tail = list;          /* at most a quantum while cells are parked [alloc.quantum] */
         while (tail[1])
             tail = tail[1];
         tail[1] = s->free;
