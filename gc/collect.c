@@ -40,6 +40,7 @@ static void set_trigger(rtgc_heap *h) {
  * The next trigger is the caller's: set_trigger here, the pacer in the
  * real-time cycle [cycle.pacer]. */
 void cycle_end_marking(rtgc_heap *h) {
+    live_flush(&h->coord);           /* [sweep.live] before any sweep reads the counts */
     emit_event(h, RTGC_EV_SWEEP_START, 0);
     sweep_large(h);
     rtgc_atomic_store_release(&h->cycle, h->cycle + 1);

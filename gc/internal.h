@@ -411,12 +411,6 @@ rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *
 static inline void live_count(rtgc_heap *h, const void *obj) {
     rtgc_atomic_add(&h->block_live[block_index(h, obj)], 1);
 }
-/* The same for a marker alone (the world stopped, no helper): no locked
- * instruction. */
-static inline void live_count_alone(rtgc_heap *h, const void *obj) {
-    volatile uintptr_t *c = &h->block_live[block_index(h, obj)];
-    rtgc_atomic_store(c, rtgc_atomic_load(c) + 1);
-}
 /* Cells of span s marked since it was last swept (or more: a count is
  * never too low) [sweep.live]; times cell_size, its live bytes. */
 static inline size_t span_live_cells(const rtgc_heap *h, const span *s) {

@@ -42,17 +42,15 @@ void marker_fini(marker *m) {
     m->depth = 0;
 }
 
-/* The marker's pending live count goes to its block's counter (a count
+/* The marker's pending live count goes to its block's counter.  A count
  * must be in place before the sweep reads it: marker_publish, which every
- * drain ends with, flushes it). */
+ * drain ends with, flushes it, and cycle_end_marking flushes the
+ * coordinator's (marks of roots and finalizable objects are followed by a
+ * drain, but the sweep must not depend on it) [sweep.live]. */
 void live_flush(marker *m) {
     if (!m->live_n)
         return;
-    volatile uintptr_t *c = &m->h->block_live[m->live_blk];
-    if (m->atomic)
-        rtgc_atomic_add(c, m->live_n);
-    else
-        rtgc_atomic_store(c, rtgc_atomic_load(c) + m->live_n);
+    rtgc_atomic_add(&m->h->block_live[m->live_blk], m->live_n);   /* once a block, not once a mark */
     m->live_n = 0;
 }
 
@@ -156,34 +154,56 @@ static bool valid_object(rtgc_heap *h, void *obj) {
     return true;
 }
 
-/* [mark.concurrent] Claim obj's mark byte for this cycle: true for the one
- * marker (or mutator) that sets it.  With others marking at the same time
- * the byte is claimed by CAS from the value read (0 or the previous epoch)
- * to the epoch, so each object goes through a grey list once; alone (the
- * world stopped, no helper), a plain store does. */
-static inline bool claim_epoch(rtgc_heap *h, void *obj, uint8_t e, bool atomic) {
-    if (!in_heap(h, obj))
+/* What the tracing loop reads for every slot, copied into locals that no
+ * store can alias, so that they stay in registers. */
+typedef struct mark_cx {
+    const char *base, *end;
+    uint8_t *bias;              /* markmap_bias */
+    const layout_desc *layouts;
+    uint8_t epoch;
+    bool atomic;
+} mark_cx;
+
+static inline mark_cx cx_of(const marker *m) {
+    const rtgc_heap *h = m->h;
+    return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .layouts = h->layouts,
+                     .epoch = m->epoch, .atomic = m->atomic};
+}
+
+/* [mark.concurrent] Claim p's mark byte for this cycle: true for the one
+ * marker (or mutator: claim) that sets it.  With others marking at the
+ * same time the byte is claimed by CAS from the value read (0 or the
+ * previous epoch) to the epoch, so each object goes through a grey list
+ * once; alone (the world stopped, no helper), a plain store does.
+ * [sweep.live] The mark is counted in the marker, per block, and added to
+ * the block's counter when the marker moves to another block or publishes
+ * (marks of one walk cluster: a locked add per mark made two markers
+ * slower than one). */
+static inline __attribute__((always_inline)) bool claim_cx(marker *m, mark_cx cx, void *p) {
+    if ((const char *)p < cx.base || (const char *)p >= cx.end)
         return false;
-    if (RTGC_CHECK >= 2 && !valid_object(h, obj))
+    if (RTGC_CHECK >= 2 && !valid_object(m->h, p))
         return false;
-    uint8_t *mb = mark_byte(h, obj);
+    uint8_t *mb = &cx.bias[(uintptr_t)p >> GRANULE_SHIFT];
     uint8_t o = rtgc_load_u8(mb);
-    if (o == e)
+    if (o == cx.epoch)
         return false;
-    if (!atomic) {
-        rtgc_store_u8(mb, e);
-        live_count_alone(h, obj);    /* [sweep.live] */
-        return true;
+    if (!cx.atomic)
+        rtgc_store_u8(mb, cx.epoch);
+    else if (rtgc_atomic_cas_u8(mb, o, cx.epoch) != o)
+        return false;
+    size_t blk = (size_t)((const char *)p - cx.base) >> BLOCK_SHIFT;
+    if (RTGC_UNLIKELY(blk != m->live_blk)) {
+        live_flush(m);
+        m->live_blk = blk;
     }
-    if (rtgc_atomic_cas_u8(mb, o, e) != o)
-        return false;
-    live_count(h, obj);              /* [sweep.live] */
+    m->live_n++;
     return true;
 }
 
 void marker_mark(marker *m, void *obj) {
-    rtgc_heap *h = m->h;
-    if (claim_epoch(h, obj, rtgc_load_u8(&h->epoch), m->atomic))
+    m->epoch = rtgc_load_u8(&m->h->epoch);
+    if (claim_cx(m, cx_of(m), obj))
         push(m, obj);
 }
 
@@ -213,48 +233,10 @@ void trace_object(rtgc_heap *h, void *obj, rtgc_visitor *v) {
     }
 }
 
-/* One reference read from a field: shade it onto m. */
-/* What the tracing loop reads for every slot, copied into locals that no
- * store can alias, so that they stay in registers. */
-typedef struct mark_cx {
-    const char *base, *end;
-    uint8_t *bias;              /* markmap_bias */
-    const layout_desc *layouts;
-    uint8_t epoch;
-    bool atomic;
-} mark_cx;
-
-static inline mark_cx cx_of(const marker *m) {
-    const rtgc_heap *h = m->h;
-    return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .layouts = h->layouts,
-                     .epoch = m->epoch, .atomic = m->atomic};
-}
-
-/* One reference read from a field: claim it (claim_epoch, inlined on the
- * loop's locals) and push it onto m. */
+/* One reference read from a field: claim it and push it onto m. */
 static inline __attribute__((always_inline)) void mark_ref(marker *m, mark_cx cx, void *p) {
-    if (!rtgc_is_ref(p) || (const char *)p < cx.base || (const char *)p >= cx.end)
-        return;
-    if (RTGC_CHECK >= 2 && !valid_object(m->h, p))
-        return;
-    uint8_t *mb = &cx.bias[(uintptr_t)p >> GRANULE_SHIFT];
-    uint8_t o = rtgc_load_u8(mb);
-    if (o == cx.epoch)
-        return;
-    if (!cx.atomic)
-        rtgc_store_u8(mb, cx.epoch);
-    else if (rtgc_atomic_cas_u8(mb, o, cx.epoch) != o)
-        return;
-    /* [sweep.live] counted per block in the marker, added to the block's
-     * counter when the marker moves to another block (marks of one walk
-     * cluster: a locked add per mark made two markers slower than one) */
-    size_t blk = (size_t)((const char *)p - cx.base) >> BLOCK_SHIFT;
-    if (RTGC_UNLIKELY(blk != m->live_blk)) {
-        live_flush(m);
-        m->live_blk = blk;
-    }
-    m->live_n++;
-    push(m, p);
+    if (rtgc_is_ref(p) && claim_cx(m, cx, p))
+        push(m, p);
 }
 
 /* [mark.chunks] A reference array longer than ARRAY_CHUNK is traced a
@@ -509,8 +491,18 @@ bool marker_drain(marker *m, uint64_t deadline_ns, bool *did_work) {
  * [rt.termination].
  */
 
+/* A mutator's claim (shade): by CAS, counted at once [sweep.live]. */
 static bool claim(rtgc_heap *h, void *obj) {
-    return claim_epoch(h, obj, rtgc_load_u8(&h->epoch), true);
+    if (!in_heap(h, obj))
+        return false;
+    if (RTGC_CHECK >= 2 && !valid_object(h, obj))
+        return false;
+    uint8_t *mb = mark_byte(h, obj);
+    uint8_t e = rtgc_load_u8(&h->epoch), o = rtgc_load_u8(mb);
+    if (o == e || rtgc_atomic_cas_u8(mb, o, e) != o)
+        return false;
+    live_count(h, obj);
+    return true;
 }
 
 /* From the code that runs the cycle (gc_lock held): onto the coordinator. */
