@@ -49,6 +49,7 @@ enum { GOT_SPAN, NEED_COLLECT_SOFT, NEED_COLLECT_HARD, NO_MEMORY, SWEEP_MORE };
  * half of it above (growing would only bring the limit nearer). */
 typedef struct sweep_clock {
     uint64_t soft, hard;   /* deadlines: roomy heap, full heap */
+    pause_clock *pause;    /* the refill's pause clock: its work begins when it sweeps */
 } sweep_clock;
 
 /* Give up the thread's span of class cls (lock held).  Its remaining free
@@ -197,6 +198,7 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
                  * MARK_OFF round [sweep.once].  The collector sweeps it. */
                 list_push(&h->unswept[cls], s, LIST_UNSWEPT);
             } else {
+                pause_work_begins(clk->pause);
                 *swept += sweep_popped(h, s, BY_MUTATOR);
             }
             continue;
@@ -209,6 +211,7 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
             swept_for_goal = true;
             bool roomy = h->heap_size + need <= h->cfg.heap_limit / 4 * 3;
             size_t cap = sweeps_lazily(h) ? 0 : h->heap_goal;   /* lazily: until this class has room */
+            pause_work_begins(clk->pause);
             *swept += sweep_until_room(h, cls, false, need, cap, roomy ? clk->soft : clk->hard);
             continue;                /* the lists may hold a span for us now */
         }
@@ -223,6 +226,7 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
         /* At the limit, or no run of blocks for the span. */
         if (!swept_for_limit) {
             swept_for_limit = true;
+            pause_work_begins(clk->pause);
             *swept += sweep_until_room(h, cls, true, need, h->cfg.heap_limit, clk->hard);
             continue;
         }
@@ -322,24 +326,17 @@ static void **alloc_small_try(rtgc_heap *h, rtgc_thread *t, size_t size, bool co
         return cell;
     }
     uint64_t swept = 0;
-    /* The next page of the span this thread owns [heap.extend] sweeps
-     * nothing and is never a pause: it needs no pause clock (a
-     * thread-CPU-clock read and a getrusage, two system calls, per page of
-     * cells).  The test is refill's own. */
-    bool extends = mine && !t->fast.free[cls] && !mine->free && mine->nthreaded < mine->ncells;
-    pause_clock pc = {.wall = 0};
-    if (extends)
-        pc.wall = os_now_ns();
-    else
-        pause_start(&pc);
-    sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2};
+    /* A refill is a pause only if it sweeps: the pause clock's system
+     * calls (a thread-CPU-clock read and a getrusage) wait until it does;
+     * most refills take a swept span or the next page of their own. */
+    pause_clock pc;
+    pause_start_wall(&pc);
+    sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2, &pc};
     heap_lock_as_mutator(h);
     *st = refill(h, t, cls, collected, &swept, &clk);
     pthread_mutex_unlock(&h->lock);
-    if (swept) {
-        ASSERT(!extends);
+    if (swept)
         pause_record(h, t, RTGC_CAUSE_SWEEP, &pc, swept);
-    }
     if (*st != GOT_SPAN)
         return NULL;
     cell = t->fast.free[cls];

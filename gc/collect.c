@@ -101,6 +101,8 @@ static void collect_world_stopped(rtgc_heap *h) {
     set_trigger(h);
     cycle_queue_sweep(h);
     size_t shrunk = heap_decommit_idle(h, SIZE_MAX);
+    h->cycle_peak_prev = h->cycle_peak;      /* [heap.retain] */
+    h->cycle_peak = h->heap_size;
     pthread_mutex_unlock(&h->lock);
     if (shrunk)
         emit_event(h, RTGC_EV_HEAP_SHRINK, shrunk);

@@ -191,6 +191,8 @@ static void start_cycle(rtgc_heap *h) {
     h->cycle_work_ns = 0;
     pthread_mutex_lock(&h->lock);
     h->cycle_alloc_start = h->handed_out;
+    h->cycle_peak_prev = h->cycle_peak;      /* [heap.retain] */
+    h->cycle_peak = h->heap_size;
     /* [cycle.pacer] The trigger aims a cycle at the goal [cycle.goal];
      * assists make sure it ends by the goal plus the room once more
      * (live * (1 + 2 * growth), the limit before the first cycle), or by
@@ -711,7 +713,10 @@ static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
     uint64_t t0 = os_now_ns(), cpu0 = os_thread_cpu_ns();
     uintptr_t phase0 = rtgc_atomic_load(&h->phase);
     bool active = cycle_step(h, NULL, slice_budget(h));
-    uint64_t work = os_thread_cpu_ns() - cpu0, wall = os_now_ns() - t0;
+    uint64_t wall = os_now_ns() - t0;
+    if (!pace_debt_ns(h))
+        heap_prefault(h, PREFAULT_SLICE);   /* [heap.prefault]: marking on schedule comes first */
+    uint64_t work = os_thread_cpu_ns() - cpu0;
     bool stuck = active && rtgc_atomic_load(&h->phase) == phase0 && wall < 20000;
     pthread_mutex_unlock(&h->gc_lock);
     pthread_mutex_lock(&h->stats_lock);
@@ -728,20 +733,38 @@ static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
     return 0;
 }
 
+/* Idle (no cycle wanted): give idle memory back, 1 MiB at a time
+ * (sweeping is the cycle's own last phase [sweep.bg]), and fault memory
+ * in ahead of a growing heap [heap.prefault].  Then wait for a cycle
+ * request; while the mutators allocate (handed_out moved since the last
+ * look) only for IDLE_LOOK_NS, so that fresh memory is faulted in ahead
+ * of them between cycles too.  cycle_lock held. */
+#define IDLE_LOOK_NS 1000000u
+static void collector_idle(rtgc_heap *h, uint64_t *handed_seen) {
+    pthread_mutex_unlock(&h->cycle_lock);
+    bool busy = shrink_idle(h);
+    busy |= heap_prefault(h, PREFAULT_SLICE) != 0;
+    pthread_mutex_lock(&h->lock);
+    bool allocating = h->handed_out != *handed_seen;
+    *handed_seen = h->handed_out;
+    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_lock(&h->cycle_lock);
+    if (busy || h->shutdown || h->cycle_requested > rtgc_atomic_load(&h->cycle))
+        return;
+    if (allocating)
+        os_cond_wait_ns(&h->cycle_cv, &h->cycle_lock, IDLE_LOOK_NS);
+    else
+        pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
+}
+
 static void *collector_main(void *arg) {
     rtgc_heap *h = arg;
-    uint64_t nap = 0;
+    uint64_t nap = 0, handed_seen = 0;
     pthread_mutex_lock(&h->cycle_lock);
     while (!h->shutdown) {
         bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle) || cycle_active(h);
         if (!wanted) {
-            /* Idle: give idle memory back, 1 MiB at a time (sweeping is
-             * the cycle's own last phase [sweep.bg]). */
-            pthread_mutex_unlock(&h->cycle_lock);
-            bool shrunk = shrink_idle(h);
-            pthread_mutex_lock(&h->cycle_lock);
-            if (!shrunk && !h->shutdown && h->cycle_requested <= rtgc_atomic_load(&h->cycle))
-                pthread_cond_wait(&h->cycle_cv, &h->cycle_lock);
+            collector_idle(h, &handed_seen);
             continue;
         }
         pthread_mutex_unlock(&h->cycle_lock);

@@ -9,10 +9,13 @@
  * modes a few runs at a time between cycles.
  *
  * [heap.blocks] A block is USED (it belongs to a span: block_span[i] names
- * it), FREE_DIRTY (free, committed, contents garbage) or FREE_CLEAN (free,
- * decommitted or never touched: reads as zero).  Free blocks' mark bytes are
- * zero.  New spans prefer dirty blocks, so committed memory tracks the
- * recent peak of heap_size rather than growing through the reservation.
+ * it), FREE_DIRTY (free, committed, contents garbage), FREE_READY (free,
+ * committed and faulted in ahead of use by the collector, reads as zero:
+ * [heap.prefault]), FAULTING (being faulted in: no one takes it) or
+ * FREE_CLEAN (free, decommitted or never touched: reads as zero).  Free
+ * blocks' mark bytes are zero.  New spans prefer dirty blocks, then ready
+ * ones, so committed memory tracks the recent peak of heap_size rather
+ * than growing through the reservation.
  *
  * [heap.spans] A small-object span holds cells of one size class; a new
  * span's cells are all free: header word 0, linked through word 1.  A large
@@ -84,11 +87,20 @@ static size_t find_state(rtgc_heap *h, size_t from, uint8_t state) {
     return p ? (size_t)(p - h->block_state) : h->nblocks;
 }
 
-/* A run of n free blocks, dirty ones first for single blocks; nblocks if none. */
+static bool block_free(uint8_t state) {
+    return state != BLOCK_USED && state != BLOCK_FAULTING;
+}
+
+/* A run of n free blocks, for single blocks dirty ones first, then ready
+ * ones [heap.prefault]; nblocks if none. */
 static size_t find_run(rtgc_heap *h, size_t n) {
     if (n == 1) {
         size_t i = find_state(h, h->hint_dirty, BLOCK_FREE_DIRTY);
         h->hint_dirty = i;
+        if (i < h->nblocks)
+            return i;
+        i = find_state(h, h->hint_ready, BLOCK_FREE_READY);
+        h->hint_ready = i;
         if (i < h->nblocks)
             return i;
         i = find_state(h, h->hint_clean, BLOCK_FREE_CLEAN);
@@ -96,9 +108,11 @@ static size_t find_run(rtgc_heap *h, size_t n) {
         return i;
     }
     size_t start = h->hint_dirty < h->hint_clean ? h->hint_dirty : h->hint_clean;
+    if (h->hint_ready < start)
+        start = h->hint_ready;
     size_t run = 0;
     for (size_t i = start; i < h->nblocks; i++) {
-        if (h->block_state[i] == BLOCK_USED) {
+        if (!block_free(h->block_state[i])) {
             run = 0;
             continue;
         }
@@ -119,10 +133,11 @@ static void decommit_run(rtgc_heap *h, size_t i, size_t n) {
         h->hint_clean = i;
 }
 
-/* Take blocks [i, i+n) for span s.  Returns false if the OS refused to commit. */
-static bool take_blocks(rtgc_heap *h, size_t i, size_t n, span *s, bool *dirty) {
+/* Take blocks [i, i+n) for span s; *mem says what its memory holds
+ * (MEM_*).  Returns false if the OS refused to commit. */
+static bool take_blocks(rtgc_heap *h, size_t i, size_t n, span *s, unsigned *mem) {
     size_t grown = 0;
-    *dirty = false;
+    *mem = 0;
     for (size_t k = i; k < i + n; k++) {
         if (h->block_state[k] == BLOCK_FREE_CLEAN) {
             if (os_commit(h->base + k * BLOCK_SIZE, BLOCK_SIZE) != 0)
@@ -133,8 +148,9 @@ static bool take_blocks(rtgc_heap *h, size_t i, size_t n, span *s, bool *dirty) 
              * in a virtual machine; a slice can meet a hundred). */
             rtgc_store_u8(h->markmap + ((k * BLOCK_SIZE) >> GRANULE_SHIFT), 0);
             grown += BLOCK_SIZE;
-        } else {
-            *dirty = true;
+            *mem |= MEM_UNTOUCHED;
+        } else if (h->block_state[k] == BLOCK_FREE_DIRTY) {
+            *mem |= MEM_DIRTY;
         }
     }
     for (size_t k = i; k < i + n; k++) {
@@ -144,9 +160,12 @@ static bool take_blocks(rtgc_heap *h, size_t i, size_t n, span *s, bool *dirty) 
     h->committed += grown;
     if (grown)
         emit_event(h, RTGC_EV_HEAP_GROW, grown);
-    /* Keep committed memory under the limit: give back dirty free blocks. */
+    /* Keep committed memory under the limit: give back dirty (then
+     * ready) free blocks. */
     while (h->committed > h->cfg.heap_limit) {
         size_t d = find_state(h, 0, BLOCK_FREE_DIRTY);
+        if (d >= h->nblocks)
+            d = find_state(h, 0, BLOCK_FREE_READY);
         if (d >= h->nblocks)
             break;
         decommit_run(h, d, 1);
@@ -168,18 +187,46 @@ static void give_blocks(rtgc_heap *h, size_t i, size_t n) {
         h->hint_clean = i;
 }
 
+/* A free block holding committed memory. */
+static bool block_committed_free(uint8_t state) {
+    return state == BLOCK_FREE_DIRTY || state == BLOCK_FREE_READY;
+}
+
+static size_t find_committed_free(rtgc_heap *h, size_t from) {
+    size_t d = find_state(h, from, BLOCK_FREE_DIRTY), r = find_state(h, from, BLOCK_FREE_READY);
+    return d < r ? d : r;
+}
+
+/* [heap.retain] The committed memory the heap keeps: the pacer's goal, or
+ * more when the heap went past it in this cycle or the last one (a cycle
+ * overshoots its goal by what is allocated while it marks), and an eighth
+ * more for the blocks faulted in ahead [heap.prefault] and the dirty
+ * blocks that freed spans leave among used ones.  Memory under
+ * it stays committed: the mutators take it again before long, and giving
+ * it back only to fault it in again costs a page fault per page (about
+ * 11 us in a virtual machine) and, for the madvise, an interrupt of every
+ * CPU running the process. */
+static size_t retained(const rtgc_heap *h) {
+    size_t keep = h->heap_goal;
+    if (h->cycle_peak > keep)
+        keep = h->cycle_peak;
+    if (h->cycle_peak_prev > keep)
+        keep = h->cycle_peak_prev;
+    return keep + keep / 8;
+}
+
 /* Give back up to `max_blocks` blocks that have stayed free for a whole
- * cycle; returns the bytes given back.  Bounded, so that a cycle's driver
- * can do it a little at a time (madvise costs in proportion to the pages
- * it frees). */
+ * cycle, while committed memory is over what the heap retains; returns
+ * the bytes given back.  Bounded, so that a cycle's driver can do it a
+ * little at a time (madvise costs in proportion to the pages it frees). */
 size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
     uint32_t cyc = (uint32_t)h->cycle;
-    size_t before = h->committed, done = 0;
-    size_t i = find_state(h, h->decommit_cursor, BLOCK_FREE_DIRTY);
-    while (i < h->nblocks && done < max_blocks) {
-        size_t n = 0;
-        while (i + n < h->nblocks && n < max_blocks - done && h->block_state[i + n] == BLOCK_FREE_DIRTY &&
-               cyc - h->block_freed[i + n] >= 2)
+    size_t before = h->committed, done = 0, keep = retained(h);
+    size_t i = find_committed_free(h, h->decommit_cursor);
+    while (i < h->nblocks && done < max_blocks && h->committed > keep) {
+        size_t n = 0, over = (h->committed - keep + BLOCK_SIZE - 1) / BLOCK_SIZE;
+        while (i + n < h->nblocks && n < max_blocks - done && n < over &&
+               block_committed_free(h->block_state[i + n]) && cyc - h->block_freed[i + n] >= 2)
             n++;
         if (n) {
             decommit_run(h, i, n);
@@ -188,23 +235,74 @@ size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
         } else {
             i++;
         }
-        i = find_state(h, i, BLOCK_FREE_DIRTY);
+        i = find_committed_free(h, i);
     }
     h->decommit_cursor = i < h->nblocks ? i : 0;
     h->hint_dirty = find_state(h, 0, BLOCK_FREE_DIRTY);
+    h->hint_ready = find_state(h, 0, BLOCK_FREE_READY);
     return before - h->committed;
+}
+
+/* [heap.prefault] Fault in clean blocks ahead of the allocators.  On a
+ * virtual machine a page's first touch costs about 11 us, which a growing
+ * heap pays on the mutator once a page (msgbuf's push loop spent more
+ * time in page faults than in anything else).  The collector thread, on a
+ * core no mutator wants, keeps up to PREFAULT_AHEAD bytes of committed
+ * free blocks ready under the pacer's goal: blocks a mutator takes from
+ * there fault nothing.  Memory under the goal is memory the heap grows
+ * into before the cycle ends anyway, so the peak is not raised; what is
+ * left unused ages out through heap_decommit_idle like any free block.
+ *
+ * Invariant: a FAULTING block is touched by nobody but the collector
+ * thread that set it (find_run and the decommit pass skip it), so the
+ * stores of os_prefault race with no one; it becomes FREE_READY under the
+ * heap lock when done.  Lock NOT held; returns the blocks faulted in. */
+#define PREFAULT_AHEAD ((size_t)16 << 20)
+size_t heap_prefault(rtgc_heap *h, size_t max_blocks) {
+    pthread_mutex_lock(&h->lock);
+    size_t free = h->committed - h->heap_size, room = h->heap_goal > h->heap_size ? h->heap_goal - h->heap_size : 0;
+    size_t want = room < PREFAULT_AHEAD ? room : PREFAULT_AHEAD;
+    size_t n = 0, i = find_state(h, h->hint_clean, BLOCK_FREE_CLEAN);
+    /* Not while spans wait to be swept: sweeping frees blocks that need
+     * no faulting (dirty ones come first), and ready blocks taken by no
+     * one age out and are given back, a fault-in wasted. */
+    if (free < want && h->committed + BLOCK_SIZE <= h->cfg.heap_limit && !sweep_pending(h)) {
+        size_t blocks = (want - free) / BLOCK_SIZE;
+        if (blocks > max_blocks)
+            blocks = max_blocks;
+        while (i + n < h->nblocks && n < blocks && h->block_state[i + n] == BLOCK_FREE_CLEAN)
+            h->block_state[i + n++] = BLOCK_FAULTING;
+        h->committed += n * BLOCK_SIZE;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (!n)
+        return 0;
+    os_prefault(h->base + i * BLOCK_SIZE, n * BLOCK_SIZE);
+    for (size_t k = i; k < i + n; k++)
+        rtgc_store_u8(h->markmap + ((k * BLOCK_SIZE) >> GRANULE_SHIFT), 0);   /* as take_blocks does */
+    pthread_mutex_lock(&h->lock);
+    uint32_t cyc = (uint32_t)h->cycle;
+    for (size_t k = i; k < i + n; k++) {
+        h->block_state[k] = BLOCK_FREE_READY;
+        h->block_freed[k] = cyc;
+    }
+    if (i < h->hint_ready)
+        h->hint_ready = i;
+    h->stats.prefaulted_bytes += n * BLOCK_SIZE;
+    pthread_mutex_unlock(&h->lock);
+    return n;
 }
 
 /* ---- spans ---- */
 
-static span *span_alloc(rtgc_heap *h, size_t nblocks, bool *dirty) {
+static span *span_alloc(rtgc_heap *h, size_t nblocks, unsigned *mem) {
     size_t i = find_run(h, nblocks);
     if (i >= h->nblocks)
         return NULL;
     span *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    if (!take_blocks(h, i, nblocks, s, dirty)) {
+    if (!take_blocks(h, i, nblocks, s, mem)) {
         free(s);
         return NULL;
     }
@@ -214,6 +312,8 @@ static span *span_alloc(rtgc_heap *h, size_t nblocks, bool *dirty) {
     h->heap_size += nblocks * BLOCK_SIZE;
     if (h->heap_size > h->heap_peak)
         h->heap_peak = h->heap_size;
+    if (h->heap_size > h->cycle_peak)
+        h->cycle_peak = h->heap_size;
     h->stats.allocated_bytes += nblocks * BLOCK_SIZE;
     return s;
 }
@@ -242,15 +342,15 @@ void *span_extend(span *s) {
 }
 
 span *span_new_small(rtgc_heap *h, unsigned cls) {
-    bool dirty;
-    span *s = span_alloc(h, class_blocks(cls), &dirty);
+    unsigned mem;
+    span *s = span_alloc(h, class_blocks(cls), &mem);
     if (!s)
         return NULL;
     s->cls = cls;
     s->cell_size = rtgc_class_size[cls];
     s->ncells = (uint32_t)(span_bytes(s) / s->cell_size);
     s->nthreaded = 0;
-    s->fresh = !dirty;
+    s->fresh = (mem & MEM_UNTOUCHED) != 0;
     s->free = NULL;                  /* the owner extends it [heap.extend] */
     s->nfree = s->ncells;
     s->handed = false;
@@ -260,15 +360,15 @@ span *span_new_small(rtgc_heap *h, unsigned cls) {
 /* Its memory reads as zero when `zero` (a clean block does already; a
  * dirty one is cleared); else it holds what it held [alloc.uninit]. */
 span *span_new_large(rtgc_heap *h, size_t bytes, bool zero) {
-    bool dirty;
+    unsigned mem;
     size_t nblocks = round_up(bytes, BLOCK_SIZE) / BLOCK_SIZE;
-    span *s = span_alloc(h, nblocks, &dirty);
+    span *s = span_alloc(h, nblocks, &mem);
     if (!s)
         return NULL;
     s->cls = SPAN_LARGE;
     s->cell_size = 0;
     s->ncells = 1;
-    if (dirty && zero)
+    if ((mem & MEM_DIRTY) && zero)
         memset(s->base, 0, bytes);
     return s;
 }

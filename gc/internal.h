@@ -169,7 +169,8 @@ typedef struct mark_chunk {
 typedef struct marker {
     struct rtgc_heap *h;
     mark_chunk *top;            /* the private grey stack, newest chunk first */
-    mark_chunk *spare;
+    mark_chunk *spare;          /* emptied chunks kept for reuse, nspare of them [mark.spare] */
+    size_t nspare;
     size_t depth;               /* entries on the stack */
     uint64_t bytes, objects;    /* marked here, not yet added to the heap's counters */
     uint64_t traced;            /* objects traced, ever (records) */
@@ -198,7 +199,7 @@ struct rtgc_heap {
     uint8_t *block_state;      /* enum block_state */
     uint32_t *block_freed;     /* cycle in which a free dirty block was freed */
     volatile uintptr_t *block_live; /* cells starting in the block marked since its span was swept [sweep.live] */
-    size_t hint_clean, hint_dirty;
+    size_t hint_clean, hint_dirty, hint_ready;
     size_t decommit_cursor;    /* where heap_decommit_idle goes on */
 
     /* heap->lock guards spans, lists, blocks and the counters beside them */
@@ -209,6 +210,7 @@ struct rtgc_heap {
     span_list large;
     size_t heap_size;          /* bytes in spans */
     size_t heap_peak;
+    size_t cycle_peak, cycle_peak_prev; /* heap_size's peak in this cycle and the last [heap.retain] */
     size_t committed;
     size_t trigger;            /* heap_live at which the next cycle starts [cycle.pacer] */
     size_t heap_goal;          /* heap_size the pacer aims at: live * (1 + growth) + margin [cycle.goal] */
@@ -355,7 +357,11 @@ enum phase {
     PHASE_MARK_OFF     /* round: barriers off, spans back */
 };
 
-enum block_state { BLOCK_FREE_CLEAN = 0, BLOCK_FREE_DIRTY = 1, BLOCK_USED = 2 };
+enum block_state { BLOCK_FREE_CLEAN = 0, BLOCK_FREE_DIRTY = 1, BLOCK_USED = 2, BLOCK_FREE_READY = 3,
+                   BLOCK_FAULTING = 4 };   /* [heap.blocks] */
+/* What a new span's memory holds (take_blocks): */
+enum { MEM_DIRTY = 1,       /* some block held garbage: clear it if zeroes are wanted */
+       MEM_UNTOUCHED = 2 }; /* some block was never faulted in: touch it a page at a time [heap.extend] */
 
 /* [cycle.pacer] The heap the pacer sees: what the last cycle found live
  * plus everything handed out since that cycle's marking started.  Cells
@@ -434,6 +440,8 @@ void *span_extend(span *s);                            /* owner or lock: thread 
 span *span_new_large(rtgc_heap *h, size_t bytes, bool zero); /* lock held */
 void span_release(rtgc_heap *h, span *s);              /* lock held; blocks become free */
 size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks); /* lock held */
+size_t heap_prefault(rtgc_heap *h, size_t max_blocks);      /* lock not held [heap.prefault] */
+#define PREFAULT_SLICE 8u   /* blocks a collector slice faults in at most (512 KiB, about 0.7 ms in a VM) */
 size_t span_bytes(const span *s);
 size_t class_blocks(unsigned cls);                     /* blocks in a span of class cls */
 /* Take gc_lock from a mutator: never wait for it while RUNNING, since the
@@ -602,8 +610,15 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
 typedef struct pause_clock {
     uint64_t wall, cpu, wait;
     uint32_t involuntary, voluntary;
+    bool counting;         /* cpu and the switches were read (pause_work_begins) */
 } pause_clock;
 void pause_start(pause_clock *c);
+/* A pause that may not happen (an allocation's refill, which is a pause
+ * only if it sweeps): pause_start_wall reads only the wall clock, and
+ * pause_work_begins the rest (a thread-CPU-clock read and a getrusage,
+ * two system calls) once, when the work starts. */
+void pause_start_wall(pause_clock *c);
+void pause_work_begins(pause_clock *c);
 void pause_record(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, const pause_clock *c, uint64_t work);
 void emit_event(rtgc_heap *h, rtgc_event_kind kind, size_t bytes);
 

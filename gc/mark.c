@@ -32,14 +32,34 @@ void marker_init(marker *m, rtgc_heap *h, bool atomic) {
     m->visitor.m = m;
 }
 
-void marker_fini(marker *m) {
-    for (mark_chunk *c = m->top, *n; c; c = n) {
+static void chunks_free(mark_chunk *c) {
+    for (mark_chunk *n; c; c = n) {
         n = c->prev;
         free(c);
     }
-    free(m->spare);
+}
+
+void marker_fini(marker *m) {
+    chunks_free(m->top);
+    chunks_free(m->spare);
     m->top = m->spare = NULL;
-    m->depth = 0;
+    m->depth = m->nspare = 0;
+}
+
+/* [mark.spare] Emptied chunks stay with the marker, up to SPARE_MAX of
+ * them, for the next push: given back to malloc, they let it shrink its
+ * arena (madvise) and grow it again a moment later, and every madvise
+ * that frees pages interrupts every other CPU running the process (a TLB
+ * shootdown) - the mutators' cores among them. */
+#define SPARE_MAX 256u   /* 2 MiB */
+static void chunk_spare(marker *m, mark_chunk *c) {
+    if (m->nspare >= SPARE_MAX) {
+        free(c);
+        return;
+    }
+    c->prev = m->spare;
+    m->spare = c;
+    m->nspare++;
 }
 
 /* The marker's pending live count goes to its block's counter.  A count
@@ -65,9 +85,10 @@ void marker_publish(marker *m) {
 
 static mark_chunk *chunk_new(marker *m) {
     mark_chunk *nc = m->spare;
-    if (nc)
-        m->spare = NULL;
-    else if (!(nc = malloc(sizeof *nc)))
+    if (nc) {
+        m->spare = nc->prev;
+        m->nspare--;
+    } else if (!(nc = malloc(sizeof *nc)))
         rtgc__fatal("out of memory for the mark stack");
     nc->n = 0;
     return nc;
@@ -102,8 +123,7 @@ static inline void *pop(marker *m) {
         return NULL;
     if (c->n == 0) {
         m->top = c->prev;
-        free(m->spare);
-        m->spare = c;
+        chunk_spare(m, c);
         c = m->top;
         if (!c)
             return NULL;
@@ -368,8 +388,7 @@ static void drop_empty_top(marker *m) {
     if (m->top && m->top->n == 0) {
         mark_chunk *e = m->top;
         m->top = e->prev;
-        free(m->spare);
-        m->spare = e;
+        chunk_spare(m, e);
     }
 }
 

@@ -122,14 +122,27 @@ void record_pause(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, uint64_t
     record_pause_sw(h, t, cause, start_ns, end_ns, work_ns, work, RTGC_SWITCHES_UNKNOWN, RTGC_SWITCHES_UNKNOWN, 0);
 }
 
-void pause_start(pause_clock *c) {
+void pause_start_wall(pause_clock *c) {
     c->wall = os_now_ns();
-    c->cpu = os_thread_cpu_ns();
     c->wait = tl_lock_wait_ns;
+    c->counting = false;
+}
+
+void pause_work_begins(pause_clock *c) {
+    if (c->counting)
+        return;
+    c->cpu = os_thread_cpu_ns();
     os_thread_switches(&c->involuntary, &c->voluntary);
+    c->counting = true;
+}
+
+void pause_start(pause_clock *c) {
+    pause_start_wall(c);
+    pause_work_begins(c);
 }
 
 void pause_record(rtgc_heap *h, rtgc_thread *t, rtgc_pause_cause cause, const pause_clock *c, uint64_t work) {
+    ASSERT(c->counting);
     uint32_t inv, vol;
     uint64_t cpu = os_thread_cpu_ns();
     os_thread_switches(&inv, &vol);

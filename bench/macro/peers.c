@@ -32,6 +32,10 @@
  *             operation
  *   rss_mb    peak resident set (getrusage ru_maxrss)
  *   gc_max_ns, gc_max_cause, gc_cycles
+ *   mmu10_wall, mmu10_work
+ *             librtgc: the minimum mutator utilisation over 10 ms windows
+ *             from its pause records, by wall time and by collector work
+ *             (-1 for the other allocators)
  *             librtgc: its own longest pause record (wall), its cause, the
  *             collector work inside it, and the cycles;
  *             Boehm: GC_get_gc_no(); the longest collection it timed itself
@@ -469,6 +473,7 @@ int main(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     int64_t gc_max = -1, gc_cycles = -1;
+    double mmu_wall = -1, mmu_work = -1;
     const char *gc_max_cause = "-";
 #ifndef PEER_RTGC
     int64_t gc_max_work = -1;
@@ -490,18 +495,22 @@ int main(int argc, char **argv) {
                 gc_max_work = (int64_t)recs[k].work_ns;
                 gc_max_cause = rtgc_cause_name(recs[k].cause);
             }
+    /* MMU over 10 ms windows, from the collector's records (wall time,
+     * and collector work): the whole run, the push loop nearly all of it. */
+    mmu_wall = rtgc_mmu(H, 0, 10000000, 0);
+    mmu_work = rtgc_mmu(H, 0, 10000000, 1);
     char opts[512];
     rtgc_config_format(rtgc_heap_config(H), opts, sizeof opts);
     /* Where the heap went and who swept it (stderr: not part of RESULT). */
     fprintf(stderr,
             "GCSTATS heap_peak_mb=%.1f live_mb=%.1f goal_mb=%.1f sweep_pauses=%llu assists=%llu "
             "spans_swept_collector=%llu spans_swept_mutator=%llu spans_released_whole=%llu collector_cpu_s=%.2f "
-            "decommitted_mb=%.0f markers=%u helper_cpu_s=%.2f\n",
+            "decommitted_mb=%.0f prefaulted_mb=%.0f markers=%u helper_cpu_s=%.2f\n",
             st.heap_peak / 1e6, st.live_bytes / 1e6, st.heap_goal / 1e6,
             (unsigned long long)st.by_cause[RTGC_CAUSE_SWEEP], (unsigned long long)st.by_cause[RTGC_CAUSE_ASSIST],
             (unsigned long long)st.spans_swept_collector, (unsigned long long)st.spans_swept_mutator,
             (unsigned long long)st.spans_released_whole, st.collector_cpu_ns / 1e9,
-            st.decommitted_bytes / 1e6, st.markers, st.helper_cpu_ns / 1e9);
+            st.decommitted_bytes / 1e6, st.prefaulted_bytes / 1e6, st.markers, st.helper_cpu_ns / 1e9);
 #elif defined(PEER_BOEHM)
     gc_cycles = (int64_t)GC_get_gc_no();
     const char *opts = incremental ? "incremental" : "plain";
@@ -509,11 +518,12 @@ int main(int argc, char **argv) {
     const char *opts = "-";
 #endif
     printf("RESULT bench=%s impl=%s time_s=%.4f max_ns=%llu p999_ns=%llu p99_ns=%llu count=%llu rss_mb=%.1f "
-           "gc_max_ns=%lld gc_max_cause=%s gc_max_work_ns=%lld gc_cycles=%lld check=%lld options=%s\n",
+           "gc_max_ns=%lld gc_max_cause=%s gc_max_work_ns=%lld gc_cycles=%lld mmu10_wall=%.2f mmu10_work=%.2f "
+           "check=%lld options=%s\n",
            bench, peer_name, secs, (unsigned long long)lat->max,
            (unsigned long long)rtgc_hist_percentile(lat, 99.9), (unsigned long long)rtgc_hist_percentile(lat, 99),
            (unsigned long long)lat->count, (double)ru.ru_maxrss / 1024.0, (long long)gc_max, gc_max_cause, (long long)gc_max_work, (long long)gc_cycles,
-           (long long)check, opts);
+           mmu_wall, mmu_work, (long long)check, opts);
 #ifdef PEER_RTGC
     rtgc_thread_detach(T);
     rtgc_heap_destroy(H);

@@ -8,6 +8,10 @@
  *   os_decommit(p, n)  give [p, p+n) back to the OS; it reads as zero when
  *                      committed again.  Check builds make it inaccessible,
  *                      so a stray access to freed heap memory faults.
+ *   os_prefault(p, n)  fault [p, p+n) in ahead of use (memory no one else
+ *                      touches meanwhile): its pages are present and
+ *                      writable afterwards, so the first store into them
+ *                      costs no page fault; contents unchanged (zero).
  *   os_release(p, n)   drop a reservation.
  *   os_map_table(n)    zero-filled read/write memory for side tables, committed
  *                      by the kernel page by page as it is touched.
@@ -35,6 +39,7 @@
 void *os_reserve(size_t n);
 int os_commit(void *p, size_t n);
 void os_decommit(void *p, size_t n);
+void os_prefault(void *p, size_t n);
 void os_release(void *p, size_t n);
 void *os_map_table(size_t n);
 void os_table_discard(void *p, size_t n);

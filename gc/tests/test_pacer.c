@@ -3,7 +3,10 @@
  *    live * (1 + growth), not near the limit [cycle.goal];
  *  - in concurrent mode the collector, not the mutator, sweeps [sweep.bg];
  *  - a span with no marked cell is released whole, without a walk, and a
- *    span with one live cell is not [sweep.live].
+ *    span with one live cell is not [sweep.live];
+ *  - blocks faulted in ahead of use are taken before clean ones, need no
+ *    page-at-a-time threading and read as zero [heap.prefault], and free
+ *    memory under what the heap retains is not given back [heap.retain].
  * No wall-clock limits: heap sizes, live bytes and sweep counters only. */
 #include <unistd.h>
 
@@ -214,9 +217,73 @@ static void test_whole_span_release(void **state) {
     rtgc_heap_destroy(h);
 }
 
+static size_t count_state(rtgc_heap *h, uint8_t state) {
+    size_t n = 0;
+    for (size_t i = 0; i < h->nblocks; i++)
+        n += h->block_state[i] == state;
+    return n;
+}
+
+/* [heap.prefault] [heap.retain] Driven by hand in step mode (no collector
+ * thread), so that every figure is exact. */
+static void test_prefault_and_retain(void **state) {
+    (void)state;
+    rtgc_heap *h = test_heap("mode=step,heap=256M,min_trigger=64M");
+    rtgc_layout_id NODE = node_layout(h);
+    rtgc_layout big_l = {.name = "big", .kind = RTGC_LAYOUT_BYTES, .size = 8};
+    rtgc_layout_id BIG;
+    rtgc_error err;
+    assert_int_equal(rtgc_layout_register(h, &big_l, &BIG, &err), RTGC_OK);
+    rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    pthread_mutex_lock(&h->lock);
+    h->heap_goal = (size_t)32 << 20;
+    size_t committed0 = h->committed;
+    pthread_mutex_unlock(&h->lock);
+    assert_int_equal(heap_prefault(h, 8), 8);            /* 16 MiB wanted, 8 blocks a call */
+    assert_int_equal(count_state(h, BLOCK_FREE_READY), 8);
+    assert_int_equal(h->committed, committed0 + 8 * BLOCK_SIZE);
+    rtgc_stats st;
+    rtgc_get_stats(h, &st);
+    assert_int_equal(st.prefaulted_bytes, 8 * BLOCK_SIZE);
+
+    /* A span takes a ready block (no dirty one exists): threaded at once. */
+    RTGC_FRAME(t, r, 2);
+    r[0] = rtgc_alloc(t, NODE);
+    span *s = span_of(h, r[0]);
+    assert_false(s->fresh);
+    assert_int_equal(s->nthreaded, s->ncells);
+    assert_int_equal(count_state(h, BLOCK_FREE_READY), 7);
+    /* A zeroed large object of 3 ready blocks is not cleared again, and
+     * reads as zero. */
+    size_t bytes = 3 * BLOCK_SIZE - 64;
+    unsigned char *b = rtgc_alloc_array(t, BIG, (uint32_t)(bytes - RTGC_HEADER_BYTES));
+    assert_non_null(b);
+    r[1] = b;
+    for (size_t i = RTGC_HEADER_BYTES; i < bytes; i++)
+        assert_int_equal(b[i], 0);
+    assert_int_equal(count_state(h, BLOCK_FREE_READY), 4);
+
+    /* Free committed memory under the goal stays, however old. */
+    pthread_mutex_lock(&h->lock);
+    h->cycle += 4;
+    assert_int_equal(heap_decommit_idle(h, SIZE_MAX), 0);
+    assert_int_equal(count_state(h, BLOCK_FREE_READY), 4);
+    /* Over it (goal and peaks lowered to nothing), it goes back. */
+    h->heap_goal = h->cycle_peak = h->cycle_peak_prev = 0;
+    assert_int_equal(heap_decommit_idle(h, SIZE_MAX), 4 * BLOCK_SIZE);
+    assert_int_equal(count_state(h, BLOCK_FREE_READY), 0);
+    h->cycle -= 4;
+    pthread_mutex_unlock(&h->lock);
+    assert_int_equal(rtgc_verify(t), 0);
+    RTGC_FRAME_POP(t, r);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_span_release),
+        cmocka_unit_test(test_prefault_and_retain),
         cmocka_unit_test(test_collector_sweeps),
         cmocka_unit_test(test_goal_concurrent),
         cmocka_unit_test(test_goal_incremental),

@@ -112,6 +112,8 @@ typedef struct rtgc_stats {
     uint64_t spans_swept_mutator;
     uint64_t spans_released_whole;
     size_t heap_goal;           /* heap_size the pacer aims at: live * (1 + growth) + margin (rtgc/config.h) */
+    uint64_t prefaulted_bytes;  /* bytes of fresh memory the collector thread faulted in ahead of the
+                                   allocators (concurrent mode), in total */
 } rtgc_stats;
 void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
 
