@@ -743,11 +743,12 @@ static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
 static void collector_idle(rtgc_heap *h, uint64_t *handed_seen) {
     pthread_mutex_unlock(&h->cycle_lock);
     bool busy = shrink_idle(h);
-    busy |= heap_prefault(h, PREFAULT_SLICE) != 0;
     pthread_mutex_lock(&h->lock);
     bool allocating = h->handed_out != *handed_seen;
     *handed_seen = h->handed_out;
     pthread_mutex_unlock(&h->lock);
+    if (allocating)
+        busy |= heap_prefault(h, PREFAULT_SLICE) != 0;
     pthread_mutex_lock(&h->cycle_lock);
     if (busy || h->shutdown || h->cycle_requested > rtgc_atomic_load(&h->cycle))
         return;

@@ -247,9 +247,11 @@ size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
  * virtual machine a page's first touch costs about 11 us, which a growing
  * heap pays on the mutator once a page (msgbuf's push loop spent more
  * time in page faults than in anything else).  The collector thread, on a
- * core no mutator wants, keeps up to PREFAULT_AHEAD bytes of committed
- * free blocks ready under the pacer's goal: blocks a mutator takes from
- * there fault nothing.  Memory under the goal is memory the heap grows
+ * core no mutator wants, keeps committed free blocks ready under the
+ * pacer's goal, up to a quarter of the heap or PREFAULT_AHEAD bytes if
+ * less (a small heap is not doubled ahead of need): blocks a mutator takes
+ * from there fault nothing.  The driver calls it only while the mutators
+ * allocate.  Memory under the goal is memory the heap grows
  * into before the cycle ends anyway, so the peak is not raised; what is
  * left unused ages out through heap_decommit_idle like any free block.
  *
@@ -261,7 +263,10 @@ size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
 size_t heap_prefault(rtgc_heap *h, size_t max_blocks) {
     pthread_mutex_lock(&h->lock);
     size_t free = h->committed - h->heap_size, room = h->heap_goal > h->heap_size ? h->heap_goal - h->heap_size : 0;
-    size_t want = room < PREFAULT_AHEAD ? room : PREFAULT_AHEAD;
+    size_t ahead = h->heap_size / 4 > PREFAULT_SLICE * BLOCK_SIZE ? h->heap_size / 4 : PREFAULT_SLICE * BLOCK_SIZE;
+    if (ahead > PREFAULT_AHEAD)
+        ahead = PREFAULT_AHEAD;
+    size_t want = room < ahead ? room : ahead;
     size_t n = 0, i = find_state(h, h->hint_clean, BLOCK_FREE_CLEAN);
     /* Not while spans wait to be swept: sweeping frees blocks that need
      * no faulting (dirty ones come first), and ready blocks taken by no
@@ -498,6 +503,85 @@ size_t rtgc_layout_object_size(rtgc_heap *h, rtgc_layout_id id, uint32_t count) 
 
 /* ---- lifecycle ---- */
 
+/* The reservation, block-aligned, and the side tables; false (with
+ * nothing left allocated but h) when any is refused. */
+static bool heap_map(rtgc_heap *h, size_t reserve) {
+    h->reserve = reserve;
+    h->nblocks = reserve / BLOCK_SIZE;
+    h->base = os_reserve(reserve + BLOCK_SIZE);
+    if (h->base) {
+        /* Align the base to a block so that block arithmetic is exact. */
+        char *aligned = (char *)round_up((uintptr_t)h->base, BLOCK_SIZE);
+        if (aligned != h->base)
+            os_release(h->base, (size_t)(aligned - h->base));
+        size_t tail = BLOCK_SIZE - (size_t)(aligned - h->base);
+        if (tail)
+            os_release(aligned + reserve, tail);
+        h->base = aligned;
+        h->end = aligned + reserve;
+    }
+    h->markmap = os_map_table(reserve >> GRANULE_SHIFT);
+    h->block_span = calloc(h->nblocks, sizeof *h->block_span);
+    h->block_state = calloc(h->nblocks, 1);
+    h->block_freed = calloc(h->nblocks, sizeof *h->block_freed);
+    h->block_live = calloc(h->nblocks, sizeof *h->block_live);
+    h->layout_info = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layout_info);
+    h->layouts = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layouts);
+    if (h->base && h->markmap && h->block_span && h->block_state && h->block_freed && h->block_live &&
+        h->layout_info && h->layouts) {
+        h->markmap_bias = h->markmap - ((uintptr_t)h->base >> GRANULE_SHIFT);
+        return true;
+    }
+    if (h->base) os_release(h->base, reserve);
+    if (h->markmap) os_release(h->markmap, reserve >> GRANULE_SHIFT);
+    free(h->block_span);
+    free(h->block_state);
+    free(h->block_freed);
+    free((void *)h->block_live);
+    free(h->layout_info);
+    free(h->layouts);
+    return false;
+}
+
+static void heap_init_sync(rtgc_heap *h) {
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_mutex_init(&h->threads_lock, NULL);
+    pthread_mutex_init(&h->world_lock, NULL);
+    pthread_mutex_init(&h->gc_lock, NULL);
+    pthread_mutex_init(&h->stats_lock, NULL);
+    pthread_cond_init(&h->stop_cv, NULL);
+    pthread_cond_init(&h->world_cv, NULL);
+    os_cond_init(&h->hs_cv);
+    pthread_mutex_init(&h->grey_lock, NULL);
+    os_cond_init(&h->help_cv);
+    pthread_mutex_init(&h->cycle_lock, NULL);
+    os_cond_init(&h->cycle_cv);
+}
+
+/* The pause records, the helpers and the collector thread; on failure
+ * the heap is destroyed and the error set. */
+static rtgc_status heap_start(rtgc_heap *h, rtgc_error *err) {
+    const rtgc_config *c = &h->cfg;
+    if (!h->ring || !h->hist_wall || !h->hist_work) {
+        set_error(err, RTGC_ENOMEM, "pause_log", "out of memory for %u pause records", c->pause_log);
+        h->threads = NULL;
+        rtgc_heap_destroy(h);
+        return RTGC_ENOMEM;
+    }
+    if (helpers_start(h) != RTGC_OK) {
+        set_error(err, RTGC_ENOMEM, "collector_threads", "cannot start %u marking helper threads",
+                  c->collector_threads - 1);
+        rtgc_heap_destroy(h);
+        return RTGC_ENOMEM;
+    }
+    if (c->mode == RTGC_MODE_CONCURRENT && cycle_start_collector(h) != RTGC_OK) {
+        set_error(err, RTGC_ENOMEM, "collector_threads", "cannot start the collector thread");
+        rtgc_heap_destroy(h);
+        return RTGC_ENOMEM;
+    }
+    return RTGC_OK;
+}
+
 rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error *err) {
     if (!out) {
         set_error(err, RTGC_EINVAL, "heap", "the heap out-pointer is NULL");
@@ -521,42 +605,11 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     size_t reserve = round_up(2 * c.heap_limit, BLOCK_SIZE);
     if (reserve < ((size_t)4 << 20))
         reserve = (size_t)4 << 20;
-    h->reserve = reserve;
-    h->nblocks = reserve / BLOCK_SIZE;
-    h->base = os_reserve(reserve + BLOCK_SIZE);
-    if (h->base) {
-        /* Align the base to a block so that block arithmetic is exact. */
-        char *aligned = (char *)round_up((uintptr_t)h->base, BLOCK_SIZE);
-        if (aligned != h->base)
-            os_release(h->base, (size_t)(aligned - h->base));
-        size_t tail = BLOCK_SIZE - (size_t)(aligned - h->base);
-        if (tail)
-            os_release(aligned + reserve, tail);
-        h->base = aligned;
-        h->end = aligned + reserve;
-    }
-    h->markmap = os_map_table(reserve >> GRANULE_SHIFT);
-    h->block_span = calloc(h->nblocks, sizeof *h->block_span);
-    h->block_state = calloc(h->nblocks, 1);
-    h->block_freed = calloc(h->nblocks, sizeof *h->block_freed);
-    h->block_live = calloc(h->nblocks, sizeof *h->block_live);
-    h->layout_info = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layout_info);
-    h->layouts = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layouts);
-    if (!h->base || !h->markmap || !h->block_span || !h->block_state || !h->block_freed || !h->block_live || !h->layout_info ||
-        !h->layouts) {
+    if (!heap_map(h, reserve)) {
         set_error(err, RTGC_ENOMEM, "heap_limit", "cannot reserve %zu bytes of address space for the heap", reserve);
-        if (h->base) os_release(h->base, reserve);
-        if (h->markmap) os_release(h->markmap, reserve >> GRANULE_SHIFT);
-        free(h->block_span);
-        free(h->block_state);
-        free(h->block_freed);
-        free((void *)h->block_live);
-        free(h->layout_info);
-        free(h->layouts);
         free(h);
         return RTGC_ENOMEM;
     }
-    h->markmap_bias = h->markmap - ((uintptr_t)h->base >> GRANULE_SHIFT);
     /* Unregistered ids read as too large for the fast path, so the slow
      * path sees them and reports the misuse. */
     for (size_t i = 0; i < RTGC_MAX_LAYOUTS; i++)
@@ -571,38 +624,12 @@ rtgc_status rtgc_heap_create(const rtgc_config *cfg, rtgc_heap **out, rtgc_error
     h->trigger = h->cfg.min_trigger;
     h->heap_goal = c.heap_limit;          /* nothing to sweep before the first cycle [cycle.goal] */
     h->next_thread_id = 1;
-    pthread_mutex_init(&h->lock, NULL);
-    pthread_mutex_init(&h->threads_lock, NULL);
-    pthread_mutex_init(&h->world_lock, NULL);
-    pthread_mutex_init(&h->gc_lock, NULL);
-    pthread_mutex_init(&h->stats_lock, NULL);
-    pthread_cond_init(&h->stop_cv, NULL);
-    pthread_cond_init(&h->world_cv, NULL);
-    os_cond_init(&h->hs_cv);
-    pthread_mutex_init(&h->grey_lock, NULL);
-    os_cond_init(&h->help_cv);
-    pthread_mutex_init(&h->cycle_lock, NULL);
-    os_cond_init(&h->cycle_cv);
+    heap_init_sync(h);
     weak_init(h);
     stats_init(h);
     mark_init(h);
-    if (!h->ring || !h->hist_wall || !h->hist_work) {
-        set_error(err, RTGC_ENOMEM, "pause_log", "out of memory for %u pause records", c.pause_log);
-        h->threads = NULL;
-        rtgc_heap_destroy(h);
-        return RTGC_ENOMEM;
-    }
-    if (helpers_start(h) != RTGC_OK) {
-        set_error(err, RTGC_ENOMEM, "collector_threads", "cannot start %u marking helper threads",
-                  c.collector_threads - 1);
-        rtgc_heap_destroy(h);
-        return RTGC_ENOMEM;
-    }
-    if (c.mode == RTGC_MODE_CONCURRENT && cycle_start_collector(h) != RTGC_OK) {
-        set_error(err, RTGC_ENOMEM, "collector_threads", "cannot start the collector thread");
-        rtgc_heap_destroy(h);
-        return RTGC_ENOMEM;
-    }
+    if ((st = heap_start(h, err)) != RTGC_OK)
+        return st;
     *out = h;
     return RTGC_OK;
 }
