@@ -78,11 +78,18 @@ size_t sweep_span(rtgc_heap *h, span *s, enum sweeper who) {
     void *list = NULL;
     uint32_t nfree = 0;
     uint64_t freed = 0;
+    /* [sweep.full] A marked cell is live, unless it is a free cell
+     * pre-marked for black allocation and never handed out (header 0).
+     * Free cells of an unowned span are all on its free list (disown puts
+     * a thread's back), so with that list empty every marked cell holds an
+     * object, and a live cell's memory is not touched at all: no cache
+     * miss per live cell (msgbuf: 200k a cycle). */
+    const bool marked_is_live = s->free == NULL;
     for (size_t i = s->nthreaded; i-- > 0;) {          /* virgin cells stay as they are */
         char *c = s->base + i * cs;
         uint8_t *mb = mark_byte(h, c);
-        if (rtgc_load_u8(mb) == epoch && rtgc_object_header(c) != 0)
-            continue;                       /* live: its memory is not touched for the mark test */
+        if (rtgc_load_u8(mb) == epoch && (marked_is_live || rtgc_object_header(c) != 0))
+            continue;                       /* live */
         uint64_t hdr = *(uint64_t *)c;
         if (hdr != 0) {                     /* dead: free it */
             *(uint64_t *)c = 0;

@@ -32,6 +32,11 @@
  *             operation
  *   rss_mb    peak resident set (getrusage ru_maxrss)
  *   gc_max_ns, gc_max_cause, gc_cycles
+ *   loop_cpu_s msgbuf: the push loop's CPU time (its thread's): time_s
+ *             less this is time the loop did not run (preempted, blocked)
+ *   loop_runq_s msgbuf: of that, the time it waited on a run queue
+ *             (runnable, preempted: Linux schedstat); the rest it was
+ *             blocked (a lock, a wait)
  *   mmu10_wall, mmu10_work
  *             librtgc: the minimum mutator utilisation over 10 ms windows
  *             from its pause records, by wall time and by collector work
@@ -53,6 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <rtgc.h> /* the histogram (rtgc_hist_*) for every allocator */
@@ -64,6 +71,29 @@
 #ifdef PEER_BOEHM
 #include <gc/gc.h>
 #endif
+
+/* CPU time of the calling thread (the push loop's own, msgbuf) */
+static uint64_t cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static double loop_cpu_s = -1, loop_runq_s = -1;
+
+/* Time the calling thread has waited on a run queue, ever (Linux
+ * schedstat, second field); 0 where the kernel does not say. */
+static uint64_t runq_ns(void) {
+    char path[64];
+    unsigned long long run = 0, wait = 0;
+    snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", (long)syscall(SYS_gettid));
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+            wait = 0;
+        fclose(f);
+    }
+    return wait;
+}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -387,7 +417,7 @@ static int64_t run_msgbuf(size_t window, uint64_t pushes, double *loop_s) {
     const size_t msg = 1024; /* the whole object; for librtgc its header included */
     ROOTS(r, 1);
     r[0] = need(NEW_REFS(window));
-    uint64_t t0 = now_ns(), a = t0;
+    uint64_t t0 = now_ns(), a = t0, c0 = cpu_ns(), q0 = runq_ns();
     for (uint64_t i = 0; i < pushes; i++) {
         size_t slot = (size_t)(i % window);
         char *m = need(NEW_BYTES(msg));
@@ -406,6 +436,8 @@ static int64_t run_msgbuf(size_t window, uint64_t pushes, double *loop_s) {
         a = b;
     }
     *loop_s = (double)(a - t0) / 1e9;
+    loop_cpu_s = (double)(cpu_ns() - c0) / 1e9;
+    loop_runq_s = (double)(runq_ns() - q0) / 1e9;
     int64_t check = 0;
     for (size_t i = 0; i < window; i += window / 16 + 1)
         check += (unsigned char)BYTES_OF(REF_GET(r[0], i))[100];
@@ -519,11 +551,11 @@ int main(int argc, char **argv) {
 #endif
     printf("RESULT bench=%s impl=%s time_s=%.4f max_ns=%llu p999_ns=%llu p99_ns=%llu count=%llu rss_mb=%.1f "
            "gc_max_ns=%lld gc_max_cause=%s gc_max_work_ns=%lld gc_cycles=%lld mmu10_wall=%.2f mmu10_work=%.2f "
-           "check=%lld options=%s\n",
+           "loop_cpu_s=%.4f loop_runq_s=%.4f check=%lld options=%s\n",
            bench, peer_name, secs, (unsigned long long)lat->max,
            (unsigned long long)rtgc_hist_percentile(lat, 99.9), (unsigned long long)rtgc_hist_percentile(lat, 99),
            (unsigned long long)lat->count, (double)ru.ru_maxrss / 1024.0, (long long)gc_max, gc_max_cause, (long long)gc_max_work, (long long)gc_cycles,
-           mmu_wall, mmu_work, (long long)check, opts);
+           mmu_wall, mmu_work, loop_cpu_s, loop_runq_s, (long long)check, opts);
 #ifdef PEER_RTGC
     rtgc_thread_detach(T);
     rtgc_heap_destroy(H);
