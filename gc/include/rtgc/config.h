@@ -51,7 +51,13 @@
  *                    cycles and the mutator's sweeping.
  *   cpu=F            CPU share a background collector may take from mutators
  *                    that want the CPU, 0<F<=1 (or 25%); a core no mutator
- *                    wants is the collector's (gc/DESIGN.md, [share.sample])
+ *                    wants is the collector's (gc/DESIGN.md, [share.sample]).
+ *                    The collector thread and concurrent-mode marking
+ *                    helpers also run at a lower priority whose scheduler
+ *                    weight is F of a shared core (25%: nice +5 relative
+ *                    to the thread that created the heap; F >= 0.5: none),
+ *                    so that the kernel holds them to F against any
+ *                    program, not only against this one's mutators
  *   min_trigger=SIZE never start a cycle below this heap size (0: 4M, or a
  *                    quarter of a smaller heap)
  *   stress=N         collect every N allocations (testing knob; 0 = off)
