@@ -268,10 +268,7 @@ size_t heap_prefault(rtgc_heap *h, size_t max_blocks) {
         ahead = PREFAULT_AHEAD;
     size_t want = room < ahead ? room : ahead;
     size_t n = 0, i = find_state(h, h->hint_clean, BLOCK_FREE_CLEAN);
-    /* Not while spans wait to be swept: sweeping frees blocks that need
-     * no faulting (dirty ones come first), and ready blocks taken by no
-     * one age out and are given back, a fault-in wasted. */
-    if (free < want && h->committed + BLOCK_SIZE <= h->cfg.heap_limit && !sweep_pending(h)) {
+    if (free < want && h->committed + BLOCK_SIZE <= h->cfg.heap_limit) {
         size_t blocks = (want - free) / BLOCK_SIZE;
         if (blocks > max_blocks)
             blocks = max_blocks;
