@@ -112,7 +112,7 @@ function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
   }
 }
 END {
-  nf = split("time_s max_ns p999_ns p99_ns rss_mb gc_max_ns gc_max_work_ns gc_cycles", fields, " ")
+  nf = split("time_s max_ns p999_ns p99_ns rss_mb gc_max_ns gc_max_work_ns gc_cycles mmu10_wall", fields, " ")
   nb = split(benches, B, " "); ni = split(impls, I, " ")
   printf "{\"machine\": \"%s\", \"cpus\": %d, \"runs\": %d, \"date\": \"%s\", \"seconds\": %d,\n \"results\": [", machine, cpus, runs, when, secs > out
   sep = ""
@@ -125,7 +125,7 @@ END {
     key = B[b] SUBSEP I[i]; jk = B[b] SUBSEP "jemalloc"
     if (!cnt[key]) continue
     printf "%s\n  {\"bench\": \"%s\", \"impl\": \"%s\", \"runs\": %d", sep, B[b], I[i], cnt[key] > out
-    for (f = 1; f <= nf; f++) printf ", \"%s\": " (fields[f] == "time_s" ? "%.4f" : fields[f] == "rss_mb" ? "%.1f" : "%.0f"), fields[f], med[key, fields[f]] > out
+    for (f = 1; f <= nf; f++) printf ", \"%s\": " (fields[f] == "time_s" ? "%.4f" : fields[f] ~ /^(rss_mb|mmu10_wall)$/ ? "%.2f" : "%.0f"), fields[f], med[key, fields[f]] > out
     if (cnt[jk]) {
       printf ", \"time_vs_jemalloc\": %s, \"max_vs_jemalloc\": %s, \"p999_vs_jemalloc\": %s, \"rss_vs_jemalloc\": %s", \
         ratio(med[key, "time_s"], med[jk, "time_s"]), ratio(med[key, "max_ns"], med[jk, "max_ns"]), \
@@ -139,13 +139,14 @@ END {
 
   printf "\npeers: medians of %d run(s); x jem = the ratio to jemalloc in this run; %s, %d CPUs; %d s\n", runs, machine, cpus, secs
   printf "msgbuf: time = the push loop, pauses = pushes (each timed); gcbench, binary-trees: time = the run, pauses = gaps between checkpoints every 64 allocations/frees\n"
-  printf "%-13s %-26s %9s %6s %11s %6s %11s %9s %6s  %s\n", "bench", "memory", "time (s)", "x jem", "max pause", "x jem", "p99.9", "RSS (MB)", "x jem", "librtgc longest record: wall / work"
+  printf "%-13s %-26s %9s %6s %11s %6s %11s %9s %6s %6s  %s\n", "bench", "memory", "time (s)", "x jem", "max pause", "x jem", "p99.9", "RSS (MB)", "x jem", "MMU10", "librtgc longest record: wall / work"
   for (b = 1; b <= nb; b++) for (i = 1; i <= ni; i++) {
     key = B[b] SUBSEP I[i]; jk = B[b] SUBSEP "jemalloc"
     if (!cnt[key]) continue
-    printf "%-13s %-26s %9.3f %6s %11s %6s %11s %9.1f %6s  %s\n", B[b], I[i], med[key, "time_s"], \
+    printf "%-13s %-26s %9.3f %6s %11s %6s %11s %9.1f %6s %6s  %s\n", B[b], I[i], med[key, "time_s"], \
       ratio(med[key, "time_s"], med[jk, "time_s"]), ms(med[key, "max_ns"]), ratio(med[key, "max_ns"], med[jk, "max_ns"]), \
       ms(med[key, "p999_ns"]), med[key, "rss_mb"], ratio(med[key, "rss_mb"], med[jk, "rss_mb"]), \
+      (I[i] ~ /^rtgc/ ? sprintf("%.2f", med[key, "mmu10_wall"]) : "-"), \
       (I[i] ~ /^rtgc/ ? ms(med[key, "gc_max_ns"]) " / " ms(med[key, "gc_max_work_ns"]) : "-")
   }
   printf "results: %s (raw runs: %s)\n", out, FILENAME
