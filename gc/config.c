@@ -30,7 +30,10 @@ void rtgc_config_init(rtgc_config *c) {
     c->pause_log = 65536;
     c->inject_point = RTGC_INJECT_NONE;
     c->inject_ns = 0;
+    c->hugepages = RTGC_HUGEPAGES_AUTO;
 }
+
+static const char *const hugepages_names[] = {"auto", "on", "off"};
 
 const char *rtgc_mode_name(rtgc_mode m) {
     switch (m) {
@@ -152,7 +155,7 @@ static rtgc_status parse_u64(const char *text, uint64_t *out) {
 
 /* ---- the table ---- */
 
-enum opt_type { T_SIZE, T_TIME, T_MODE, T_UINT, T_U64, T_FRAC, T_BOOL, T_INJECT };
+enum opt_type { T_SIZE, T_TIME, T_MODE, T_UINT, T_U64, T_FRAC, T_BOOL, T_INJECT, T_HUGE };
 
 typedef struct option {
     const char *key;
@@ -175,6 +178,7 @@ static const option options[] = {
     OPT("verify", T_BOOL, verify),
     OPT("pause_log", T_UINT, pause_log),
     OPT("inject", T_INJECT, inject_point),  /* sets inject_point and inject_ns */
+    OPT("hugepages", T_HUGE, hugepages),
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -204,6 +208,16 @@ static rtgc_status apply(rtgc_config *c, const option *o, const char *val, rtgc_
         else
             st = RTGC_EINVAL;
         break;
+    case T_HUGE: {
+        unsigned k;
+        for (k = 0; k < 3 && strcmp(val, hugepages_names[k]) != 0; k++)
+            ;
+        if (k == 3)
+            st = RTGC_EINVAL;
+        else
+            *(rtgc_hugepages *)p = (rtgc_hugepages)k;
+        break;
+    }
     case T_MODE: {
         rtgc_mode m;
         for (m = RTGC_MODE_CONCURRENT; m <= RTGC_MODE_STW; m++)
@@ -219,7 +233,7 @@ static rtgc_status apply(rtgc_config *c, const option *o, const char *val, rtgc_
     if (st != RTGC_OK) {
         static const char *what[] = {"a size like 64M", "a duration like 250us", "concurrent, incremental, step or stw",
                                      "a whole number", "a whole number", "a number like 0.7 or 70%", "0 or 1",
-                                     "none or roots:TIME (TIME in (0, 1s])"};
+                                     "none or roots:TIME (TIME in (0, 1s])", "auto, on or off"};
         set_error(err, RTGC_EINVAL, o->field, "option '%s': bad value '%s' (expected %s)", o->key, val,
                   what[o->type]);
     }
@@ -260,7 +274,7 @@ rtgc_status rtgc_config_parse(rtgc_config *cfg, const char *text, rtgc_error *er
         if (!o) {
             set_error(err, RTGC_EINVAL, item,
                       "unknown option '%s' (known: heap, budget, mode, threads, mmu, growth, cpu, "
-                      "min_trigger, stress, verify, pause_log, inject)", item);
+                      "min_trigger, stress, verify, pause_log, inject, hugepages)", item);
             return RTGC_EINVAL;
         }
         if (apply(&c, o, eq + 1, err) != RTGC_OK)
@@ -314,6 +328,8 @@ rtgc_status rtgc_config_validate(const rtgc_config *c, rtgc_error *err) {
         BAD(verify, "verify must be 0 or 1");
     if (c->pause_log < 16 || c->pause_log > (1u << 24) || (c->pause_log & (c->pause_log - 1)))
         BAD(pause_log, "pause_log %u must be a power of two in [16, 16M]", c->pause_log);
+    if ((unsigned)c->hugepages > RTGC_HUGEPAGES_OFF)
+        BAD(hugepages, "hugepages %d is not auto, on or off", (int)c->hugepages);
     if ((unsigned)c->inject_point > RTGC_INJECT_ROOTS)
         BAD(inject_point, "inject_point %d is not an injection point", (int)c->inject_point);
     if (c->inject_point == RTGC_INJECT_NONE && c->inject_ns != 0)
@@ -364,6 +380,13 @@ size_t rtgc_config_format(const rtgc_config *c, char *buf, size_t len) {
             break;
         }
         case T_BOOL: snprintf(v, sizeof v, "%d", *(const int *)p); break;
+        case T_HUGE:
+            /* Printed when not the default, like inject: settings lines
+             * recorded before the option stay as they were. */
+            if (c->hugepages == RTGC_HUGEPAGES_AUTO)
+                continue;
+            snprintf(v, sizeof v, "%s", (unsigned)c->hugepages < 3 ? hugepages_names[c->hugepages] : "?");
+            break;
         case T_INJECT: {
             /* Printed only when on: a testing knob stays out of every
              * ordinary settings line, and shows in any run it affects. */

@@ -505,7 +505,9 @@ size_t rtgc_layout_object_size(rtgc_heap *h, rtgc_layout_id id, uint32_t count) 
 static bool heap_map(rtgc_heap *h, size_t reserve) {
     h->reserve = reserve;
     h->nblocks = reserve / BLOCK_SIZE;
-    h->base = os_reserve(reserve + BLOCK_SIZE);
+    bool huge = h->cfg.hugepages == RTGC_HUGEPAGES_ON ||
+                (h->cfg.hugepages == RTGC_HUGEPAGES_AUTO && h->cfg.heap_limit >= RTGC_HUGEPAGES_AUTO_MIN);
+    h->base = os_reserve(reserve + BLOCK_SIZE, huge);
     if (h->base) {
         /* Align the base to a block so that block arithmetic is exact. */
         char *aligned = (char *)round_up((uintptr_t)h->base, BLOCK_SIZE);

@@ -15,9 +15,13 @@
  * that touching a free block faults. */
 #define RESERVE_PROT (RTGC_CHECK >= 2 ? PROT_NONE : (PROT_READ | PROT_WRITE))
 
-void *os_reserve(size_t n) {
+void *os_reserve(size_t n, bool huge) {
     void *p = mmap(NULL, n, RESERVE_PROT, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    if (huge)
+        (void)madvise(p, n, MADV_HUGEPAGE);   /* advice: refused where THP is off, and harmless */
+    return p;
 }
 
 int os_commit(void *p, size_t n) {

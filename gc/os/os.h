@@ -1,8 +1,9 @@
 /* gc/os/os.h - the narrow contract between the collector and the OS.
  *
  * Memory:
- *   os_reserve(n)      reserve n bytes of address space (n a multiple of the
+ *   os_reserve(n, huge) reserve n bytes of address space (n a multiple of the
  *                      page size); pages read as zero when first touched.
+ *                      With huge, ask for transparent huge pages there.
  *                      NULL on failure.
  *   os_commit(p, n)    make [p, p+n) usable; contents unspecified.
  *   os_decommit(p, n)  give [p, p+n) back to the OS; it reads as zero when
@@ -35,10 +36,11 @@
 #define RTGC_OS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-void *os_reserve(size_t n);
+void *os_reserve(size_t n, bool huge);
 int os_commit(void *p, size_t n);
 void os_decommit(void *p, size_t n);
 void os_prefault(void *p, size_t n);
