@@ -112,6 +112,13 @@ typedef struct rtgc_stats {
     uint64_t spans_swept_mutator;
     uint64_t spans_released_whole;
     size_t heap_goal;           /* heap_size the pacer aims at: live * (1 + growth) + margin (rtgc/config.h) */
+    /* Of live_objects, those the last cycle marked in noscan spans (objects
+     * of pointer-free layouts from rtgc_alloc, rtgc_alloc_array and the
+     * _uninit calls, rtgc/alloc.h): marked without being pushed on a mark
+     * stack or read.  Their share of live_bytes is their cells' size, not
+     * their objects' (a small one is not read, so its size is its size
+     * class's). */
+    size_t live_noscan_objects;
 } rtgc_stats;
 void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
 
