@@ -23,9 +23,18 @@
  * with a reference slot is refused (misuse, NULL), before anything else
  * happens.
  *
- * [alloc.own] A thread owns at most one span per size class; the span's
- * free cells are then in the thread's free list (fast.free[cls]), and no
- * one else touches them.  A collection takes every span back from every
+ * [mark.noscan] Spans and lists are per span class (internal.h): a size
+ * class, ordinary or noscan.  rtgc_alloc_slow fills a thread's ordinary
+ * list (fast.free) from ordinary spans; rtgc_alloc_noscan_slow and
+ * rtgc_alloc_uninit_slow fill its noscan list (fast.free_noscan) from
+ * noscan spans, and only for layouts that may live there
+ * (layout_noscan_ok).  A large object's span is noscan when its layout
+ * allows, whichever entry made it.
+ *
+ * [alloc.own] A thread owns at most one span per span class; the span's
+ * free cells are then in the thread's free list for it (thread_free:
+ * fast.free[cls] or fast.free_noscan[cls]), and no one else touches
+ * them.  A collection takes every span back from every
  * thread before it marks (collect.c), so the sweeper never races a thread
  * for a free list.
  *
@@ -52,16 +61,18 @@ typedef struct sweep_clock {
     pause_clock *pause;    /* the refill's pause clock: its work begins when it sweeps */
 } sweep_clock;
 
-/* Give up the thread's span of class cls (lock held).  Its remaining free
- * cells go back with it: they are free cells the next sweep re-threads. */
-static void disown(rtgc_heap *h, rtgc_thread *t, unsigned cls) {
-    span *s = t->own[cls];
+/* Give up the thread's span of span class sc (lock held).  Its remaining
+ * free cells go back with it: they are free cells the next sweep
+ * re-threads. */
+static void disown(rtgc_heap *h, rtgc_thread *t, unsigned sc) {
+    span *s = t->own[sc];
     if (!s)
         return;
     /* The unused cells (in the thread's list, and parked in the span: in
      * stress mode, and during marking [alloc.quantum]) stay the span's free
      * list. */
-    void **list = t->fast.free[cls];
+    void **fl = thread_free(t, sc);
+    void **list = *fl;
     if (list && !s->free) {
         s->free = list;              /* nothing parked: no walk (a whole span's list is long) */
     } else if (list) {
@@ -71,18 +82,19 @@ static void disown(rtgc_heap *h, rtgc_thread *t, unsigned cls) {
         tail[1] = s->free;
         s->free = list;
     }
-    t->fast.free[cls] = NULL;
+    *fl = NULL;
     s->owner = NULL;
-    t->own[cls] = NULL;
+    t->own[sc] = NULL;
     if (s->free || s->nthreaded < s->ncells)
-        list_push(&h->partial[cls], s, LIST_PARTIAL);
+        list_push(&h->partial[sc], s, LIST_PARTIAL);
     else
-        list_push(&h->full[cls], s, LIST_FULL);
+        list_push(&h->full[sc], s, LIST_FULL);
 }
 
+/* Both list sets, ordinary and noscan [mark.noscan]. */
 void alloc_disown_all(rtgc_heap *h, rtgc_thread *t) {
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
-        disown(h, t, c);
+    for (unsigned sc = 0; sc < SPAN_CLASSES; sc++)
+        disown(h, t, sc);
 }
 
 /* [alloc.quantum] While marking, a thread gets its free cells QUANTUM at a
@@ -124,12 +136,12 @@ static void own(rtgc_heap *h, rtgc_thread *t, span *s) {
         s->handed = true;
     }
     s->owner = t;
-    t->own[s->cls] = s;
+    t->own[s->sc] = s;
     if (!h->cfg.stress_alloc && marking_now(h)) {
         s->free = list;
         list = take_quantum(s);
     }
-    t->fast.free[s->cls] = list;
+    *thread_free(t, s->sc) = list;
 }
 
 /* [cycle.goal] Lock held: `need` more bytes of spans would take the heap
@@ -149,54 +161,55 @@ static bool at_goal(const rtgc_heap *h, size_t need) {
     return h->heap_size + need > h->heap_goal || h->heap_size + need > h->cfg.heap_limit / 4 * 3;
 }
 
-/* Memory is short (lock held): sweep unswept spans, this class's first,
- * then (with `any`) any class's, until this class has a span with free
- * cells, `need` bytes fit under `cap`, or the deadline.  Returns the work
- * done. */
-static size_t sweep_until_room(rtgc_heap *h, unsigned cls, bool any, size_t need, size_t cap, uint64_t deadline) {
+/* Memory is short (lock held): sweep unswept spans, this span class's
+ * first, then (with `any`) any class's, until this span class has a span
+ * with free cells, `need` bytes fit under `cap`, or the deadline.  Returns
+ * the work done. */
+static size_t sweep_until_room(rtgc_heap *h, unsigned sc, bool any, size_t need, size_t cap, uint64_t deadline) {
     size_t cells = 0;
-    for (unsigned k = 0; k <= (any ? RTGC_SIZE_CLASSES : 0); k++) {
+    for (unsigned k = 0; k <= (any ? SPAN_CLASSES : 0); k++) {
         span *s;
-        while ((s = list_pop(&h->unswept[k == 0 ? cls : k - 1]))) {
+        while ((s = list_pop(&h->unswept[k == 0 ? sc : k - 1]))) {
             cells += sweep_popped(h, s, BY_MUTATOR);
-            if (h->partial[cls].head || h->heap_size + need <= cap || os_now_ns() >= deadline)
+            if (h->partial[sc].head || h->heap_size + need <= cap || os_now_ns() >= deadline)
                 return cells;
         }
     }
     return cells;
 }
 
-/* Lock held.  Find the thread a span of class cls.  [sweep.bg] In order:
+/* Lock held.  Find the thread a span of span class sc.  [sweep.bg] In order:
  * a swept span with free cells; fresh blocks while under the pacer's goal
  * (and the trigger); at the goal, unswept spans swept here (a SWEEP pause,
  * against the clock [alloc.sweep_bound]), then fresh blocks up to the
  * limit; at the limit, sweeping on (SWEEP_MORE) or a collection. */
-static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_ok, uint64_t *swept,
+static int refill(rtgc_heap *h, rtgc_thread *t, unsigned sc, bool over_trigger_ok, uint64_t *swept,
                   const sweep_clock *clk) {
-    span *s = t->own[cls];
-    if (s && !t->fast.free[cls] && !s->free && s->nthreaded < s->ncells) {
+    span *s = t->own[sc];
+    void **fl = thread_free(t, sc);
+    if (s && !*fl && !s->free && s->nthreaded < s->ncells) {
         /* The next page of the span this thread owns [heap.extend]. */
         void *list = span_extend(s);
         if (t->alloc_black)
             premark_list(h, list);
-        t->fast.free[cls] = list;
+        *fl = list;
         return GOT_SPAN;
     }
-    disown(h, t, cls);
-    size_t need = class_blocks(cls) * BLOCK_SIZE;
+    disown(h, t, sc);
+    size_t need = class_blocks(sc_size_class(sc)) * BLOCK_SIZE;
     bool swept_for_goal = false, swept_for_limit = false;
     for (;;) {
-        if ((s = list_pop(&h->partial[cls]))) {
+        if ((s = list_pop(&h->partial[sc]))) {
             if (s->swept_cycle == h->cycle) {
                 if (s->free || s->nthreaded < s->ncells) {
                     own(h, t, s);
                     return GOT_SPAN;
                 }
-                list_push(&h->full[cls], s, LIST_FULL);  /* swept, nothing free */
+                list_push(&h->full[sc], s, LIST_FULL);   /* swept, nothing free */
             } else if (!at_goal(h, need) && !sweeps_lazily(h)) {
                 /* Stale: given back between the end of marking and the
                  * MARK_OFF round [sweep.once].  The collector sweeps it. */
-                list_push(&h->unswept[cls], s, LIST_UNSWEPT);
+                list_push(&h->unswept[sc], s, LIST_UNSWEPT);
             } else {
                 pause_work_begins(clk->pause);
                 *swept += sweep_popped(h, s, BY_MUTATOR);
@@ -212,13 +225,13 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
             bool roomy = h->heap_size + need <= h->cfg.heap_limit / 4 * 3;
             size_t cap = sweeps_lazily(h) ? 0 : h->heap_goal;   /* lazily: until this class has room */
             pause_work_begins(clk->pause);
-            *swept += sweep_until_room(h, cls, false, need, cap, roomy ? clk->soft : clk->hard);
+            *swept += sweep_until_room(h, sc, false, need, cap, roomy ? clk->soft : clk->hard);
             continue;                /* the lists may hold a span for us now */
         }
         if (h->heap_size + need <= h->cfg.heap_limit) {
             if (heap_live(h) + need > h->trigger && !over_trigger_ok)
                 return NEED_COLLECT_SOFT;
-            if ((s = span_new_small(h, cls))) {
+            if ((s = span_new_small(h, sc))) {
                 own(h, t, s);
                 return GOT_SPAN;
             }
@@ -227,14 +240,14 @@ static int refill(rtgc_heap *h, rtgc_thread *t, unsigned cls, bool over_trigger_
         if (!swept_for_limit) {
             swept_for_limit = true;
             pause_work_begins(clk->pause);
-            *swept += sweep_until_room(h, cls, true, need, h->cfg.heap_limit, clk->hard);
+            *swept += sweep_until_room(h, sc, true, need, h->cfg.heap_limit, clk->hard);
             continue;
         }
         return sweep_pending(h) ? SWEEP_MORE : NEED_COLLECT_HARD;
     }
 }
 
-static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool zero, bool over_trigger_ok,
+static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool zero, bool noscan, bool over_trigger_ok,
                          int *status) {
     size_t bytes = round_up(size, BLOCK_SIZE);
     *status = GOT_SPAN;
@@ -252,10 +265,10 @@ static void *alloc_large(rtgc_heap *h, rtgc_thread *t, size_t size, bool zero, b
         *status = NEED_COLLECT_SOFT;
         return NULL;
     }
-    span *s = span_new_large(h, size, zero);
+    span *s = span_new_large(h, size, zero, noscan);
     if (!s) {
         sweep_all_unswept(h, BY_MUTATOR);
-        s = span_new_large(h, size, zero);
+        s = span_new_large(h, size, zero, noscan);
         if (!s) {
             *status = NEED_COLLECT_HARD;
             return NULL;
@@ -278,8 +291,11 @@ static void out_of_memory(rtgc_heap *h, size_t size) {
 }
 
 /* The checks of an allocation request: false (misuse reported) when it
- * cannot be served.  A RECORD's count is taken as 0. */
-static bool alloc_request_ok(rtgc_thread *t, rtgc_layout_id layout, uint32_t *count, size_t size, bool zero) {
+ * cannot be served.  A RECORD's count is taken as 0.  Noscan lists (and
+ * uninitialised cells) only for layouts that may live in noscan spans
+ * [mark.noscan]: the inline paths ask pointer_free, which is the same. */
+static bool alloc_request_ok(rtgc_thread *t, rtgc_layout_id layout, uint32_t *count, size_t size, bool zero,
+                             bool noscan) {
     const char *what = zero ? "rtgc_alloc" : "rtgc_alloc_uninit";
     if (!thread_ok(t, what))
         return false;
@@ -289,9 +305,10 @@ static bool alloc_request_ok(rtgc_thread *t, rtgc_layout_id layout, uint32_t *co
         return false;
     }
     const layout_desc *d = &h->layouts[layout];
-    if (RTGC_UNLIKELY(!zero && !d->pointer_free)) {
+    if (RTGC_UNLIKELY(noscan && !layout_noscan_ok(d))) {
         rtgc__misuse(h, "%s: layout '%s' has reference slots (or a trace callback): only pointer-free "
-                     "layouts may be allocated uninitialised [alloc.uninit]", what, d->name);
+                     "layouts may be allocated %s", what, d->name,
+                     zero ? "from noscan spans [mark.noscan]" : "uninitialised [alloc.uninit]");
         return false;
     }
     if (d->kind == RTGC_LAYOUT_RECORD)
@@ -304,12 +321,11 @@ static bool alloc_request_ok(rtgc_thread *t, rtgc_layout_id layout, uint32_t *co
     return true;
 }
 
-/* The slow path of rtgc_alloc (zero) and rtgc_alloc_uninit (!zero). */
-/* A cell of size's class: parked in the thread's span, or from a refill
+/* A cell of span class sc: parked in the thread's span, or from a refill
  * (a pause of cause SWEEP when it swept).  NULL with *st saying why not. */
-static void **alloc_small_try(rtgc_heap *h, rtgc_thread *t, size_t size, bool collected, int *st) {
-    unsigned cls = rtgc_size_class(size);
-    span *mine = t->own[cls];
+static void **alloc_small_try(rtgc_heap *h, rtgc_thread *t, unsigned sc, bool collected, int *st) {
+    span *mine = t->own[sc];
+    void **fl = thread_free(t, sc);
     void **cell = NULL;
     if (mine && mine->free) {
         /* Cells parked in the span this thread owns: one at a time in
@@ -318,9 +334,9 @@ static void **alloc_small_try(rtgc_heap *h, rtgc_thread *t, size_t size, bool co
             cell = mine->free;
             mine->free = cell[1];
         } else {
-            t->fast.free[cls] = take_quantum(mine);
-            cell = t->fast.free[cls];
-            t->fast.free[cls] = cell[1];
+            *fl = take_quantum(mine);
+            cell = *fl;
+            *fl = cell[1];
         }
         *st = GOT_SPAN;
         return cell;
@@ -333,25 +349,29 @@ static void **alloc_small_try(rtgc_heap *h, rtgc_thread *t, size_t size, bool co
     pause_start_wall(&pc);
     sweep_clock clk = {pc.wall + h->cfg.pause_budget_ns / 4, pc.wall + h->cfg.pause_budget_ns / 2, &pc};
     heap_lock_as_mutator(h);
-    *st = refill(h, t, cls, collected, &swept, &clk);
+    *st = refill(h, t, sc, collected, &swept, &clk);
     pthread_mutex_unlock(&h->lock);
     if (swept)
         pause_record(h, t, RTGC_CAUSE_SWEEP, &pc, swept);
     if (*st != GOT_SPAN)
         return NULL;
-    cell = t->fast.free[cls];
-    t->fast.free[cls] = cell[1];
+    cell = *fl;
+    *fl = cell[1];
     if (h->cfg.stress_alloc) {
         /* Keep the fast path missing, so that every allocation is counted
          * here. */
-        t->own[cls]->free = t->fast.free[cls];
-        t->fast.free[cls] = NULL;
+        t->own[sc]->free = *fl;
+        *fl = NULL;
     }
     return cell;
 }
 
-static void *alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size, bool zero) {
-    if (!alloc_request_ok(t, layout, &count, size, zero))
+/* The slow path of rtgc_alloc_sized (zero), of rtgc_alloc and
+ * rtgc_alloc_array of a pointer-free layout (zero, noscan) and of the
+ * _uninit calls (noscan). */
+static void *alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size, bool zero,
+                        bool noscan) {
+    if (!alloc_request_ok(t, layout, &count, size, zero, noscan))
         return NULL;
     rtgc_heap *h = t->heap;
     rtgc_poll(t);
@@ -372,14 +392,15 @@ static void *alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, s
         int st;
         if (size > RTGC_SMALL_MAX) {
             heap_lock_as_mutator(h);
-            void *obj = alloc_large(h, t, size, zero, collected, &st);
+            bool large_noscan = layout_noscan_ok(&h->layouts[layout]);  /* any entry [mark.noscan] */
+            void *obj = alloc_large(h, t, size, zero, large_noscan, collected, &st);
             pthread_mutex_unlock(&h->lock);
             if (obj) {
                 *(uint64_t *)obj = RTGC_HEADER(layout, count);
                 return obj;
             }
         } else {
-            void **cell = alloc_small_try(h, t, size, collected, &st);
+            void **cell = alloc_small_try(h, t, span_class(rtgc_size_class(size), noscan), collected, &st);
             if (cell) {
                 if (sweep_stall)
                     record_pause(h, t, RTGC_CAUSE_HEAP_LIMIT, sweep_stall, os_now_ns(), 0, size);
@@ -437,11 +458,15 @@ static void *alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, s
 }
 
 void *rtgc_alloc_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size) {
-    return alloc_slow(t, layout, count, size, true);
+    return alloc_slow(t, layout, count, size, true, false);
+}
+
+void *rtgc_alloc_noscan_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size) {
+    return alloc_slow(t, layout, count, size, true, true);
 }
 
 void *rtgc_alloc_uninit_slow(rtgc_thread *t, rtgc_layout_id layout, uint32_t count, size_t size) {
-    return alloc_slow(t, layout, count, size, false);
+    return alloc_slow(t, layout, count, size, false, true);
 }
 
 void rtgc_set_oom_handler(rtgc_heap *h, rtgc_oom_fn fn, void *data) {

@@ -55,6 +55,7 @@ void cycle_end_marking(rtgc_heap *h) {
     h->stats.cycles = h->cycle;
     h->stats.live_bytes = h->marked_bytes;
     h->stats.live_objects = h->marked_objects;
+    h->stats.live_noscan_objects = h->marked_noscan;
     pthread_mutex_unlock(&h->stats_lock);
 }
 
@@ -87,6 +88,7 @@ static void collect_world_stopped(rtgc_heap *h) {
     emit_event(h, RTGC_EV_MARK_START, 0);
     h->marked_bytes = 0;
     h->marked_objects = 0;
+    h->marked_noscan = 0;
     mark_roots(h);
     inject_delay(h, RTGC_INJECT_ROOTS);  /* testing knob (rtgc/config.h) */
     mark_drain_parallel(h);              /* with every helper [mark.parallel] */

@@ -156,9 +156,9 @@ static void set_phase(rtgc_heap *h, enum phase p) {
  * (pace_debt_ns).  Lock held. */
 static size_t goal_of(const rtgc_heap *h, size_t live) {
     size_t margin = 0;
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
+    for (unsigned c = 0; c < SPAN_CLASSES; c++)        /* per span class [mark.noscan] */
         if (h->partial[c].head || h->full[c].head || h->unswept[c].head)
-            margin += 2 * class_blocks(c) * BLOCK_SIZE;
+            margin += 2 * class_blocks(sc_size_class(c)) * BLOCK_SIZE;
     if (margin > h->cfg.heap_limit / 16)
         margin = h->cfg.heap_limit / 16;    /* bounded: many classes in a small heap */
     double want = (double)live * (1.0 + h->cfg.growth_factor) + (double)margin;
@@ -301,6 +301,7 @@ static enum step step_sweep(rtgc_heap *h, rtgc_thread *self, uint64_t deadline) 
     rtgc_store_u8(&h->epoch, h->epoch == 1 ? 2 : 1);
     __atomic_store_n(&h->marked_bytes, 0, __ATOMIC_RELAXED); /* pace_debt_ns reads it from the sweep phase on */
     h->marked_objects = 0;
+    h->marked_noscan = 0;
     h->handed_at_mark_start = h->handed_out;
     pthread_mutex_unlock(&h->lock);
     emit_event(h, RTGC_EV_MARK_START, 0);

@@ -20,6 +20,11 @@
  * [heap.spans] A small-object span holds cells of one size class; a new
  * span's cells are all free: header word 0, linked through word 1.  A large
  * span holds one object at its base.
+ *
+ * [mark.noscan] A span, small or large, is noscan when it holds objects of
+ * pointer-free layouts only (layout_noscan_ok); its span class says so for
+ * the lists, and block_noscan for the marker, which learns it from the
+ * block index it computes anyway, without reading the object or the span.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +185,7 @@ static void give_blocks(rtgc_heap *h, size_t i, size_t n) {
         h->block_span[k] = NULL;
         h->block_freed[k] = cyc;
         rtgc_atomic_store(&h->block_live[k], 0);   /* [sweep.live] a new span's counts start at zero */
+        rtgc_store_u8(&h->block_noscan[k], 0);
     }
     if (i < h->hint_dirty)
         h->hint_dirty = i;
@@ -343,12 +349,25 @@ void *span_extend(span *s) {
     return list;
 }
 
-span *span_new_small(rtgc_heap *h, unsigned cls) {
+/* The marker's view of s [mark.noscan]: relaxed stores, as markers read
+ * the table without the lock. */
+static void set_block_noscan(rtgc_heap *h, const span *s) {
+    uint8_t v = span_noscan_byte(s);
+    size_t b = block_index(h, s->base);
+    for (size_t i = 0; i < s->nblocks; i++)
+        rtgc_store_u8(&h->block_noscan[b + i], v);
+}
+
+span *span_new_small(rtgc_heap *h, unsigned sc) {
     unsigned mem;
+    unsigned cls = sc_size_class(sc);
     span *s = span_alloc(h, class_blocks(cls), &mem);
     if (!s)
         return NULL;
     s->cls = cls;
+    s->sc = sc;
+    s->noscan = sc_noscan(sc);
+    set_block_noscan(h, s);
     s->cell_size = rtgc_class_size[cls];
     s->ncells = (uint32_t)(span_bytes(s) / s->cell_size);
     s->nthreaded = 0;
@@ -361,13 +380,16 @@ span *span_new_small(rtgc_heap *h, unsigned cls) {
 
 /* Its memory reads as zero when `zero` (a clean block does already; a
  * dirty one is cleared); else it holds what it held [alloc.uninit]. */
-span *span_new_large(rtgc_heap *h, size_t bytes, bool zero) {
+span *span_new_large(rtgc_heap *h, size_t bytes, bool zero, bool noscan) {
     unsigned mem;
     size_t nblocks = round_up(bytes, BLOCK_SIZE) / BLOCK_SIZE;
     span *s = span_alloc(h, nblocks, &mem);
     if (!s)
         return NULL;
     s->cls = SPAN_LARGE;
+    s->sc = SPAN_LARGE;              /* on the large list, never a thread's */
+    s->noscan = noscan;
+    set_block_noscan(h, s);
     s->cell_size = 0;
     s->ncells = 1;
     if ((mem & MEM_DIRTY) && zero)
@@ -478,10 +500,10 @@ rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *
         d->bitmap = l->ref_bitmap;
     }
     d->nrefs = (uint32_t)__builtin_popcountll(d->bitmap) + (uint32_t)d->noffsets; /* once, not per object */
-    d->noscan = d->pointer_free && !traced;          /* [mark.noscan] */
+    d->noscan = d->pointer_free && !traced;          /* [mark.noscan]: and noscan spans, layout_noscan_ok */
     h->layout_info[n].fixed_size = d->fixed_size;
     h->layout_info[n].elem_size = l->kind == RTGC_LAYOUT_RECORD ? 0 : d->elem_size;
-    h->layout_info[n].pointer_free = d->pointer_free;
+    h->layout_info[n].pointer_free = layout_noscan_ok(d);  /* the fast paths' noscan lists [mark.noscan] */
     /* Release: a thread that reads the new count sees the whole descriptor
      * (layouts may be registered while other threads allocate: rtgc/weak.h's
      * own are registered on first use). */
@@ -499,6 +521,36 @@ size_t rtgc_layout_object_size(rtgc_heap *h, rtgc_layout_id id, uint32_t count) 
 }
 
 /* ---- lifecycle ---- */
+
+/* The side tables of a reservation (h->base .. h->end, reserved already):
+ * mark bytes, the per-block tables, the layout tables.  False if any is
+ * missing; tables_free releases whatever there is. */
+static bool tables_alloc(rtgc_heap *h) {
+    h->markmap = os_map_table(h->reserve >> GRANULE_SHIFT);
+    h->block_span = calloc(h->nblocks, sizeof *h->block_span);
+    h->block_state = calloc(h->nblocks, 1);
+    h->block_freed = calloc(h->nblocks, sizeof *h->block_freed);
+    h->block_live = calloc(h->nblocks, sizeof *h->block_live);
+    h->block_noscan = calloc(h->nblocks, 1);
+    h->layout_info = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layout_info);
+    h->layouts = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layouts);
+    return h->base && h->markmap && h->block_span && h->block_state && h->block_freed && h->block_live &&
+           h->block_noscan && h->layout_info && h->layouts;
+}
+
+static void tables_free(rtgc_heap *h) {
+    if (h->base)
+        os_release(h->base, h->reserve);
+    if (h->markmap)
+        os_release(h->markmap, h->reserve >> GRANULE_SHIFT);
+    free(h->block_span);
+    free(h->block_state);
+    free(h->block_freed);
+    free((void *)h->block_live);
+    free(h->block_noscan);
+    free(h->layout_info);
+    free(h->layouts);
+}
 
 /* The reservation, block-aligned, and the side tables; false (with
  * nothing left allocated but h) when any is refused. */
@@ -519,27 +571,12 @@ static bool heap_map(rtgc_heap *h, size_t reserve) {
         h->base = aligned;
         h->end = aligned + reserve;
     }
-    h->markmap = os_map_table(reserve >> GRANULE_SHIFT);
-    h->block_span = calloc(h->nblocks, sizeof *h->block_span);
-    h->block_state = calloc(h->nblocks, 1);
-    h->block_freed = calloc(h->nblocks, sizeof *h->block_freed);
-    h->block_live = calloc(h->nblocks, sizeof *h->block_live);
-    h->layout_info = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layout_info);
-    h->layouts = calloc(RTGC_MAX_LAYOUTS, sizeof *h->layouts);
-    if (h->base && h->markmap && h->block_span && h->block_state && h->block_freed && h->block_live &&
-        h->layout_info && h->layouts) {
-        h->markmap_bias = h->markmap - ((uintptr_t)h->base >> GRANULE_SHIFT);
-        return true;
+    if (!tables_alloc(h)) {
+        tables_free(h);
+        return false;
     }
-    if (h->base) os_release(h->base, reserve);
-    if (h->markmap) os_release(h->markmap, reserve >> GRANULE_SHIFT);
-    free(h->block_span);
-    free(h->block_state);
-    free(h->block_freed);
-    free((void *)h->block_live);
-    free(h->layout_info);
-    free(h->layouts);
-    return false;
+    h->markmap_bias = h->markmap - ((uintptr_t)h->base >> GRANULE_SHIFT);
+    return true;
 }
 
 static void heap_init_sync(rtgc_heap *h) {
@@ -669,14 +706,7 @@ void rtgc_heap_destroy(rtgc_heap *h) {
     weak_fini(h);
     mark_fini(h);
     stats_fini(h);
-    os_release(h->base, h->reserve);
-    os_release(h->markmap, h->reserve >> GRANULE_SHIFT);
-    free(h->block_span);
-    free(h->block_state);
-    free(h->block_freed);
-    free((void *)h->block_live);
-    free(h->layout_info);
-    free(h->layouts);
+    tables_free(h);
     pthread_mutex_destroy(&h->lock);
     pthread_mutex_destroy(&h->threads_lock);
     pthread_mutex_destroy(&h->world_lock);

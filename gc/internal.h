@@ -55,12 +55,34 @@
     do { if (RTGC_CHECK && !(c)) rtgc__fatal("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
 
 /* ---- spans ---- */
+/* [mark.noscan] Span classes, as Go's: a size class, and whether the span
+ * is noscan (holds objects of pointer-free layouts only).  The span lists
+ * and a thread's spans are per span class: sc = cls for ordinary spans,
+ * cls + RTGC_SIZE_CLASSES for noscan ones (whose cells a thread hands out
+ * from fast.free_noscan). */
+#define SPAN_CLASSES (2u * RTGC_SIZE_CLASSES)
+static inline unsigned span_class(unsigned cls, bool noscan) {
+    return cls + (noscan ? RTGC_SIZE_CLASSES : 0u);
+}
+static inline unsigned sc_size_class(unsigned sc) {
+    return sc % RTGC_SIZE_CLASSES;
+}
+static inline bool sc_noscan(unsigned sc) {
+    return sc >= RTGC_SIZE_CLASSES;
+}
+/* h->block_noscan[b], the marker's view of block b's span: 0 for an
+ * ordinary span (or none), NOSCAN_LARGE for a noscan large span, else the
+ * size class of a noscan small span plus one. */
+#define NOSCAN_LARGE 0xffu
+
 enum span_list_id { LIST_NONE = 0, LIST_PARTIAL, LIST_FULL, LIST_UNSWEPT, LIST_LARGE };
 
 typedef struct span {
     char *base;
     size_t nblocks;
     uint32_t cls;          /* size class, or SPAN_LARGE */
+    uint32_t sc;           /* span class: the lists it goes on, the thread's slot [mark.noscan] */
+    bool noscan;           /* holds objects of pointer-free layouts only [mark.noscan] */
     uint32_t cell_size;
     uint32_t ncells;
     uint32_t nthreaded;    /* cells [0, nthreaded) have been used; the rest are virgin [heap.extend] */
@@ -73,6 +95,11 @@ typedef struct span {
     uint64_t swept_cycle;  /* cycle whose marks this span has been swept for */
     uint8_t list;          /* enum span_list_id it was pushed on (a splice leaves it as it was) */
 } span;
+
+/* What block_noscan holds for each block of s [mark.noscan]. */
+static inline uint8_t span_noscan_byte(const span *s) {
+    return !s->noscan ? 0 : s->cls == SPAN_LARGE ? (uint8_t)NOSCAN_LARGE : (uint8_t)(s->cls + 1);
+}
 
 typedef struct span_list {
     span *head, *tail;
@@ -94,6 +121,17 @@ typedef struct layout_desc {
     void *trace_data;
     char name[40];
 } layout_desc;
+
+/* [mark.noscan] A cell in a noscan span never holds a reference the
+ * collector must trace: only layouts without reference slots, trace
+ * callback or weak semantics (pointer_free: not the collector's weak and
+ * ephemeron layouts, whose flag weak.c clears) and not traced by the
+ * collector (noscan: not the ephemeron's) are allocated there.  Every
+ * allocation that takes a noscan span or list asks this (alloc.c), and
+ * the verifier checks it (verify.c). */
+static inline bool layout_noscan_ok(const layout_desc *d) {
+    return d->pointer_free && d->noscan;
+}
 
 /* ---- threads ---- */
 enum thread_status {
@@ -119,7 +157,7 @@ struct rtgc_thread {
     rtgc_heap *heap;
     pthread_t os_thread;
     volatile uintptr_t status;       /* enum thread_status */
-    span *own[RTGC_SIZE_CLASSES];    /* span each size class allocates from */
+    span *own[SPAN_CLASSES];         /* span each span class allocates from [mark.noscan] */
     handle_chunk *handles;           /* newest chunk first */
     size_t handle_top;               /* handles in use */
     size_t handle_cap;               /* slots in all chunks */
@@ -143,6 +181,11 @@ struct rtgc_thread {
     uint64_t sched_run, sched_wait;  /* run and run-queue wait, ns, at the last sample */
     struct rtgc_thread *next;
 };
+
+/* The thread's free list of span class sc: fast.free or fast.free_noscan. */
+static inline void **thread_free(rtgc_thread *t, unsigned sc) {
+    return sc_noscan(sc) ? &t->fast.free_noscan[sc_size_class(sc)] : &t->fast.free[sc];
+}
 
 /* ---- roots ---- */
 typedef struct root_range {
@@ -173,7 +216,8 @@ typedef struct marker {
     size_t nspare;
     size_t depth;               /* entries on the stack */
     uint64_t bytes, objects;    /* marked here, not yet added to the heap's counters */
-    uint64_t traced;            /* objects traced, ever (records) */
+    uint64_t noscan;            /* of those, marked in noscan spans: never pushed [mark.noscan] */
+    uint64_t traced;            /* objects traced or marked noscan, ever (records) */
     size_t live_blk;            /* [sweep.live] marks of block live_blk not yet */
     uintptr_t live_n;           /* added to its counter (live_flush) */
     uint8_t epoch;              /* the cycle's mark value, read when a drain starts */
@@ -199,14 +243,15 @@ struct rtgc_heap {
     uint8_t *block_state;      /* enum block_state */
     uint32_t *block_freed;     /* cycle in which a free dirty block was freed */
     volatile uintptr_t *block_live; /* cells starting in the block marked since its span was swept [sweep.live] */
+    uint8_t *block_noscan;     /* the block's span is noscan: its size class + 1, NOSCAN_LARGE [mark.noscan] */
     size_t hint_clean, hint_dirty, hint_ready;
     size_t decommit_cursor;    /* where heap_decommit_idle goes on */
 
     /* heap->lock guards spans, lists, blocks and the counters beside them */
     pthread_mutex_t lock;
-    span_list partial[RTGC_SIZE_CLASSES];
-    span_list full[RTGC_SIZE_CLASSES];
-    span_list unswept[RTGC_SIZE_CLASSES];
+    span_list partial[SPAN_CLASSES];   /* per span class [mark.noscan] */
+    span_list full[SPAN_CLASSES];
+    span_list unswept[SPAN_CLASSES];
     span_list large;
     size_t heap_size;          /* bytes in spans */
     size_t heap_peak;
@@ -248,6 +293,7 @@ struct rtgc_heap {
     /* marking */
     marker coord;                    /* the coordinator's stack: whoever runs the cycle */
     uint64_t marked_bytes, marked_objects; /* markers add theirs (atomic adds) */
+    uint64_t marked_noscan;          /* of marked_objects, in noscan spans: never pushed [mark.noscan] */
     pthread_mutex_t grey_lock;       /* guards shared_grey, busy and the helpers' wait */
     mark_chunk *shared_grey;         /* the pool: grey packets from mutators and markers [mark.parallel] */
     volatile uintptr_t busy;         /* helpers holding private grey work (grey_lock to raise) */
@@ -435,9 +481,9 @@ span *list_pop(span_list *l);
 void list_remove(span_list *l, span *s);
 
 /* ---- heap.c: blocks and spans ---- */
-span *span_new_small(rtgc_heap *h, unsigned cls);      /* lock held; NULL if no address space */
+span *span_new_small(rtgc_heap *h, unsigned sc);       /* lock held; NULL if no address space */
 void *span_extend(span *s);                            /* owner or lock: thread the next virgin cells */
-span *span_new_large(rtgc_heap *h, size_t bytes, bool zero); /* lock held */
+span *span_new_large(rtgc_heap *h, size_t bytes, bool zero, bool noscan); /* lock held */
 void span_release(rtgc_heap *h, span *s);              /* lock held; blocks become free */
 size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks); /* lock held */
 size_t heap_prefault(rtgc_heap *h, size_t max_blocks);      /* lock not held [heap.prefault] */

@@ -80,7 +80,9 @@ void marker_publish(marker *m) {
         __atomic_fetch_add(&m->h->marked_bytes, m->bytes, __ATOMIC_RELAXED);
     if (m->objects)
         __atomic_fetch_add(&m->h->marked_objects, m->objects, __ATOMIC_RELAXED);
-    m->bytes = m->objects = 0;
+    if (m->noscan)
+        __atomic_fetch_add(&m->h->marked_noscan, m->noscan, __ATOMIC_RELAXED);
+    m->bytes = m->objects = m->noscan = 0;
 }
 
 static mark_chunk *chunk_new(marker *m) {
@@ -180,6 +182,7 @@ typedef struct mark_cx {
     const char *base, *end;
     uint8_t *bias;              /* markmap_bias */
     const layout_desc *layouts;
+    const uint8_t *noscan;      /* block_noscan [mark.noscan] */
     uint8_t epoch;
     bool atomic;
 } mark_cx;
@@ -187,18 +190,44 @@ typedef struct mark_cx {
 static inline mark_cx cx_of(const marker *m) {
     const rtgc_heap *h = m->h;
     return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .layouts = h->layouts,
-                     .epoch = m->epoch, .atomic = m->atomic};
+                     .noscan = h->block_noscan, .epoch = m->epoch, .atomic = m->atomic};
+}
+
+/* [mark.noscan] p, just claimed, is in a noscan span (ns: block_noscan of
+ * its block): it is black at once, counted and never pushed.  A small
+ * object counts its cell's size (nothing of it is read: its layout is
+ * not known); a large one reads its header (one read per object of over
+ * 32 KiB) and counts its size, as a traced one does. */
+static RTGC_NOINLINE void mark_noscan(marker *m, const layout_desc *layouts, void *p, uint8_t ns) {
+    if (RTGC_CHECK >= 2 && !layout_noscan_ok(layout_of(m->h, p)))
+        rtgc__fatal("object %p (%s) is in a noscan span but its layout has references [mark.noscan]", p,
+                    layout_of(m->h, p)->name);
+    m->objects++;
+    m->noscan++;
+    m->traced++;
+    if (ns != NOSCAN_LARGE) {
+        m->bytes += rtgc_class_size[ns - 1];
+    } else {
+        uint64_t hdr = rtgc_object_header(p);
+        const layout_desc *d = &layouts[rtgc_header_layout(hdr)];
+        m->bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : rtgc_header_count(hdr));
+    }
 }
 
 /* [mark.concurrent] Claim p's mark byte for this cycle: true for the one
- * marker (or mutator: claim) that sets it.  With others marking at the
- * same time the byte is claimed by CAS from the value read (0 or the
- * previous epoch) to the epoch, so each object goes through a grey list
- * once; alone (the world stopped, no helper), a plain store does.
+ * marker (or mutator: claim) that sets it, when p must be pushed.  With
+ * others marking at the same time the byte is claimed by CAS from the
+ * value read (0 or the previous epoch) to the epoch, so each object goes
+ * through a grey list once; alone (the world stopped, no helper), a plain
+ * store does.
  * [sweep.live] The mark is counted in the marker, per block, and added to
  * the block's counter when the marker moves to another block or publishes
  * (marks of one walk cluster: a locked add per mark made two markers
- * slower than one). */
+ * slower than one).
+ * [mark.noscan] An object in a noscan span is claimed, counted and done
+ * (false): the block's byte in block_noscan says so, read from a small
+ * table beside the block index computed for the count, not from the
+ * object. */
 static inline __attribute__((always_inline)) bool claim_cx(marker *m, mark_cx cx, void *p) {
     if ((const char *)p < cx.base || (const char *)p >= cx.end)
         return false;
@@ -218,7 +247,11 @@ static inline __attribute__((always_inline)) bool claim_cx(marker *m, mark_cx cx
         m->live_blk = blk;
     }
     m->live_n++;
-    return true;
+    uint8_t ns = rtgc_load_u8(&cx.noscan[blk]);
+    if (RTGC_LIKELY(ns == 0))
+        return true;
+    mark_noscan(m, cx.layouts, p, ns);
+    return false;
 }
 
 void marker_mark(marker *m, void *obj) {
@@ -298,10 +331,12 @@ static inline __attribute__((always_inline)) size_t scan_object(marker *m, mark_
         m->traced++;
         m->bytes += object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : count);
         /* [mark.noscan] An object without reference slots is counted and
-         * done: no field is read.  (Claiming reads no header, so such an
-         * object still goes through a stack: reading its header when it
-         * is claimed, to keep it off, was a cache miss at the worst moment
-         * and made tree marking 2-3x slower.) */
+         * done: no field is read.  Such an object in a noscan span never
+         * gets here (claim_cx); this one is in an ordinary span
+         * (rtgc_alloc_sized, JIT code) or was shaded by a mutator.
+         * (Reading its header when it is claimed, to keep it off, was a
+         * cache miss at the worst moment and made tree marking 2-3x
+         * slower: noscan spans say it without the read.) */
         if (d->noscan)
             return 1;
         if (RTGC_UNLIKELY(weak_is_eph(h, hdr))) {

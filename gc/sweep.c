@@ -122,9 +122,9 @@ bool sweep_place(rtgc_heap *h, span *s) {
         return false;
     }
     if (s->nfree)
-        list_push(&h->partial[s->cls], s, LIST_PARTIAL);
+        list_push(&h->partial[s->sc], s, LIST_PARTIAL);   /* its span class [mark.noscan] */
     else
-        list_push(&h->full[s->cls], s, LIST_FULL);
+        list_push(&h->full[s->sc], s, LIST_FULL);
     return true;
 }
 
@@ -147,9 +147,9 @@ size_t sweep_popped(rtgc_heap *h, span *s, enum sweeper who) {
         return cells;
     }
     if (s->free || s->nthreaded < s->ncells)
-        list_push(&h->partial[s->cls], s, LIST_PARTIAL);
+        list_push(&h->partial[s->sc], s, LIST_PARTIAL);
     else
-        list_push(&h->full[s->cls], s, LIST_FULL);
+        list_push(&h->full[s->sc], s, LIST_FULL);
     return 0;
 }
 
@@ -169,7 +169,7 @@ static void splice(span_list *into, span_list *from) {
 }
 
 void sweep_queue_all(rtgc_heap *h) {
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
+    for (unsigned c = 0; c < SPAN_CLASSES; c++) {
         splice(&h->unswept[c], &h->partial[c]);
         splice(&h->unswept[c], &h->full[c]);
     }
@@ -177,7 +177,7 @@ void sweep_queue_all(rtgc_heap *h) {
 
 size_t sweep_all_unswept(rtgc_heap *h, enum sweeper who) {
     size_t cells = 0;
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++) {
+    for (unsigned c = 0; c < SPAN_CLASSES; c++) {
         span *s;
         while ((s = list_pop(&h->unswept[c])))
             cells += sweep_popped(h, s, who);
@@ -186,7 +186,7 @@ size_t sweep_all_unswept(rtgc_heap *h, enum sweeper who) {
 }
 
 bool sweep_pending(const rtgc_heap *h) {
-    for (unsigned c = 0; c < RTGC_SIZE_CLASSES; c++)
+    for (unsigned c = 0; c < SPAN_CLASSES; c++)
         if (h->unswept[c].head)
             return true;
     return false;
@@ -205,7 +205,7 @@ bool sweep_slice(rtgc_heap *h, uint64_t deadline) {
         uint64_t now = os_now_ns(), until = now + SWEEP_HOLD_NS < deadline ? now + SWEEP_HOLD_NS : deadline;
         span *s = NULL;
         do {
-            while (c < RTGC_SIZE_CLASSES && !(s = list_pop(&h->unswept[c])))
+            while (c < SPAN_CLASSES && !(s = list_pop(&h->unswept[c])))
                 c++;
             if (s)
                 sweep_popped(h, s, BY_COLLECTOR);

@@ -11,7 +11,10 @@
  * layout whose size fits its cell; every reference in a root or in an
  * allocated object points at the start of an allocated object; every free
  * cell has header 0 and (check builds) intact poison, so a write through a
- * dangling reference is caught.  "Allocated" in a span not yet swept for
+ * dangling reference is caught.  [mark.noscan] Every object in a noscan
+ * span has a layout allowed there (layout_noscan_ok), every block's
+ * block_noscan byte says what its span is, and every thread's span and
+ * free list of a span class are of that class.  "Allocated" in a span not yet swept for
  * the last cycle means marked by it; the rest of such a span is garbage
  * waiting for the sweeper and is not inspected.
  *
@@ -108,7 +111,7 @@ static void check_ref(rtgc_visitor *v, void **slot) {
     }
 }
 
-static void check_object(verifier *vf, const void *obj, size_t room) {
+static void check_object(verifier *vf, const void *obj, size_t room, bool noscan) {
     uint64_t hdr = rtgc_object_header(obj);
     rtgc_layout_id id = rtgc_header_layout(hdr);
     if (id == 0 || id >= __atomic_load_n(&vf->h->nlayouts, __ATOMIC_ACQUIRE)) {
@@ -119,6 +122,10 @@ static void check_object(verifier *vf, const void *obj, size_t room) {
     size_t size = object_size(d, d->kind == RTGC_LAYOUT_RECORD ? 0 : rtgc_header_count(hdr));
     if (size > room) {
         problem(vf, "object %p (%s) claims %zu bytes but its cell holds %zu", obj, d->name, size, room);
+        return;
+    }
+    if (noscan && !layout_noscan_ok(d)) {   /* the marker would not trace it [mark.noscan] */
+        problem(vf, "object %p (%s) is in a noscan span but its layout has references", obj, d->name);
         return;
     }
     vf->from = obj;
@@ -138,14 +145,53 @@ static void check_free_cell(verifier *vf, const span *s, const char *c) {
     }
 }
 
+/* [mark.noscan] The marker's table agrees with the span, and a span's
+ * class with its flag. */
+static void check_span_noscan(verifier *vf, const span *s) {
+    rtgc_heap *h = vf->h;
+    uint8_t want = span_noscan_byte(s);
+    size_t b = block_index(h, s->base);
+    for (size_t i = 0; i < s->nblocks; i++)
+        if (h->block_noscan[b + i] != want)
+            problem(vf, "block %zu of span %p reads block_noscan %u, want %u", b + i, (void *)s->base,
+                    h->block_noscan[b + i], want);
+    if (s->cls != SPAN_LARGE && (s->sc != span_class(s->cls, s->noscan)))
+        problem(vf, "span %p of size class %u (noscan %d) has span class %u", (void *)s->base, s->cls,
+                s->noscan, s->sc);
+}
+
+/* Each thread's span of span class sc is of that class, owned by it, and
+ * its free list (the head is checked) lies in that span. */
+static void check_thread_spans(verifier *vf) {
+    for (rtgc_thread *t = vf->h->threads; t; t = t->next) {
+        for (unsigned sc = 0; sc < SPAN_CLASSES; sc++) {
+            const span *s = t->own[sc];
+            void *head = *thread_free(t, sc);
+            if (!s) {
+                if (head)
+                    problem(vf, "thread %u has a free list of span class %u but no span", t->id, sc);
+                continue;
+            }
+            if (s->sc != sc || s->owner != t)
+                problem(vf, "thread %u's span %p of span class %u has class %u, owner %p", t->id,
+                        (void *)s->base, sc, s->sc, (void *)s->owner);
+            else if (head && span_of(vf->h, head) != s)
+                problem(vf, "thread %u's free list of span class %u starts at %p, outside its span %p", t->id,
+                        sc, head, (void *)s->base);
+        }
+    }
+}
+
 static void walk(rtgc_heap *h, verifier *vf) {
+    check_thread_spans(vf);
     for (size_t b = 0; b < h->nblocks; b++) {
         span *s = h->block_span[b];
         if (!s || s->base != h->base + b * BLOCK_SIZE)
             continue;
+        check_span_noscan(vf, s);
         if (s->cls == SPAN_LARGE) {
             if (!vf->want_marked || *mark_byte(h, s->base) == h->epoch)
-                check_object(vf, s->base, span_bytes(s));
+                check_object(vf, s->base, span_bytes(s), s->noscan);
             continue;
         }
         bool swept = span_swept(h, s);
@@ -158,7 +204,7 @@ static void walk(rtgc_heap *h, verifier *vf) {
                 continue;
             }
             if (vf->want_marked ? marked : (swept || marked))
-                check_object(vf, c, s->cell_size);
+                check_object(vf, c, s->cell_size, s->noscan);
         }
     }
 }

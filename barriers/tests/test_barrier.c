@@ -338,7 +338,9 @@ static void test_load_store(void **state) {
         f->roots[i] = NULL;
 }
 
-/* The fast path pops the head of the size class's free list. */
+/* The fast path pops the head of the size class's free list: `free` for a
+ * layout with references (what JIT code reads at RTGC_ATTR_FREE_OFFSET),
+ * `free_noscan` for a pointer-free one [mark.noscan]. */
 static void test_alloc_pops_free_list(void **state) {
     fixture *f = *state;
     struct rtgc_mutator *m = rtgc_mutator_of(f->t);
@@ -357,18 +359,22 @@ static void test_alloc_pops_free_list(void **state) {
         check_fresh(f, first, l, n);
         f->roots[r++] = first;
         /* The slow path has given the thread cells of this class. */
-        void *head = m->free[cls];
+        int noscan = m->layouts[f->lid[l]].pointer_free != 0;
+        assert_int_equal(noscan, l == L_TINY || l == L_BYTES);
+        void **lists = noscan ? m->free_noscan : m->free;
+        void *head = lists[cls];
         if (head == NULL)
             fail_msg("layout %d count %u (%zu bytes, class %u): no free list after an allocation",
                      l, n, size, cls);
         for (int i = 0; i < 3 && head; i++) {
             /* What a JIT would read. */
             void *jhead = *(void **)(base + RTGC_ATTR_FREE_OFFSET + sizeof(void *) * cls);
-            assert_ptr_equal(jhead, head);
+            if (!noscan)
+                assert_ptr_equal(jhead, head);
             void *next = *(void **)((char *)head + RTGC_ATTR_FREE_LINK_OFFSET);
             void *o = alloc_of(f, l, n);
             assert_ptr_equal(o, head);
-            assert_ptr_equal(m->free[cls], next);
+            assert_ptr_equal(lists[cls], next);
             check_fresh(f, o, l, n);
             f->roots[r++] = o;
             head = next;
@@ -376,6 +382,30 @@ static void test_alloc_pops_free_list(void **state) {
     }
     for (size_t i = 0; i < r; i++)
         f->roots[i] = NULL;
+}
+
+/* rtgc_alloc_sized reads no layout: a pointer-free object of a known size
+ * comes from `free`, as JIT code's does, and the slow path it calls
+ * (rtgc_slow_paths()->alloc) refills `free`, not `free_noscan`. */
+static void test_alloc_sized_ordinary_lists(void **state) {
+    fixture *f = *state;
+    struct rtgc_mutator *m = rtgc_mutator_of(f->t);
+    const uint32_t n = 300;
+    size_t size = obj_size(f, L_BYTES, n);
+    unsigned cls = rtgc_size_class(size);
+    void *noscan_head = m->free_noscan[cls];
+    void *o = rtgc_alloc_sized(f->t, f->lid[L_BYTES], n, size);
+    check_fresh(f, o, L_BYTES, n);
+    f->roots[0] = o;
+    void *head = m->free[cls];
+    assert_non_null(head);
+    assert_ptr_equal(m->free_noscan[cls], noscan_head);
+    void *o2 = rtgc_alloc_sized(f->t, f->lid[L_BYTES], n, size);
+    assert_ptr_equal(o2, head);
+    void *o3 = rtgc_slow_paths()->alloc(f->t, f->lid[L_BYTES], n, size);
+    check_fresh(f, o3, L_BYTES, n);
+    assert_ptr_equal(m->free_noscan[cls], noscan_head);
+    f->roots[0] = NULL;
 }
 
 typedef struct span_rec {
@@ -493,6 +523,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_poll_does_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_pops_free_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_sized_ordinary_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_large, setup, teardown),
     };

@@ -537,12 +537,13 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "GCSTATS heap_peak_mb=%.1f live_mb=%.1f goal_mb=%.1f sweep_pauses=%llu assists=%llu "
             "spans_swept_collector=%llu spans_swept_mutator=%llu spans_released_whole=%llu collector_cpu_s=%.2f "
-            "decommitted_mb=%.0f prefaulted_mb=%.0f markers=%u helper_cpu_s=%.2f\n",
+            "decommitted_mb=%.0f prefaulted_mb=%.0f markers=%u helper_cpu_s=%.2f live_objects=%zu live_noscan_objects=%zu\n",
             st.heap_peak / 1e6, st.live_bytes / 1e6, st.heap_goal / 1e6,
             (unsigned long long)st.by_cause[RTGC_CAUSE_SWEEP], (unsigned long long)st.by_cause[RTGC_CAUSE_ASSIST],
             (unsigned long long)st.spans_swept_collector, (unsigned long long)st.spans_swept_mutator,
             (unsigned long long)st.spans_released_whole, st.collector_cpu_ns / 1e9,
-            st.decommitted_bytes / 1e6, st.prefaulted_bytes / 1e6, st.markers, st.helper_cpu_ns / 1e9);
+            st.decommitted_bytes / 1e6, st.prefaulted_bytes / 1e6, st.markers, st.helper_cpu_ns / 1e9, st.live_objects,
+            st.live_noscan_objects);
 #elif defined(PEER_BOEHM)
     gc_cycles = (int64_t)GC_get_gc_no();
     const char *opts = incremental ? "incremental" : "plain";

@@ -32,7 +32,8 @@ extern const uint32_t rtgc_class_size[RTGC_SIZE_CLASSES];
 typedef struct rtgc_layout_info {
     uint32_t fixed_size;   /* bytes of the fixed part, header included */
     uint32_t elem_size;    /* bytes per element of the variable part (0 for records) */
-    uint32_t pointer_free; /* 1: no reference slot, so rtgc_alloc_uninit may be used */
+    uint32_t pointer_free; /* 1: no reference slot: rtgc_alloc_uninit may be used, and rtgc_alloc,
+                              rtgc_alloc_array and the _uninit calls take cells from free_noscan */
 } rtgc_layout_info;
 
 /* A shadow-stack frame of root slots (see rtgc/roots.h). */
@@ -49,6 +50,11 @@ struct rtgc_mutator {
     const uint8_t *markmap_bias;       /* mark byte of p: markmap_bias[(uintptr_t)p >> 4] */
     uintptr_t mark_epoch;              /* value of a marked object's mark byte this cycle */
     void *free[RTGC_SIZE_CLASSES];     /* per size class: free cells, linked through word 1 */
+    /* Added after the fields above, whose offsets JIT code emits from
+     * (rtgc/barrier-attrs.h): the same per size class, from noscan spans,
+     * which hold only objects of pointer-free layouts and whose objects
+     * the marker marks without reading them [mark.noscan]. */
+    void *free_noscan[RTGC_SIZE_CLASSES];
 };
 
 static inline struct rtgc_mutator *rtgc_mutator_of(rtgc_thread *t) {

@@ -114,6 +114,13 @@ typedef struct rtgc_stats {
     size_t heap_goal;           /* heap_size the pacer aims at: live * (1 + growth) + margin (rtgc/config.h) */
     uint64_t prefaulted_bytes;  /* bytes of fresh memory the collector thread faulted in ahead of the
                                    allocators (concurrent mode), in total */
+    /* Of live_objects, those the last cycle marked in noscan spans (objects
+     * of pointer-free layouts from rtgc_alloc, rtgc_alloc_array and the
+     * _uninit calls, rtgc/alloc.h): marked without being pushed on a mark
+     * stack or read.  Their share of live_bytes is their cells' size, not
+     * their objects' (a small one is not read, so its size is its size
+     * class's). */
+    size_t live_noscan_objects;
 } rtgc_stats;
 void rtgc_get_stats(rtgc_heap *heap, rtgc_stats *out);
 
