@@ -3,6 +3,7 @@
  * rtgc_heap_create's handling of a bad configuration. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,7 @@ static void test_defaults(void **state) {
     assert_int_equal(c.pause_log, 65536);
     assert_int_equal(c.inject_point, RTGC_INJECT_NONE);
     assert_int_equal(c.inject_ns, 0);
+    assert_int_equal(c.hugepages, RTGC_HUGEPAGES_AUTO);
 
     rtgc_error err;
     clear_err(&err);
@@ -123,6 +125,9 @@ static void chk_inject_none(const rtgc_config *c) {
     assert_int_equal(c->inject_point, RTGC_INJECT_NONE);
     assert_int_equal(c->inject_ns, 0);
 }
+static void chk_huge_on(const rtgc_config *c) { assert_int_equal(c->hugepages, RTGC_HUGEPAGES_ON); }
+static void chk_huge_off(const rtgc_config *c) { assert_int_equal(c->hugepages, RTGC_HUGEPAGES_OFF); }
+static void chk_huge_auto(const rtgc_config *c) { assert_int_equal(c->hugepages, RTGC_HUGEPAGES_AUTO); }
 static void chk_multi(const rtgc_config *c) {
     assert_int_equal(c->heap_limit, 64 * MiB);
     assert_int_equal(c->pause_budget_ns, 250000u);
@@ -173,6 +178,9 @@ static const good_case good_cases[] = {
     {"inject=roots:3ms", chk_inject_roots3ms},
     {"inject=roots:250us", chk_inject_roots250us},
     {"inject=none", chk_inject_none},
+    {"hugepages=on", chk_huge_on},
+    {"hugepages=off", chk_huge_off},
+    {"hugepages=auto", chk_huge_auto},
     {"heap=64M,budget=250us,mode=stw,threads=2,mmu=0.8,growth=2,cpu=30%,min_trigger=16M,"
      "stress=7,verify=1,pause_log=256",
      chk_multi},
@@ -187,6 +195,8 @@ static void test_parse_every_key(void **state) {
             c.verify = 1; /* so that verify=0 is seen to change something */
         if (strncmp(good_cases[i].opts, "stress=0", 8) == 0)
             c.stress_alloc = 55;
+        if (strcmp(good_cases[i].opts, "hugepages=auto") == 0)
+            c.hugepages = RTGC_HUGEPAGES_OFF;   /* so that auto is seen to change something */
         if (strcmp(good_cases[i].opts, "inject=none") == 0) {
             c.inject_point = RTGC_INJECT_ROOTS; /* so that inject=none is seen to turn it off */
             c.inject_ns = 5000;
@@ -337,6 +347,9 @@ static const bad_case bad_cases[] = {
     {"inject=sweep:3ms", "inject", "inject_point"},
     {"inject=none:3ms", "inject", "inject_point"},
     {"inject=3ms", "inject", "inject_point"},
+    {"hugepages=1", "hugepages", NULL},
+    {"hugepages=yes", "hugepages", NULL},
+    {"hugepages=", "hugepages", NULL},
     {"bogus=1", "bogus", NULL},
     {"Heap=64M", "Heap", NULL},
     /* a bad key after good ones: nothing at all is applied */
@@ -450,6 +463,7 @@ static void br_cpu0(rtgc_config *c) { c->cpu_share = 0.0; }
 static void br_cpu_big(rtgc_config *c) { c->cpu_share = 1.01; }
 static void br_pause_log(rtgc_config *c) { c->pause_log = 1000; }
 static void br_pause_log0(rtgc_config *c) { c->pause_log = 0; }
+static void br_huge(rtgc_config *c) { c->hugepages = (rtgc_hugepages)3; }
 
 static const broken_case broken_cases[] = {
     {"heap 0", br_heap0, "heap", "heap_limit"},
@@ -471,6 +485,7 @@ static const broken_case broken_cases[] = {
     {"cpu 1.01", br_cpu_big, "cpu", "cpu_share"},
     {"pause_log 1000", br_pause_log, "pause_log", NULL},
     {"pause_log 0", br_pause_log0, "pause_log", NULL},
+    {"hugepages 3", br_huge, "hugepages", NULL},
 };
 
 static void test_validate_broken(void **state) {
@@ -550,6 +565,11 @@ static void test_format_roundtrip(void **state) {
     c.stress_alloc = 1000;
     c.verify = 1;
     c.pause_log = 128;
+    roundtrip(&c);
+
+    c.hugepages = RTGC_HUGEPAGES_OFF;
+    roundtrip(&c);
+    c.hugepages = RTGC_HUGEPAGES_ON;
     roundtrip(&c);
 
     c.inject_point = RTGC_INJECT_ROOTS;
@@ -837,6 +857,66 @@ static void test_heap_create_valid(void **state) {
     assert_string_equal(rtgc_version(), RTGC_VERSION);
 }
 
+/* Whether the mapping holding p asks for huge pages: "hg" among the
+ * VmFlags of its /proc/self/smaps entry.  -1 where smaps says nothing. */
+static int vma_hugepage_flag(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int in = 0, flag = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {      /* a mapping's first line */
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            flag = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return flag;
+}
+
+/* hugepages= reaches the kernel: the heap's mapping carries MADV_HUGEPAGE
+ * with on, and with auto for a heap of 64 MiB or more; not with off, nor
+ * with auto for a small heap. */
+static void test_hugepages_mapping(void **state) {
+    (void)state;
+    static const struct { const char *opts; int want; } cases[] = {
+        {"mode=stw,heap=128M,hugepages=on", 1},   {"mode=stw,heap=128M,hugepages=off", 0},
+        {"mode=stw,heap=64M", 1},                 {"mode=stw,heap=16M", 0},
+        {"mode=stw,heap=16M,hugepages=on", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rtgc_config c;
+        rtgc_error err;
+        rtgc_config_init(&c);
+        assert_int_equal(rtgc_config_parse(&c, cases[i].opts, &err), RTGC_OK);
+        rtgc_heap *h = NULL;
+        assert_int_equal(rtgc_heap_create(&c, &h, &err), RTGC_OK);
+        rtgc_layout l = {.name = "bytes", .kind = RTGC_LAYOUT_BYTES, .size = 8};
+        rtgc_layout_id id;
+        assert_int_equal(rtgc_layout_register(h, &l, &id, &err), RTGC_OK);
+        rtgc_thread *t = rtgc_thread_attach(h, NULL);
+        void *obj = rtgc_alloc_array(t, id, 100);
+        assert_non_null(obj);
+        int flag = vma_hugepage_flag(obj);
+        printf("%s: VmFlags hg %d\n", cases[i].opts, flag);
+        if (flag < 0) {
+            rtgc_thread_detach(t);
+            rtgc_heap_destroy(h);
+            printf("[ SKIP     ] hugepages_mapping: /proc/self/smaps does not say\n");
+            skip();
+        }
+        assert_int_equal(flag, cases[i].want);
+        rtgc_thread_detach(t);
+        rtgc_heap_destroy(h);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -853,6 +933,7 @@ int main(void) {
         cmocka_unit_test(test_heap_create_invalid),
         cmocka_unit_test(test_heap_create_valid),
         cmocka_unit_test(test_inject_roots),
+        cmocka_unit_test(test_hugepages_mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
