@@ -715,11 +715,11 @@ static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
     uintptr_t phase0 = rtgc_atomic_load(&h->phase);
     bool active = cycle_step(h, NULL, slice_budget(h));
     uint64_t wall = os_now_ns() - t0;
+    bool stuck = active && rtgc_atomic_load(&h->phase) == phase0 && wall < 20000;
+    pthread_mutex_unlock(&h->gc_lock);
     if (!pace_debt_ns(h))
         heap_prefault(h, PREFAULT_SLICE);   /* [heap.prefault]: marking on schedule comes first */
     uint64_t work = os_thread_cpu_ns() - cpu0;
-    bool stuck = active && rtgc_atomic_load(&h->phase) == phase0 && wall < 20000;
-    pthread_mutex_unlock(&h->gc_lock);
     pthread_mutex_lock(&h->stats_lock);
     h->stats.collector_cpu_ns += work;
     pthread_mutex_unlock(&h->stats_lock);
