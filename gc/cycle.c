@@ -762,7 +762,6 @@ static void collector_idle(rtgc_heap *h, uint64_t *handed_seen) {
 static void *collector_main(void *arg) {
     rtgc_heap *h = arg;
     uint64_t nap = 0, handed_seen = 0;
-    share_lower_priority(h);             /* [share.nice] */
     pthread_mutex_lock(&h->cycle_lock);
     while (!h->shutdown) {
         bool wanted = h->cycle_requested > rtgc_atomic_load(&h->cycle) || cycle_active(h);

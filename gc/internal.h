@@ -571,8 +571,6 @@ void mark_drain_parallel(rtgc_heap *h);
 /* Sample the mutators (at most every few ms): sets h->share_idle_core and
  * h->share_helpers.  Collector thread only. */
 void share_update(rtgc_heap *h);
-int share_nice_steps(double share);            /* [share.nice] */
-void share_lower_priority(rtgc_heap *h);       /* the calling collector thread or helper [share.nice] */
 void share_fini(rtgc_heap *h);
 
 /* Concurrent marking: shade from a mutator (barriers, root handshakes). */

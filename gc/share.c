@@ -88,41 +88,6 @@ void share_update(rtgc_heap *h) {
     rtgc_atomic_store(&h->share_helpers, helpers < h->nhelpers ? helpers : h->nhelpers);
 }
 
-/* [share.nice] The collector thread and, in concurrent mode, the marking
- * helpers run at a lower priority, chosen so that the kernel itself keeps
- * them to cpu_share of a core they share with a mutator: a nice value
- * whose scheduler weight w against a nice-0 thread's 1024 gives
- * w / (w + 1024) = cpu_share (25%: nice 5, weight 335; each nice step is
- * a factor of about 1.25).  A core nobody else wants is still theirs
- * whole, and a mutator competing with them, or with other processes, for
- * a core gets it first.  The sampling above cannot see other processes:
- * on a machine loaded by another program, the collector found "a core
- * free" (the mutator wanted one of two), took it at full weight, and the
- * mutator waited 0.5-0.65 s on the run queue in msgbuf's 2.5 s push loop
- * (jemalloc's, with the same load: 0.02 s).  Relative to the creating
- * thread's own nice value; never raised back (an unprivileged thread
- * cannot).  Not for stop-the-world marking, where every helper's time is
- * pause time. */
-int share_nice_steps(double share) {
-    if (share >= 0.5)
-        return 0;
-    double target = 1024.0 * share / (1.0 - share), w = 1024.0;
-    int n = 0;
-    while (n < 19 && w / 1.25 > target) {
-        w /= 1.25;
-        n++;
-    }
-    if (n < 19 && w - target > target - w / 1.25)
-        n++;                        /* the nearer weight */
-    return n;
-}
-
-void share_lower_priority(rtgc_heap *h) {
-    int n = share_nice_steps(h->cfg.cpu_share);
-    if (n)
-        (void)os_thread_nice_by(n);   /* a refusal leaves the thread as it was */
-}
-
 void share_fini(rtgc_heap *h) {
     free(h->share_list);
     h->share_list = NULL;

@@ -88,8 +88,6 @@ static void nap(rtgc_heap *h, uint64_t ns) {
 static void *helper_main(void *arg) {
     struct helper *w = arg;
     rtgc_heap *h = w->h;
-    if (h->cfg.mode == RTGC_MODE_CONCURRENT)
-        share_lower_priority(h);         /* [share.nice]; elsewhere they mark in a pause or a slice */
     pthread_mutex_lock(&h->grey_lock);
     while (!h->help_shutdown) {
         uint64_t now = os_now_ns();

@@ -26,8 +26,6 @@
  * Scheduling (sched_linux.c):
  *   os_thread_id()     the calling thread's kernel id
  *   os_cpu_count()     CPUs the calling thread may run on (its affinity mask)
- *   os_thread_nice_by(n)  lower the calling thread's priority by n nice
- *                      steps (allowed to any user; never raised back)
  *   os_thread_sched(tid, run, wait)  time thread tid has run, and waited
  *                      on a run queue, ever (ns); -1 if the kernel does
  *                      not say
@@ -60,6 +58,5 @@ int os_cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t ns);
 int os_thread_id(void);
 unsigned os_cpu_count(void);
 int os_thread_sched(int tid, uint64_t *run_ns, uint64_t *wait_ns);
-int os_thread_nice_by(int n);
 
 #endif

@@ -5,8 +5,6 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "os.h"
@@ -45,15 +43,4 @@ int os_thread_sched(int tid, uint64_t *run_ns, uint64_t *wait_ns) {
     *run_ns = run;
     *wait_ns = wait;
     return 0;
-}
-
-/* On Linux a nice value belongs to a thread (PRIO_PROCESS with a thread
- * id); a new thread starts with its creator's. */
-int os_thread_nice_by(int n) {
-    errno = 0;
-    int now = getpriority(PRIO_PROCESS, (id_t)gettid());
-    if (now == -1 && errno != 0)
-        return -1;
-    int want = now + n > 19 ? 19 : now + n;
-    return setpriority(PRIO_PROCESS, (id_t)gettid(), want);
 }

@@ -8,12 +8,7 @@
  * Work is measured as the collector's CPU time or its work units, never as
  * wall time, so the platform's own stalls do not decide the verdict. */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/resource.h>
 #include <sched.h>
 #include <time.h>
 #include <stdatomic.h>
@@ -413,66 +408,6 @@ static void test_share_policy(void **state) {
     sched_setaffinity(0, sizeof saved, &saved);
 }
 
-/* Nice values of this process's threads (/proc/self/task/TID/stat, field
- * 19), counted by value relative to `base`: out[k] threads at base + k. */
-static void nice_census(int base, int out[20]) {
-    memset(out, 0, 20 * sizeof *out);
-    DIR *d = opendir("/proc/self/task");
-    assert_non_null(d);
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[96], buf[512];
-        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = 0;
-        char *p = strrchr(buf, ')');        /* after the name, fields 3.. */
-        int nice = 0;
-        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %d", &nice) == 1 &&
-            nice - base >= 0 && nice - base < 20)
-            out[nice - base]++;
-    }
-    closedir(d);
-}
-
-/* [share.nice] cpu=F maps to the nice value whose weight gives F of a
- * shared core; the collector thread and concurrent helpers take it, the
- * mutators keep theirs. */
-static void test_share_nice(void **state) {
-    (void)state;
-    assert_int_equal(share_nice_steps(0.25), 5);    /* weight 335: 24.7% against 1024 */
-    assert_int_equal(share_nice_steps(0.1), 10);    /* 110: 9.7% */
-    assert_int_equal(share_nice_steps(0.5), 0);
-    assert_int_equal(share_nice_steps(1.0), 0);
-    assert_int_equal(share_nice_steps(0.001), 19);
-    errno = 0;
-    int base = getpriority(PRIO_PROCESS, 0);
-    if (base > 14) {
-        printf("[ SKIP     ] share_nice: this thread runs at nice %d already\n", base);
-        skip();
-    }
-    int before[20], after[20];
-    nice_census(base, before);
-    rtgc_heap *h = test_heap("mode=concurrent,threads=3,cpu=0.25");
-    rtgc_thread *t = rtgc_thread_attach(h, NULL);
-    int lowered = 0;
-    for (int tries = 0; tries < 200 && lowered < 3; tries++) {   /* the threads set it as they start */
-        usleep(1000);
-        nice_census(base, after);
-        lowered = after[5] - before[5];
-    }
-    printf("threads at nice %d+5: %d (the collector and 2 helpers); at nice %d: %d\n", base, lowered, base,
-           after[0]);
-    assert_int_equal(lowered, 3);
-    assert_int_equal(getpriority(PRIO_PROCESS, 0), base);      /* the mutator keeps its own */
-    rtgc_thread_detach(t);
-    rtgc_heap_destroy(h);
-}
-
 /* A cycle must finish when the thread that posted a round from its own
  * step ran out of budget before serving itself, and another thread does
  * the stepping while the first only polls [handshake.seq]. */
@@ -524,7 +459,6 @@ int main(void) {
         cmocka_unit_test(test_big_array_steps),
         cmocka_unit_test(test_collector_share),
         cmocka_unit_test(test_share_policy),
-        cmocka_unit_test(test_share_nice),
         cmocka_unit_test(test_round_posted_by_a_stepper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,13 +51,7 @@
  *                    cycles and the mutator's sweeping.
  *   cpu=F            CPU share a background collector may take from mutators
  *                    that want the CPU, 0<F<=1 (or 25%); a core no mutator
- *                    wants is the collector's (gc/DESIGN.md, [share.sample]).
- *                    The collector thread and concurrent-mode marking
- *                    helpers also run at a lower priority whose scheduler
- *                    weight is F of a shared core (25%: nice +5 relative
- *                    to the thread that created the heap; F >= 0.5: none),
- *                    so that the kernel holds them to F against any
- *                    program, not only against this one's mutators
+ *                    wants is the collector's (gc/DESIGN.md, [share.sample])
  *   hugepages=auto|on|off  ask the kernel for transparent huge pages
  *                    (madvise MADV_HUGEPAGE) on the heap's reservation.
  *                    auto (the default): on when heap= is at least 64M.
