@@ -412,10 +412,11 @@ rtgc_status rtgc_layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout
     return layout_register(h, l, id, err, false);
 }
 
-rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *id, rtgc_error *err, bool traced) {
+/* The layout's checks, each with its own message; the element size it
+ * implies (0 for a RECORD's, 8 a REF_ARRAY's, 1 a BYTES' by default) in
+ * *elem_out. */
+static rtgc_status layout_check(const rtgc_layout *l, rtgc_error *err, size_t *elem_out) {
 #define BAD(field, ...) do { set_error(err, RTGC_EINVAL, field, __VA_ARGS__); return RTGC_EINVAL; } while (0)
-    if (!h || !l || !id)
-        BAD("layout", "heap, layout and id must not be NULL");
     const char *name = l->name ? l->name : "(unnamed)";
     if (l->kind < RTGC_LAYOUT_RECORD || l->kind > RTGC_LAYOUT_CUSTOM)
         BAD("kind", "layout '%s': kind %d is not a layout kind", name, (int)l->kind);
@@ -463,7 +464,21 @@ rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *
         BAD("elem_size", "layout '%s': elem_size %zu is too large", name, elem);
     if (l->kind != RTGC_LAYOUT_CUSTOM && l->trace)
         BAD("trace", "layout '%s': only CUSTOM layouts take a trace callback", name);
+    *elem_out = elem;
+    return RTGC_OK;
+#undef BAD
+}
 
+rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *id, rtgc_error *err, bool traced) {
+    if (!h || !l || !id) {
+        set_error(err, RTGC_EINVAL, "layout", "heap, layout and id must not be NULL");
+        return RTGC_EINVAL;
+    }
+    size_t elem, words = l->size / 8;
+    rtgc_status st = layout_check(l, err, &elem);
+    if (st != RTGC_OK)
+        return st;
+    const char *name = l->name ? l->name : "(unnamed)";
     pthread_mutex_lock(&h->lock);
     if (h->nlayouts >= RTGC_MAX_LAYOUTS) {
         pthread_mutex_unlock(&h->lock);
@@ -511,7 +526,6 @@ rtgc_status layout_register(rtgc_heap *h, const rtgc_layout *l, rtgc_layout_id *
     pthread_mutex_unlock(&h->lock);
     *id = (rtgc_layout_id)n;
     return RTGC_OK;
-#undef BAD
 }
 
 size_t rtgc_layout_object_size(rtgc_heap *h, rtgc_layout_id id, uint32_t count) {
