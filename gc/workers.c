@@ -7,7 +7,8 @@
  * only what marking touches: mark bytes, its own stack, the pool, the
  * blocks' live counts and the heap's marked counters (atomic adds), the
  * ephemeron list (under eph_lock); it also runs the embedder's CUSTOM trace
- * callbacks, several at once (rtgc/layout.h).  So it needs no phase of its
+ * callbacks, several at once, now and then two for one object
+ * ([mark.claim], rtgc/layout.h).  So it needs no phase of its
  * own: the coordinator opens helping for the length of a
  * slice (helpers_open: how many may work, and until when) while marking
  * traces (PHASE_TRACE, PHASE_TERMINATE, or the world stopped), and a helper
