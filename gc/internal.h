@@ -221,7 +221,7 @@ typedef struct marker {
     size_t live_blk;            /* [sweep.live] marks of block live_blk not yet */
     uintptr_t live_n;           /* added to its counter (live_flush) */
     uint8_t epoch;              /* the cycle's mark value, read when a drain starts */
-    bool atomic;                /* claim mark bytes by CAS: others mark at the same time */
+    bool shared;                /* others mark or shade beside it: its drain gives hungry markers work */
     bool helper;                /* a helper's: stops as soon as helping closes */
     struct marker_visitor {
         rtgc_visitor v;
@@ -518,9 +518,9 @@ bool sweep_place(rtgc_heap *h, span *s);               /* after a sweep: file or
 /* ---- mark.c ---- */
 void mark_init(rtgc_heap *h);
 void mark_fini(rtgc_heap *h);
-void marker_init(marker *m, rtgc_heap *h, bool atomic);
+void marker_init(marker *m, rtgc_heap *h, bool shared);
 void marker_fini(marker *m);
-/* Shade obj onto m's stack (by CAS when m->atomic). */
+/* Shade obj onto m's stack (its mark claimed by a plain store [mark.claim]). */
 void marker_mark(marker *m, void *obj);
 /* Add m's counters to the heap's (atomic adds); before a helper goes idle. */
 void marker_publish(marker *m);
@@ -579,7 +579,7 @@ void grey_flush(rtgc_heap *h, rtgc_thread *t);
 void grey_discard(rtgc_heap *h);     /* between cycles: stale hand-overs */
 /* Drain until empty or the deadline; returns true if grey objects remain. */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work);
-void mark_object_atomic(rtgc_heap *h, void *obj);
+void mark_object_shared(rtgc_heap *h, void *obj);   /* mutators or helpers about */
 rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t);
 void premark_list(rtgc_heap *h, void *list);
 /* How many markers may trace during a slice of the calling driver. */

@@ -24,10 +24,10 @@ static void marker_visit(rtgc_visitor *v, void **slot) {
         marker_mark(((struct marker_visitor *)v)->m, p);
 }
 
-void marker_init(marker *m, rtgc_heap *h, bool atomic) {
+void marker_init(marker *m, rtgc_heap *h, bool shared) {
     memset(m, 0, sizeof *m);
     m->h = h;
-    m->atomic = atomic;
+    m->shared = shared;
     m->visitor.v.visit = marker_visit;
     m->visitor.m = m;
 }
@@ -145,7 +145,7 @@ void mark_fini(rtgc_heap *h) {
 
 rtgc_visitor *mark_visitor(rtgc_heap *h) {
     /* Mutators shade concurrently unless the world is stopped. */
-    h->coord.atomic = rtgc_atomic_load(&h->phase) != PHASE_IDLE || rtgc_atomic_load(&h->help_until) != 0;
+    h->coord.shared = rtgc_atomic_load(&h->phase) != PHASE_IDLE || rtgc_atomic_load(&h->help_until) != 0;
     return &h->coord.visitor.v;
 }
 
@@ -184,13 +184,12 @@ typedef struct mark_cx {
     const layout_desc *layouts;
     const uint8_t *noscan;      /* block_noscan [mark.noscan] */
     uint8_t epoch;
-    bool atomic;
 } mark_cx;
 
 static inline mark_cx cx_of(const marker *m) {
     const rtgc_heap *h = m->h;
     return (mark_cx){.base = h->base, .end = h->end, .bias = h->markmap_bias, .layouts = h->layouts,
-                     .noscan = h->block_noscan, .epoch = m->epoch, .atomic = m->atomic};
+                     .noscan = h->block_noscan, .epoch = m->epoch};
 }
 
 /* [mark.noscan] p, just claimed, is in a noscan span (ns: block_noscan of
@@ -214,12 +213,28 @@ static RTGC_NOINLINE void mark_noscan(marker *m, const layout_desc *layouts, voi
     }
 }
 
-/* [mark.concurrent] Claim p's mark byte for this cycle: true for the one
- * marker (or mutator: claim) that sets it, when p must be pushed.  With
- * others marking at the same time the byte is claimed by CAS from the
- * value read (0 or the previous epoch) to the epoch, so each object goes
- * through a grey list once; alone (the world stopped, no helper), a plain
- * store does.
+/* [mark.claim] Claim p's mark byte for this cycle: true when this marker
+ * set it and p must be pushed.  A relaxed load, and when it is not the
+ * epoch a relaxed store of the epoch: no locked instruction, alone or
+ * beside other markers and shading mutators.  A CAS (what markers did
+ * while others marked) waits for the mark byte's cache miss and keeps the
+ * misses of the objects after it from overlapping: over half of the
+ * tracing loop's time was on the instruction after it, and two markers
+ * marked 1.1-1.4x as fast as one.  So two markers, or a marker and a
+ * mutator's CAS (claim, below), may both find p white and both push and
+ * trace it: a grey object is in at least one place [rt.termination].  Every value written into a mark byte while marking is the
+ * epoch, so no claim undoes another, and tracing an object twice marks
+ * nothing that once would not.  What a duplicate costs: its children are
+ * read again (and claimed by nobody: they are marked), and it is counted
+ * twice where marks are counted (block_live: a span looks more live,
+ * never less [sweep.live]; the marked objects and bytes, and
+ * live_noscan_objects, may overcount by the racing duplicates, which two
+ * markers reaching one object within a cache miss of each other make
+ * rare); an ephemeron is examined twice (weak_eph_traced: its value
+ * marked twice, or listed twice as pending, which the rescan handles
+ * entry by entry); a CUSTOM layout's trace callback may run twice for one
+ * object, from two markers at once (rtgc/layout.h).  A mutator's claim
+ * stays a CAS ([mark.concurrent]).
  * [sweep.live] The mark is counted in the marker, per block, and added to
  * the block's counter when the marker moves to another block or publishes
  * (marks of one walk cluster: a locked add per mark made two markers
@@ -234,13 +249,9 @@ static inline __attribute__((always_inline)) bool claim_cx(marker *m, mark_cx cx
     if (RTGC_CHECK >= 2 && !valid_object(m->h, p))
         return false;
     uint8_t *mb = &cx.bias[(uintptr_t)p >> GRANULE_SHIFT];
-    uint8_t o = rtgc_load_u8(mb);
-    if (o == cx.epoch)
+    if (rtgc_load_u8(mb) == cx.epoch)
         return false;
-    if (!cx.atomic)
-        rtgc_store_u8(mb, cx.epoch);
-    else if (rtgc_atomic_cas_u8(mb, o, cx.epoch) != o)
-        return false;
+    rtgc_store_u8(mb, cx.epoch);
     size_t blk = (size_t)((const char *)p - cx.base) >> BLOCK_SHIFT;
     if (RTGC_UNLIKELY(blk != m->live_blk)) {
         live_flush(m);
@@ -261,7 +272,7 @@ void marker_mark(marker *m, void *obj) {
 }
 
 void mark_object(rtgc_heap *h, void *obj) {
-    h->coord.atomic = false;
+    h->coord.shared = false;
     marker_mark(&h->coord, obj);
 }
 
@@ -372,7 +383,7 @@ static inline __attribute__((always_inline)) size_t scan_object(marker *m, mark_
 void mark_drain(rtgc_heap *h) {
     marker *m = &h->coord;
     bool did = false;
-    m->atomic = false;
+    m->shared = false;
     do
         marker_drain(m, UINT64_MAX, &did);
     while (pool_take(m, false));
@@ -389,9 +400,9 @@ void mark_roots(rtgc_heap *h) {
 
 /* ---- the pool [mark.parallel] ----
  *
- * Grey work is in exactly one of: a mutator's grey buffer, the pool
- * (h->shared_grey, packets in the mark stack's chunk format, grey_lock), a
- * marker's private stack.  A helper's stack is non-empty only while the
+ * Grey work is in a mutator's grey buffer, the pool (h->shared_grey,
+ * packets in the mark stack's chunk format, grey_lock), or a marker's
+ * private stack (an object now and then in two of them: [mark.claim]).  A helper's stack is non-empty only while the
  * helper is counted in h->busy: it raises busy in the same grey_lock
  * critical section that takes a packet out of the pool, gives work back to
  * the pool only while still counted, and lowers busy (a release) only
@@ -514,19 +525,26 @@ bool marker_drain(marker *m, uint64_t deadline_ns, bool *did_work) {
         *did_work = true;
         if (n >= 32) {
             n = 0;
-            /* Only while others mark beside it (atomic): work given to the
+            /* Only while others mark beside it (shared): work given to the
              * pool by a lone drain would wait there for a helper that is
              * not let in, and stay grey. */
-            if (RTGC_UNLIKELY(rtgc_atomic_load(&h->hungry)) && cx.atomic && m->depth >= 2)
+            if (RTGC_UNLIKELY(rtgc_atomic_load(&h->hungry)) && m->shared && m->depth >= 2)
                 pool_give(m, m->depth / 2);
-            if (deadline_ns != UINT64_MAX || m->helper) {
-                uint64_t now = os_now_ns();
-                /* a helper also stops when helping closes (a stop of the
-                 * world waits for it: helpers_quiesce) */
-                if (now >= deadline_ns || (m->helper && now >= rtgc_atomic_load(&h->help_until))) {
-                    marker_publish(m);
-                    return m->depth != 0;
-                }
+            /* A helper also stops when helping closes (help_until 0: a
+             * stop of the world waits for it, helpers_quiesce) or at the
+             * coordinator's deadline.  The clock is read only for a
+             * deadline: with the world stopped (no deadline, help_until
+             * UINT64_MAX) it is not, as a helper reading it every 32
+             * slots spent a quarter of its time in clock_gettime here
+             * (perf, kvm-clock). */
+            uint64_t stop = deadline_ns;
+            if (m->helper) {
+                uint64_t until = rtgc_atomic_load(&h->help_until);
+                stop = until < stop ? until : stop;
+            }
+            if (stop != UINT64_MAX && (stop == 0 || os_now_ns() >= stop)) {
+                marker_publish(m);
+                return m->depth != 0;
             }
         }
     }
@@ -536,13 +554,15 @@ bool marker_drain(marker *m, uint64_t deadline_ns, bool *did_work) {
 
 /* ---- concurrent marking ----
  *
- * [mark.concurrent] While mutators run, a mark byte is claimed by CAS from
- * the value read (0 or the previous epoch) to the epoch: whoever wins the
- * CAS owns the object's trip through a grey list, so each object is traced
- * once.  Mutators shade into their own grey buffer (no lock) and hand full
- * buffers over under grey_lock; the marker drains its own stack and takes
- * the hand-overs.  shade_count counts mutator shading for termination
- * [rt.termination].
+ * [mark.concurrent] While mutators run, a mutator claims a mark byte by
+ * CAS from the value read (0 or the previous epoch) to the epoch, and
+ * markers by a plain store ([mark.claim]): among mutators the CAS's winner
+ * alone pushes the object (into its own grey buffer) and moves
+ * shade_count, which termination reads [rt.termination]: it must move for
+ * every white object a mutator turns grey, and moves no more often than
+ * that.  The CAS costs the mutator, in a barrier's slow path, not the
+ * markers' loop.  Mutators hand full buffers over under grey_lock; the
+ * marker drains its own stack and takes the hand-overs.
  */
 
 /* A mutator's claim (shade): by CAS, counted at once [sweep.live]. */
@@ -560,8 +580,8 @@ static bool claim(rtgc_heap *h, void *obj) {
 }
 
 /* From the code that runs the cycle (gc_lock held): onto the coordinator. */
-void mark_object_atomic(rtgc_heap *h, void *obj) {
-    h->coord.atomic = true;
+void mark_object_shared(rtgc_heap *h, void *obj) {
+    h->coord.shared = true;
     marker_mark(&h->coord, obj);
 }
 
@@ -628,7 +648,7 @@ rtgc_visitor *shade_visitor(rtgc_heap *h, rtgc_thread *t) {
  * hungry marker they give work to). */
 bool mark_drain_until(rtgc_heap *h, uint64_t deadline_ns, bool *did_work) {
     marker *m = &h->coord;
-    m->atomic = true;
+    m->shared = true;
     for (;;) {
         if (marker_drain(m, deadline_ns, did_work))
             return true;

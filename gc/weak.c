@@ -459,7 +459,7 @@ static void mark_value(rtgc_heap *h, void *v, bool atomic) {
     if (!rtgc_is_ref(v))
         return;
     if (atomic)
-        mark_object_atomic(h, v);
+        mark_object_shared(h, v);
     else
         mark_object(h, v);
 }

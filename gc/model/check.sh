@@ -118,8 +118,9 @@ if [ "$what" = full ]; then
     PAN_CFLAGS="" PAN_ARGS="-m10000000"
     run "model without the load barrier, two registers" fail -DNO_LOAD_BARRIER -DNREG=2 -DNOBJ=2 -DNF=1 -DNCYCLES=2
     # Two markers over two cycles: a helper's phase read may be a cycle old
-    # when it takes a packet.  COLLAPSE halves the memory (about 3 GB for
-    # two mutators), at some cost in time.
+    # when it takes a packet.  COLLAPSE halves the memory (with two-step
+    # claims, [mark.claim]: 1.6 GB for two cycles, 1.5 GB for two
+    # mutators), at some cost in time.
     PAN_CFLAGS="-DCOLLAPSE" PAN_ARGS="-m10000000"
     # shellcheck disable=SC2086
     run "two markers, two cycles" pass $two -DNCYCLES=2

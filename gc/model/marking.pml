@@ -26,6 +26,12 @@
  *   shading     claim the mark (a CAS), count it, push to the thread's
  *               grey buffer; a full buffer may be flushed to the shared
  *               grey list at any shade (GREY_CAP), uncounted by termination.
+ *   claims      a marker claims a mark by a plain load and a plain store
+ *               ([mark.claim]): the mark is read in one step and written,
+ *               with the push, in the next, so a mutator's CAS or the
+ *               other marker may claim the object in between, and then
+ *               both push it (a stack or the pool holding it already
+ *               stays as it is: the model keeps sets, one copy).
  *   markers     (-DHELPERS=1) the collector is the coordinator and a helper
  *               marker traces beside it: grey work is in the shared pool of
  *               packets (grey_lock; flushed buffers go there), the
@@ -306,13 +312,22 @@ inline wait_round() {
 }
 #endif
 
-/* The collector's mark: claim and push onto the mark stack. */
-inline cmark(v) {
+/* A marker's claim [mark.claim], in two steps: claim_read(v, seen) reads
+ * the mark (a NULL reads as marked), claim_write(v, seen, stack), a step
+ * later, writes it and pushes v when it read white.  Between the two a
+ * mutator may shade v, or the other marker claim it: both then push it. */
+inline claim_read(v, seen) {
     if
-    :: v != NIL && !mark[v] -> mark[v] = 1; grey[v] = 1
-    :: else -> skip
+    :: v == NIL -> seen = 1
+    :: else -> seen = mark[v]
     fi
 }
+
+#define claim_write(v, seen, stack) \
+    if \
+    :: !seen -> mark[v] = 1; stack[v] = 1 \
+    :: else -> skip \
+    fi
 
 inline any_grey(res) {
     res = 0; rn = 0;
@@ -405,11 +420,13 @@ inline cdrain(worked) {
         o = 0;
         do :: o < NOBJ - 1 && !grey[o] -> o++ :: else -> break od;
         grey[o] = 0;
-        v = field[o * NF]; cmark(v); v = 0;
+        v = field[o * NF]; claim_read(v, seen);
         k = 1; worked = 1
        };
+       d_step { claim_write(v, seen, grey); v = 0; seen = 0 };
        do
-       :: d_step { k < NF -> v = field[o * NF + k]; cmark(v); v = 0; k++ }
+       :: d_step { k < NF -> v = field[o * NF + k]; claim_read(v, seen) };
+          d_step { claim_write(v, seen, grey); v = 0; seen = 0; k++ }
        :: d_step { k == NF -> k = 0; o = 0 }; break
        od
     :: d_step {                                        /* grey_lock: take the pool */
@@ -425,14 +442,6 @@ inline cdrain(worked) {
     od
 }
 
-/* The helper's mark: claim (CAS) and push onto its private stack. */
-inline hmark(v) {
-    if
-    :: v != NIL && !mark[v] -> mark[v] = 1; hgrey[v] = 1
-    :: else -> skip
-    fi
-}
-
 /* A helper marker: it only traces.  It reads the phase, then (at any later
  * time: a thread may be delayed there, and a take that finds the pool empty
  * is a read only) takes a packet under grey_lock.  Variants that break the
@@ -443,6 +452,7 @@ inline hmark(v) {
  *                      private stack is popped, before it is traced. */
 proctype helper() {
     byte o, k, v;
+    bool seen;
 #ifdef BROKEN_BUSY_EARLY
     bool early;
 #endif
@@ -470,14 +480,17 @@ end_take:
             hgrey[o] = 0;
 #ifdef BROKEN_BUSY_EARLY
             if :: !ANY(hgrey) && !early -> busy--; early = 1 :: else -> skip fi;
+            seen = 1;                                   /* nothing read yet */
             k = 0                                       /* the fields, each a step */
 #else
-            v = field[o * NF]; hmark(v); v = 0;
+            v = field[o * NF]; claim_read(v, seen);
             k = 1
 #endif
            };
+           d_step { claim_write(v, seen, hgrey); v = 0; seen = 0 };
            do
-           :: d_step { k < NF -> v = field[o * NF + k]; hmark(v); v = 0; k++ }
+           :: d_step { k < NF -> v = field[o * NF + k]; claim_read(v, seen) };
+              d_step { claim_write(v, seen, hgrey); v = 0; seen = 0; k++ }
            :: d_step { k == NF -> k = 0; o = 0 }; break
            od
         :: atomic { ANY(hgrey) -> move_some(hgrey, pool) } /* donate, under grey_lock */
@@ -498,7 +511,7 @@ end_take:
 
 proctype collector() {
     byte o, k, v, cycles;
-    bool more;
+    bool more, seen;
 #if HELPERS
     bool worked;
 #endif
@@ -525,7 +538,8 @@ end:
         wait_round();
         post(HS_ROOTS);
         wait_round();
-        d_step { cmark(G) };                           /* global roots, after every thread */
+        d_step { v = G; claim_read(v, seen) };         /* global roots, after every thread */
+        d_step { claim_write(v, seen, grey); v = 0; seen = 0 };
 tracing:
 #if HELPERS
         phase = PH_TRACE;
@@ -558,7 +572,10 @@ tracing:
            :: more ->
                k = 0;
                do
-               :: k < NF -> d_step { v = field[o * NF + k]; cmark(v); v = 0 }; k++
+               :: k < NF ->
+                   d_step { v = field[o * NF + k]; claim_read(v, seen) };
+                   d_step { claim_write(v, seen, grey); v = 0; seen = 0 };
+                   k++
                :: else -> break
                od;
                k = 0; o = 0

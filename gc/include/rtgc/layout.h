@@ -86,8 +86,12 @@ static inline void rtgc_visit(rtgc_visitor *v, void **slot) {
 /* Visit every reference slot of `obj`.  Runs inside a collector pause or on a
  * collector thread: it must not allocate, block, or call back into rtgc.
  * With threads=N > 1 several marking threads may call it at once, for
- * different objects: it must be safe to run concurrently (read `obj` and
- * `data`, keep no unsynchronised state of its own). */
+ * different objects and now and then for the same one; and an object may
+ * be traced more than once in a cycle (two markers, or a marker and a
+ * mutator's barrier, that reach it at the same moment both trace it).  So
+ * it must be safe to run concurrently and again (read `obj` and `data`,
+ * keep no unsynchronised state of its own, count nothing that must be
+ * exact). */
 typedef void (*rtgc_trace_fn)(void *obj, rtgc_visitor *v, void *data);
 
 typedef struct rtgc_layout {
