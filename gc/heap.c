@@ -266,25 +266,66 @@ size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
  * stores of os_prefault race with no one; it becomes FREE_READY under the
  * heap lock when done.  Lock NOT held; returns the blocks faulted in. */
 #define PREFAULT_AHEAD ((size_t)16 << 20)
+
+/* [heap.huge] A run of HUGE_BLOCKS clean blocks starting on a 2 MiB
+ * boundary, at or after `from`; nblocks if there is none.  Lock held. */
+static size_t find_clean_huge(rtgc_heap *h, size_t from) {
+    size_t i = find_state(h, from, BLOCK_FREE_CLEAN);
+    while (i < h->nblocks) {
+        uintptr_t a = (uintptr_t)(h->base + i * BLOCK_SIZE);
+        size_t j = i + ((HUGE_BYTES - a % HUGE_BYTES) % HUGE_BYTES) / BLOCK_SIZE;   /* the next boundary */
+        if (j + HUGE_BLOCKS > h->nblocks)
+            return h->nblocks;
+        size_t k = 0;
+        while (k < HUGE_BLOCKS && h->block_state[j + k] == BLOCK_FREE_CLEAN)
+            k++;
+        if (k == HUGE_BLOCKS)
+            return j;
+        i = find_state(h, j + k + 1, BLOCK_FREE_CLEAN);
+    }
+    return h->nblocks;
+}
+
+/* Lock held: the clean blocks to fault in now, marked FAULTING: a 2 MiB
+ * run for a huge page when *huge and `blocks` wanted allow it (else *huge
+ * is cleared), or up to min(blocks, max_blocks) from the first clean one.
+ * Returns the first; *n is the count. */
+static size_t prefault_claim(rtgc_heap *h, size_t blocks, size_t max_blocks, bool *huge, size_t *n) {
+    size_t i = h->nblocks;
+    *n = 0;
+    if (*huge && blocks >= HUGE_BLOCKS && (i = find_clean_huge(h, h->hint_clean)) < h->nblocks) {
+        blocks = HUGE_BLOCKS;
+    } else {
+        *huge = false;
+        i = find_state(h, h->hint_clean, BLOCK_FREE_CLEAN);
+        if (blocks > max_blocks)
+            blocks = max_blocks;
+    }
+    while (i + *n < h->nblocks && *n < blocks && h->block_state[i + *n] == BLOCK_FREE_CLEAN)
+        h->block_state[i + (*n)++] = BLOCK_FAULTING;
+    h->committed += *n * BLOCK_SIZE;
+    return i;
+}
+
 size_t heap_prefault(rtgc_heap *h, size_t max_blocks) {
     pthread_mutex_lock(&h->lock);
     size_t free = h->committed - h->heap_size, room = h->heap_goal > h->heap_size ? h->heap_goal - h->heap_size : 0;
     size_t ahead = h->heap_size / 4 > PREFAULT_SLICE * BLOCK_SIZE ? h->heap_size / 4 : PREFAULT_SLICE * BLOCK_SIZE;
     if (ahead > PREFAULT_AHEAD)
         ahead = PREFAULT_AHEAD;
-    size_t want = room < ahead ? room : ahead;
-    size_t n = 0, i = find_state(h, h->hint_clean, BLOCK_FREE_CLEAN);
+    size_t want = room < ahead ? room : ahead, n = 0, i = 0;
+    bool huge = h->cfg.hugepages == RTGC_HUGEPAGES_AUTO && h->heap_size >= RTGC_HUGEPAGES_AUTO_MIN;
     if (free < want && h->committed + BLOCK_SIZE <= h->cfg.heap_limit) {
-        size_t blocks = (want - free) / BLOCK_SIZE;
-        if (blocks > max_blocks)
-            blocks = max_blocks;
-        while (i + n < h->nblocks && n < blocks && h->block_state[i + n] == BLOCK_FREE_CLEAN)
-            h->block_state[i + n++] = BLOCK_FAULTING;
-        h->committed += n * BLOCK_SIZE;
+        size_t blocks = (want - free) / BLOCK_SIZE, cap = (h->cfg.heap_limit - h->committed) / BLOCK_SIZE;
+        if (blocks > cap)
+            blocks = cap;
+        i = prefault_claim(h, blocks, max_blocks, &huge, &n);
     }
     pthread_mutex_unlock(&h->lock);
     if (!n)
         return 0;
+    if (huge)
+        os_advise_huge(h->base + i * BLOCK_SIZE, n * BLOCK_SIZE);
     os_prefault(h->base + i * BLOCK_SIZE, n * BLOCK_SIZE);
     for (size_t k = i; k < i + n; k++)
         rtgc_store_u8(h->markmap + ((k * BLOCK_SIZE) >> GRANULE_SHIFT), 0);   /* as take_blocks does */
@@ -571,9 +612,9 @@ static void tables_free(rtgc_heap *h) {
 static bool heap_map(rtgc_heap *h, size_t reserve) {
     h->reserve = reserve;
     h->nblocks = reserve / BLOCK_SIZE;
-    bool huge = h->cfg.hugepages == RTGC_HUGEPAGES_ON ||
-                (h->cfg.hugepages == RTGC_HUGEPAGES_AUTO && h->cfg.heap_limit >= RTGC_HUGEPAGES_AUTO_MIN);
-    h->base = os_reserve(reserve + BLOCK_SIZE, huge);
+    /* [heap.huge] on: the whole reservation; auto: only the runs the
+     * collector faults in ahead (heap_prefault). */
+    h->base = os_reserve(reserve + BLOCK_SIZE, h->cfg.hugepages == RTGC_HUGEPAGES_ON);
     if (h->base) {
         /* Align the base to a block so that block arithmetic is exact. */
         char *aligned = (char *)round_up((uintptr_t)h->base, BLOCK_SIZE);

@@ -488,6 +488,8 @@ void span_release(rtgc_heap *h, span *s);              /* lock held; blocks beco
 size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks); /* lock held */
 size_t heap_prefault(rtgc_heap *h, size_t max_blocks);      /* lock not held [heap.prefault] */
 #define PREFAULT_SLICE 8u   /* blocks a collector slice faults in at most (512 KiB, about 0.7 ms in a VM) */
+#define HUGE_BYTES ((size_t)2 << 20)                 /* a transparent huge page [heap.huge] */
+#define HUGE_BLOCKS (HUGE_BYTES / BLOCK_SIZE)
 size_t span_bytes(const span *s);
 size_t class_blocks(unsigned cls);                     /* blocks in a span of class cls */
 /* Take gc_lock from a mutator: never wait for it while RUNNING, since the

@@ -56,6 +56,10 @@ void os_prefault(void *p, size_t n) {
         ((volatile char *)p)[i] = 0;
 }
 
+void os_advise_huge(void *p, size_t n) {
+    (void)madvise(p, n, MADV_HUGEPAGE);   /* advice: refused where THP is off, and harmless */
+}
+
 void os_release(void *p, size_t n) {
     (void)munmap(p, n);
 }

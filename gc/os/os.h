@@ -13,6 +13,8 @@
  *                      touches meanwhile): its pages are present and
  *                      writable afterwards, so the first store into them
  *                      costs no page fault; contents unchanged (zero).
+ *   os_advise_huge(p, n)  ask for transparent huge pages in [p, p+n) (2 MiB
+ *                      aligned), for the faults still to come there.
  *   os_release(p, n)   drop a reservation.
  *   os_map_table(n)    zero-filled read/write memory for side tables, committed
  *                      by the kernel page by page as it is touched.
@@ -42,6 +44,7 @@ void *os_reserve(size_t n, bool huge);
 int os_commit(void *p, size_t n);
 void os_decommit(void *p, size_t n);
 void os_prefault(void *p, size_t n);
+void os_advise_huge(void *p, size_t n);
 void os_release(void *p, size_t n);
 void *os_map_table(size_t n);
 void os_table_discard(void *p, size_t n);

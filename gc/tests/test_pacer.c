@@ -8,6 +8,8 @@
  *    page-at-a-time threading and read as zero [heap.prefault], and free
  *    memory under what the heap retains is not given back [heap.retain].
  * No wall-clock limits: heap sizes, live bytes and sweep counters only. */
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -280,10 +282,73 @@ static void test_prefault_and_retain(void **state) {
     rtgc_heap_destroy(h);
 }
 
+/* Whether the mapping holding p asks for huge pages ("hg" in its smaps
+ * VmFlags); -1 where smaps does not say. */
+static int vma_hugepage_flag(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int in = 0, flag = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {      /* a mapping's first line */
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            flag = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return flag;
+}
+
+/* [heap.huge] hugepages=auto: once the heap holds 64 MiB, the collector
+ * faults in a whole 2 MiB-aligned run of clean blocks as one huge page;
+ * the rest of the reservation stays on small pages (a mutator never takes
+ * a 2 MiB fault itself). */
+static void test_prefault_huge(void **state) {
+    (void)state;
+    rtgc_heap *h = test_heap("mode=step,heap=256M,min_trigger=200M");
+    rtgc_layout big_l = {.name = "big", .kind = RTGC_LAYOUT_BYTES, .size = 8};
+    rtgc_layout_id BIG;
+    rtgc_error err;
+    assert_int_equal(rtgc_layout_register(h, &big_l, &BIG, &err), RTGC_OK);
+    rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    RTGC_FRAME(t, r, 66);
+    for (int i = 0; i < 66; i++)                      /* 66 MiB in large objects, uninitialised */
+        assert_non_null(r[i] = rtgc_alloc_array_uninit(t, BIG, (1u << 20) - 64));
+    int before = vma_hugepage_flag(r[0]);
+    pthread_mutex_lock(&h->lock);
+    h->heap_goal = (size_t)200 << 20;
+    pthread_mutex_unlock(&h->lock);
+    size_t n = heap_prefault(h, PREFAULT_SLICE);
+    size_t first = h->nblocks;
+    for (size_t i = 0; i < h->nblocks && first == h->nblocks; i++)
+        if (h->block_state[i] == BLOCK_FREE_READY)
+            first = i;
+    int after = first < h->nblocks ? vma_hugepage_flag(h->base + first * BLOCK_SIZE) : -2;
+    printf("prefaulted %zu blocks from block %zu; VmFlags hg: heap objects %d, the run %d\n", n, first, before,
+           after);
+    assert_int_equal(n, HUGE_BLOCKS);
+    assert_int_equal(count_state(h, BLOCK_FREE_READY), HUGE_BLOCKS);
+    assert_int_equal((uintptr_t)(h->base + first * BLOCK_SIZE) % HUGE_BYTES, 0);
+    if (before >= 0) {
+        assert_int_equal(before, 0);
+        assert_int_equal(after, 1);
+    }
+    RTGC_FRAME_POP(t, r);
+    rtgc_thread_detach(t);
+    rtgc_heap_destroy(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_span_release),
         cmocka_unit_test(test_prefault_and_retain),
+        cmocka_unit_test(test_prefault_huge),
         cmocka_unit_test(test_collector_sweeps),
         cmocka_unit_test(test_goal_concurrent),
         cmocka_unit_test(test_goal_incremental),

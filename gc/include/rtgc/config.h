@@ -52,19 +52,20 @@
  *   cpu=F            CPU share a background collector may take from mutators
  *                    that want the CPU, 0<F<=1 (or 25%); a core no mutator
  *                    wants is the collector's (gc/DESIGN.md, [share.sample])
- *   hugepages=auto|on|off  ask the kernel for transparent huge pages
- *                    (madvise MADV_HUGEPAGE) on the heap's reservation.
- *                    auto (the default): on when heap= is at least 64M.
- *                    A 2 MiB page is faulted in once where 512 small ones
- *                    each fault (about 11 us apiece in a virtual machine:
- *                    msgbuf's push loop spent a third of its time there),
- *                    and marking and sweeping miss the TLB less.  The
- *                    price: memory is committed 2 MiB at a time (a small
- *                    heap would be rounded up, hence auto), and the kernel
- *                    may compact memory to find a huge page when one is
- *                    faulted in (the collector thread faults most of them
- *                    in ahead of the mutators [heap.prefault]).  Nothing
- *                    changes where the kernel's THP setting is "never".
+ *   hugepages=auto|on|off  transparent huge pages (2 MiB) for the heap.
+ *                    auto (the default): once the heap holds 64 MiB, the
+ *                    collector thread faults memory in ahead of the
+ *                    mutators as whole huge pages (concurrent mode,
+ *                    [heap.prefault]); a mutator's own faults stay on
+ *                    small pages.  A huge page faults once where 512
+ *                    small ones each fault (about 11 us apiece in a
+ *                    virtual machine: msgbuf's push loop 1.6x jemalloc's
+ *                    without, 1.1-1.3x with), but a 2 MiB fault took
+ *                    0.5-3.9 ms here: on the collector's core, never in a
+ *                    mutator's allocation.  on: the whole reservation,
+ *                    mutators' faults included (a throughput choice);
+ *                    off: never.  Nothing changes where the kernel's THP
+ *                    setting is "never".
  *   min_trigger=SIZE never start a cycle below this heap size (0: 4M, or a
  *                    quarter of a smaller heap)
  *   stress=N         collect every N allocations (testing knob; 0 = off)
@@ -117,11 +118,11 @@ typedef enum rtgc_inject_point {
 
 /* Transparent huge pages for the heap's memory (hugepages=). */
 typedef enum rtgc_hugepages {
-    RTGC_HUGEPAGES_AUTO = 0,   /* on for a heap limit of at least RTGC_HUGEPAGES_AUTO_MIN */
+    RTGC_HUGEPAGES_AUTO = 0,   /* for memory the collector faults in ahead, once the heap is large */
     RTGC_HUGEPAGES_ON = 1,
     RTGC_HUGEPAGES_OFF = 2
 } rtgc_hugepages;
-#define RTGC_HUGEPAGES_AUTO_MIN ((size_t)64 << 20)
+#define RTGC_HUGEPAGES_AUTO_MIN ((size_t)64 << 20)   /* heap size from which auto uses them */
 
 typedef struct rtgc_config {
     size_t heap_limit;          /* hard limit on heap memory in bytes (default 256 MiB) */
