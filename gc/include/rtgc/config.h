@@ -35,20 +35,20 @@
  *                    comes first), and the mutators sweep for themselves
  *                    past the goal.
  *                    msgbuf (bench/macro/peers.c: 200,000 x 1 KiB window, 5
- *                    million pushes, 150-200 MB live at the last cycle;
- *                    concurrent, cpu=25%, heap=1G, 2 busy vCPUs, one run
- *                    each, 2026-12-08; spans swept by collector / mutator):
- *                      growth  goal    peak heap  cycles  collector CPU  SWEEP pauses  swept c/m
- *                      0.25    209 MB  409 MB     73      0.91 s         1,513         50k/258k
- *                      0.5     220 MB  482 MB     49      0.75 s         1,260         47k/196k
- *                      1       396 MB  566 MB     34      0.74 s         686           112k/87k
- *                      2       592 MB  702 MB     23      0.49 s         705           121k/30k
- *                    (jemalloc: 207 MB RSS; before the goal, growth=1
- *                    peaked at 545 MB RSS.)  This workload allocates more
- *                    during a cycle than live*F at every F here: the
- *                    collector's CPU share, not F, bounds its heap, and a
- *                    smaller F buys little memory with collector CPU,
- *                    cycles and the mutator's sweeping.
+ *                    million pushes, 197 MiB live; concurrent, heap=1G,
+ *                    the 2-vCPU machine quiet; medians of 3 runs,
+ *                    2026-12-08; jemalloc: loop 0.95-1.0 s, 207 MiB RSS):
+ *                      growth  loop   peak RSS       cycles  collector CPU  MMU(10ms)
+ *                      0.25    1.28s  267 MiB 1.36x  147     0.67 s         0.84
+ *                      0.5     1.12s  320 MiB 1.62x  70      0.34 s         0.84
+ *                      1       1.32s  420 MiB 2.13x  36      0.24 s         0.88
+ *                      2       1.51s  604 MiB 3.06x  20      0.18 s         0.98
+ *                    (RSS against the live set; MMU by wall time from the
+ *                    records.)  The heap ends cycles near the goal at
+ *                    every F here; RSS is the heap plus its mark bytes
+ *                    (1/16).  A smaller F costs collector CPU on a core
+ *                    the mutator does not use (when there is one), and
+ *                    mutator sweeps: 4,000 spans of 260,000 at 0.25.
  *   cpu=F            CPU share a background collector may take from mutators
  *                    that want the CPU, 0<F<=1 (or 25%); a core no mutator
  *                    wants is the collector's (gc/DESIGN.md, [share.sample])
