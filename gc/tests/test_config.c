@@ -857,29 +857,6 @@ static void test_heap_create_valid(void **state) {
     assert_string_equal(rtgc_version(), RTGC_VERSION);
 }
 
-/* Whether the mapping holding p asks for huge pages: "hg" among the
- * VmFlags of its /proc/self/smaps entry.  -1 where smaps says nothing. */
-static int vma_hugepage_flag(const void *p) {
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f)
-        return -1;
-    char line[512];
-    int in = 0, flag = -1;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {      /* a mapping's first line */
-            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-            continue;
-        }
-        if (in && strncmp(line, "VmFlags:", 8) == 0) {
-            flag = strstr(line, " hg") != NULL;
-            break;
-        }
-    }
-    fclose(f);
-    return flag;
-}
-
 /* hugepages= reaches the kernel: with on the whole reservation carries
  * MADV_HUGEPAGE; with off and auto it does not (auto gives huge pages only
  * to the runs the collector faults in ahead: test_pacer's
@@ -904,7 +881,7 @@ static void test_hugepages_mapping(void **state) {
         rtgc_thread *t = rtgc_thread_attach(h, NULL);
         void *obj = rtgc_alloc_array(t, id, 100);
         assert_non_null(obj);
-        int flag = vma_hugepage_flag(obj);
+        int flag = test_vma_hugepage_flag(obj);
         printf("%s: VmFlags hg %d\n", cases[i].opts, flag);
         if (flag < 0) {
             rtgc_thread_detach(t);

@@ -282,29 +282,6 @@ static void test_prefault_and_retain(void **state) {
     rtgc_heap_destroy(h);
 }
 
-/* Whether the mapping holding p asks for huge pages ("hg" in its smaps
- * VmFlags); -1 where smaps does not say. */
-static int vma_hugepage_flag(const void *p) {
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f)
-        return -1;
-    char line[512];
-    int in = 0, flag = -1;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {      /* a mapping's first line */
-            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-            continue;
-        }
-        if (in && strncmp(line, "VmFlags:", 8) == 0) {
-            flag = strstr(line, " hg") != NULL;
-            break;
-        }
-    }
-    fclose(f);
-    return flag;
-}
-
 /* [heap.huge] hugepages=auto: once the heap holds 64 MiB, the collector
  * faults in a whole 2 MiB-aligned run of clean blocks as one huge page;
  * the rest of the reservation stays on small pages (a mutator never takes
@@ -320,7 +297,7 @@ static void test_prefault_huge(void **state) {
     RTGC_FRAME(t, r, 66);
     for (int i = 0; i < 66; i++)                      /* 66 MiB in large objects, uninitialised */
         assert_non_null(r[i] = rtgc_alloc_array_uninit(t, BIG, (1u << 20) - 64));
-    int before = vma_hugepage_flag(r[0]);
+    int before = test_vma_hugepage_flag(r[0]);
     pthread_mutex_lock(&h->lock);
     h->heap_goal = (size_t)200 << 20;
     pthread_mutex_unlock(&h->lock);
@@ -329,7 +306,7 @@ static void test_prefault_huge(void **state) {
     for (size_t i = 0; i < h->nblocks && first == h->nblocks; i++)
         if (h->block_state[i] == BLOCK_FREE_READY)
             first = i;
-    int after = first < h->nblocks ? vma_hugepage_flag(h->base + first * BLOCK_SIZE) : -2;
+    int after = first < h->nblocks ? test_vma_hugepage_flag(h->base + first * BLOCK_SIZE) : -2;
     printf("prefaulted %zu blocks from block %zu; VmFlags hg: heap objects %d, the run %d\n", n, first, before,
            after);
     assert_int_equal(n, HUGE_BLOCKS);

@@ -13,10 +13,34 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <cmocka.h>
 
 #include <rtgc.h>
+
+/* Whether the mapping holding p asks for huge pages ("hg" among the
+ * VmFlags of its /proc/self/smaps entry); -1 where smaps says nothing. */
+static inline int test_vma_hugepage_flag(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int in = 0, flag = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {      /* a mapping's first line */
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            flag = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return flag;
+}
 
 static inline uint64_t test_seed(const char *test) {
     const char *env = getenv("RTGC_TEST_SEED");
