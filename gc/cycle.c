@@ -717,8 +717,11 @@ static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
     uint64_t wall = os_now_ns() - t0;
     bool stuck = active && rtgc_atomic_load(&h->phase) == phase0 && wall < 20000;
     pthread_mutex_unlock(&h->gc_lock);
-    if (!pace_debt_ns(h))
-        heap_prefault(h, PREFAULT_SLICE);   /* [heap.prefault]: marking on schedule comes first */
+    /* [heap.prefault] Marking on schedule and the sweep come first: a
+     * prefault in the sweep phase delays the sweep that makes room, and
+     * the mutators reach the goal and sweep for themselves. */
+    if (rtgc_atomic_load(&h->phase) != PHASE_SWEEP && !pace_debt_ns(h))
+        heap_prefault(h, PREFAULT_SLICE);
     uint64_t work = os_thread_cpu_ns() - cpu0;
     pthread_mutex_lock(&h->stats_lock);
     h->stats.collector_cpu_ns += work;

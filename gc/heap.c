@@ -254,8 +254,8 @@ size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
  * heap pays on the mutator once a page (msgbuf's push loop spent more
  * time in page faults than in anything else).  The collector thread, on a
  * core no mutator wants, keeps committed free blocks ready under the
- * pacer's goal, up to a quarter of the heap or PREFAULT_AHEAD bytes if
- * less (a small heap is not doubled ahead of need): blocks a mutator takes
+ * pacer's goal, once the heap holds PREFAULT_MIN_HEAP, up to a quarter of
+ * the heap or PREFAULT_AHEAD bytes if less: blocks a mutator takes
  * from there fault nothing.  The driver calls it only while the mutators
  * allocate.  Memory under the goal is memory the heap grows
  * into before the cycle ends anyway, so the peak is not raised; what is
@@ -266,6 +266,7 @@ size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
  * stores of os_prefault race with no one; it becomes FREE_READY under the
  * heap lock when done.  Lock NOT held; returns the blocks faulted in. */
 #define PREFAULT_AHEAD ((size_t)16 << 20)
+#define PREFAULT_MIN_HEAP ((size_t)32 << 20)
 
 /* [heap.huge] A run of HUGE_BLOCKS clean blocks starting on a 2 MiB
  * boundary, at or after `from`; nblocks if there is none.  Lock held. */
@@ -309,6 +310,13 @@ static size_t prefault_claim(rtgc_heap *h, size_t blocks, size_t max_blocks, boo
 
 size_t heap_prefault(rtgc_heap *h, size_t max_blocks) {
     pthread_mutex_lock(&h->lock);
+    if (h->heap_size < PREFAULT_MIN_HEAP) {
+        /* A small heap faults little, and its collector has better things
+         * to do: its cycles are short, and a prefault slice delayed them
+         * enough that mutators swept twice as often (test_pacer). */
+        pthread_mutex_unlock(&h->lock);
+        return 0;
+    }
     size_t free = h->committed - h->heap_size, room = h->heap_goal > h->heap_size ? h->heap_goal - h->heap_size : 0;
     size_t ahead = h->heap_size / 4 > PREFAULT_SLICE * BLOCK_SIZE ? h->heap_size / 4 : PREFAULT_SLICE * BLOCK_SIZE;
     if (ahead > PREFAULT_AHEAD)

@@ -237,11 +237,21 @@ static void test_prefault_and_retain(void **state) {
     rtgc_error err;
     assert_int_equal(rtgc_layout_register(h, &big_l, &BIG, &err), RTGC_OK);
     rtgc_thread *t = rtgc_thread_attach(h, NULL);
+    /* Nothing is faulted in ahead of a heap under 32 MiB. */
     pthread_mutex_lock(&h->lock);
-    h->heap_goal = (size_t)32 << 20;
+    h->heap_goal = (size_t)200 << 20;
+    pthread_mutex_unlock(&h->lock);
+    assert_int_equal(heap_prefault(h, 8), 0);
+    RTGC_FRAME(t, held, 33);
+    for (int i = 0; i < 33; i++)                      /* 33 MiB in large objects */
+        assert_non_null(held[i] = rtgc_alloc_array_uninit(t, BIG, (1u << 20) - 64));
+    pthread_mutex_lock(&h->lock);
+    h->heap_goal = h->heap_size + ((size_t)32 << 20);
     size_t committed0 = h->committed;
     pthread_mutex_unlock(&h->lock);
-    assert_int_equal(heap_prefault(h, 8), 8);            /* 16 MiB wanted, 8 blocks a call */
+    /* A quarter of the heap (8 MiB) wanted, 8 blocks a call; hugepages=auto
+     * takes huge runs only from 64 MiB. */
+    assert_int_equal(heap_prefault(h, 8), 8);
     assert_int_equal(count_state(h, BLOCK_FREE_READY), 8);
     assert_int_equal(h->committed, committed0 + 8 * BLOCK_SIZE);
     rtgc_stats st;
@@ -278,6 +288,7 @@ static void test_prefault_and_retain(void **state) {
     pthread_mutex_unlock(&h->lock);
     assert_int_equal(rtgc_verify(t), 0);
     RTGC_FRAME_POP(t, r);
+    RTGC_FRAME_POP(t, held);
     rtgc_thread_detach(t);
     rtgc_heap_destroy(h);
 }
