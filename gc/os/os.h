@@ -10,9 +10,9 @@
  *                      committed again.  Check builds make it inaccessible,
  *                      so a stray access to freed heap memory faults.
  *   os_prefault(p, n)  fault [p, p+n) in ahead of use (memory no one else
- *                      touches meanwhile): its pages are present and
- *                      writable afterwards, so the first store into them
- *                      costs no page fault; contents unchanged (zero).
+ *                      touches meanwhile, reading as zero): its pages are
+ *                      present and writable afterwards, so the first store
+ *                      into them costs no page fault; contents stay zero.
  *   os_advise_huge(p, n)  ask for transparent huge pages in [p, p+n) (2 MiB
  *                      aligned), for the faults still to come there.
  *   os_release(p, n)   drop a reservation.
