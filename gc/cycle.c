@@ -47,6 +47,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <sched.h>
+
 #include "internal.h"
 
 /* ---- handshake work (runs on the thread, or for it while it is blocked) ---- */
@@ -720,8 +722,8 @@ static uint64_t collector_slice(rtgc_heap *h, uint64_t *nap) {
     /* [heap.prefault] Marking on schedule and the sweep come first: a
      * prefault in the sweep phase delays the sweep that makes room, and
      * the mutators reach the goal and sweep for themselves. */
-    if (rtgc_atomic_load(&h->phase) != PHASE_SWEEP && !pace_debt_ns(h))
-        heap_prefault(h, PREFAULT_SLICE);
+    if (rtgc_atomic_load(&h->phase) != PHASE_SWEEP && !pace_debt_ns(h) && heap_prefault(h, PREFAULT_SLICE))
+        sched_yield();                  /* see collector_idle */
     uint64_t work = os_thread_cpu_ns() - cpu0;
     pthread_mutex_lock(&h->stats_lock);
     h->stats.collector_cpu_ns += work;
@@ -751,8 +753,14 @@ static void collector_idle(rtgc_heap *h, uint64_t *handed_seen) {
     bool allocating = h->handed_out != *handed_seen;
     *handed_seen = h->handed_out;
     pthread_mutex_unlock(&h->lock);
-    if (allocating)
-        busy |= heap_prefault(h, PREFAULT_SLICE) != 0;
+    /* A chunk at a time, then the CPU to whoever else wants it: woken by
+     * a mutator's cycle request, this thread may sit on that mutator's
+     * core, and a run of page faults there was a 2.7 ms stop of the
+     * mutator while the other core idled (perf sched_switch). */
+    if (allocating && heap_prefault(h, PREFAULT_SLICE)) {
+        busy = true;
+        sched_yield();
+    }
     pthread_mutex_lock(&h->cycle_lock);
     if (busy || h->shutdown || h->cycle_requested > rtgc_atomic_load(&h->cycle))
         return;
