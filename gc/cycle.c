@@ -750,7 +750,10 @@ static void collector_idle(rtgc_heap *h, uint64_t *handed_seen) {
     pthread_mutex_unlock(&h->cycle_lock);
     bool busy = shrink_idle(h);
     pthread_mutex_lock(&h->lock);
-    bool allocating = h->handed_out != *handed_seen;
+    /* Only a heap big enough to prefault for is looked at again: a small
+     * one's collector sleeps until a cycle request (no 1 kHz wake-ups on
+     * an embedded device). */
+    bool allocating = h->handed_out != *handed_seen && h->heap_size >= PREFAULT_MIN_HEAP;
     *handed_seen = h->handed_out;
     pthread_mutex_unlock(&h->lock);
     /* A chunk at a time, then the CPU to whoever else wants it: woken by

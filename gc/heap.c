@@ -266,7 +266,6 @@ size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks) {
  * stores of os_prefault race with no one; it becomes FREE_READY under the
  * heap lock when done.  Lock NOT held; returns the blocks faulted in. */
 #define PREFAULT_AHEAD ((size_t)16 << 20)
-#define PREFAULT_MIN_HEAP ((size_t)32 << 20)
 
 /* [heap.huge] A run of HUGE_BLOCKS clean blocks starting on a 2 MiB
  * boundary, at or after `from`; nblocks if there is none.  Lock held. */

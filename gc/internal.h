@@ -488,6 +488,7 @@ void span_release(rtgc_heap *h, span *s);              /* lock held; blocks beco
 size_t heap_decommit_idle(rtgc_heap *h, size_t max_blocks); /* lock held */
 size_t heap_prefault(rtgc_heap *h, size_t max_blocks);      /* lock not held [heap.prefault] */
 #define PREFAULT_SLICE 2u   /* small blocks one call faults in at most (128 KiB, about 0.35 ms in a VM) */
+#define PREFAULT_MIN_HEAP ((size_t)32 << 20)   /* no prefault below this heap size [heap.prefault] */
 #define HUGE_BYTES ((size_t)2 << 20)                 /* a transparent huge page [heap.huge] */
 #define HUGE_BLOCKS (HUGE_BYTES / BLOCK_SIZE)
 size_t span_bytes(const span *s);
