@@ -317,9 +317,7 @@ size_t heap_prefault(rtgc_heap *h, size_t max_blocks) {
         return 0;
     }
     size_t free = h->committed - h->heap_size, room = h->heap_goal > h->heap_size ? h->heap_goal - h->heap_size : 0;
-    size_t ahead = h->heap_size / 4 > PREFAULT_SLICE * BLOCK_SIZE ? h->heap_size / 4 : PREFAULT_SLICE * BLOCK_SIZE;
-    if (ahead > PREFAULT_AHEAD)
-        ahead = PREFAULT_AHEAD;
+    size_t ahead = h->heap_size / 4 < PREFAULT_AHEAD ? h->heap_size / 4 : PREFAULT_AHEAD;   /* 8-16 MiB */
     size_t want = room < ahead ? room : ahead, n = 0, i = 0;
     bool huge = h->cfg.hugepages == RTGC_HUGEPAGES_AUTO && h->heap_size >= RTGC_HUGEPAGES_AUTO_MIN;
     if (free < want && h->committed + BLOCK_SIZE <= h->cfg.heap_limit) {
